@@ -1,0 +1,177 @@
+"""The Python surface the page uses: start/stop both engines, stream a chat answer, answer a video, report status.
+
+Nothing here imports Gradio (STYLE.md: the back end knows nothing of the UI); the page consumes these
+generators. ``Engines.create(settings)`` resolves the model, detects GPUs and makes the device plan.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import video_frames
+from .chat_stream import AnswerStats, GenerationParams, make_client, stream_chat
+from .device_plan import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, plan_devices
+from .messages import EngineError
+from .model_source import resolve_model
+from .server import AttachedServer, ServerSupervisor
+from .settings import Settings
+from .status import EngineStatus
+from .video_frames import FramePlan
+from .video_worker import VideoAnswer, VideoWorker
+
+
+@dataclass(frozen=True)
+class VideoSampling:
+    """The page's sampling controls, before the token budget is applied."""
+
+    fps: float = 2.0
+    max_frames: int = 64
+    max_pixels: int = 640 * 360
+    start: float = 0.0
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class VideoEvent:
+    kind: str  # "frames" (frames + plan), "queued" (detail = position), "stage" (detail), "done" (answer)
+    detail: object = None
+    frames: list | None = None
+    plan: FramePlan | None = None
+    answer: VideoAnswer | None = None
+
+
+def make_plan(settings: Settings, model_path: Path | None) -> DevicePlan:
+    gpus = detect_gpus()
+    footprint = QWEN3_VL_4B
+    if gpus and model_path is not None:
+        try:
+            footprint = ModelFootprint.from_model_dir(model_path)
+        except (OSError, KeyError, ValueError):
+            pass  # an unusual config: the 4B estimate is a safe stand-in
+    return plan_devices(
+        gpus, footprint, max_model_len=settings.max_model_len, attached=bool(settings.api_base),
+        video_via=settings.video_via, tensor_parallel_size=settings.tensor_parallel_size,
+        gpu_memory_utilization=settings.gpu_memory_utilization,
+        video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
+        cpu_kv_cache_gib=settings.cpu_kv_cache_gib)
+
+
+class Engines:
+    """The server (co-launched or attached) and the video worker, behind one object."""
+
+    def __init__(self, settings: Settings, model_path: Path | None, plan: DevicePlan, log_dir: str | os.PathLike):
+        self.settings = settings
+        self.model_path = model_path
+        self.plan = plan
+        self.log_dir = Path(log_dir)
+        if plan.server is not None:
+            self.server = ServerSupervisor(settings, str(model_path), plan.server, log_dir)
+        else:
+            self.server = AttachedServer(settings)
+        self.worker = VideoWorker(settings, str(model_path), plan.worker, log_dir) if plan.worker else None
+        self.client = make_client(self.server.endpoint.base_url, self.server.endpoint.api_key,
+                                  settings.request_timeout)
+        self._starter: threading.Thread | None = None
+
+    @classmethod
+    def create(cls, settings: Settings, log_dir: str | os.PathLike | None = None) -> "Engines":
+        """Resolve the model (download or build it), plan the devices, and construct (not start) the engines."""
+        model_path = resolve_model(settings) if not settings.api_base or settings.video_via == "worker" else None
+        log_dir = log_dir or Path(os.path.expanduser(settings.cache_dir)) / "logs"
+        return cls(settings, model_path, make_plan(settings, model_path), log_dir)
+
+    # --- life cycle ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start both engines; returns at once. Engines sharing a GPU start one after the other."""
+        if self.plan.sequential_start and self.worker is not None:
+            def in_order():
+                self.server.start()
+                try:
+                    self.server.wait_ready()
+                except Exception:
+                    return  # the server's status says why; the worker would not fit beside a failed start
+                self.worker.start()
+
+            self._starter = threading.Thread(target=in_order, name="engine-starter", daemon=True)
+            self._starter.start()
+        else:
+            self.server.start()
+            if self.worker is not None:
+                self.worker.start()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until every engine is ready; raises :class:`EngineStartError` with the reason otherwise."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self.server.wait_ready(timeout)
+        if self._starter is not None:
+            self._starter.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if self.worker is not None:
+            self.worker.wait_ready(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def stop(self) -> None:
+        """Stop both engines and every process they started."""
+        if self.worker is not None:
+            self.worker.stop()
+        self.server.stop()
+
+    def statuses(self) -> list[EngineStatus]:
+        out = [self.server.status.get()]
+        if self.worker is not None:
+            out.append(self.worker.status.get())
+        return out
+
+    # --- requests -----------------------------------------------------------------------------------------
+    def _require_server(self) -> None:
+        st = self.server.status.get()
+        if st.state == "ready":
+            return
+        if st.state == "restarting":
+            raise EngineError("server_restarting")
+        if st.state == "starting":
+            raise EngineError("server_starting")
+        raise EngineError("server_unavailable", detail=st.detail.splitlines()[0] if st.detail else st.state)
+
+    def stream_chat(self, messages: list[dict], params: GenerationParams | None = None
+                    ) -> Iterator[str | AnswerStats]:
+        """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts)."""
+        self._require_server()
+        params = (params or GenerationParams()).clamped(self.settings.max_model_len)
+        yield from stream_chat(self.client, self.server.endpoint.model, messages, params,
+                               max_model_len=self.settings.max_model_len,
+                               request_timeout=self.settings.request_timeout)
+
+    def video_budget(self, max_tokens: int | None = None) -> int:
+        return video_frames.video_token_budget(self.settings.max_model_len,
+                                               max_tokens or self.settings.video_max_tokens)
+
+    def prepare_video(self, path: str, sampling: VideoSampling, max_tokens: int | None = None
+                      ) -> tuple[list, FramePlan]:
+        """Read the clip and keep the frames the model will see, sized to fit the context."""
+        info = video_frames.probe(path)
+        plan = video_frames.plan_frames(
+            info, token_budget=self.video_budget(max_tokens), fps=sampling.fps, max_frames=sampling.max_frames,
+            max_pixels=sampling.max_pixels, start=sampling.start, end=sampling.end)
+        frames = video_frames.read_frames(path, plan, deadline=time.monotonic() + 120)
+        return frames, plan
+
+    def answer_video(self, path: str, question: str, sampling: VideoSampling | None = None,
+                     max_tokens: int | None = None) -> Iterator[VideoEvent]:
+        """Sample the clip (yielding the frames first), then answer in the worker, yielding its progress."""
+        if self.worker is None:
+            raise EngineError("worker_unavailable", detail="video goes through the server in this set-up")
+        st = self.worker.status.get()
+        if st.state != "ready":
+            raise EngineError("worker_unavailable", detail=st.describe())
+        yield VideoEvent("stage", "reading")
+        frames, plan = self.prepare_video(path, sampling or VideoSampling(), max_tokens)
+        yield VideoEvent("frames", frames=frames, plan=plan)
+        array = np.stack([np.asarray(f) for f in frames])
+        for ev in self.worker.answer(array, plan.sample_fps, question, max_tokens):
+            yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)

@@ -1,0 +1,48 @@
+"""Every sentence the app says to a user about a problem, in one place (FastChat's ``constants.py`` idea).
+
+Errors carry a code and format fields; the page shows ``str(error)``, tests refer to codes, and no message
+ever contains a stack trace.
+"""
+
+from __future__ import annotations
+
+MESSAGES = {
+    # engines
+    "server_unavailable": "The model server is not reachable right now ({detail}). Please try again in a moment.",
+    "server_restarting": "The model server is restarting after a failure. Please try again in a moment.",
+    "server_starting": "The model server is still starting. Please try again in a moment.",
+    "server_error": "The model server reported an error: {detail}",
+    "server_timeout": "The model server did not answer within {seconds:.0f} s. Please try again.",
+    "too_long": "This conversation is too long for the model's context ({max_model_len} tokens). "
+                "Clear the chat or ask a shorter question.",
+    "worker_unavailable": "The video worker is not available right now ({detail}). Please try again in a moment.",
+    "worker_crashed": "The video worker stopped while answering ({detail}). It is restarting; please try again.",
+    "worker_timeout": "The video answer took longer than {seconds:.0f} s and was stopped. "
+                      "Try fewer frames or a shorter clip.",
+    "worker_failed": "The video worker could not answer: {detail}",
+    # videos
+    "unreadable": "This file could not be read as a video. Please upload an MP4, WebM, MOV, AVI or MKV file.",
+    "no_frames": "This video has no frames that could be decoded.",
+    "no_room": "There is no room for video frames in the context: only {budget} tokens are left for them. "
+               "Raise --max-model-len or lower --video-max-tokens.",
+    "too_slow": "Reading this video took too long and was stopped.",
+    # text
+    "empty": "Please type a message.",
+}
+
+
+class UserFacingError(Exception):
+    """An error whose ``str()`` is a sentence for the user; ``code`` names it for tests and logs."""
+
+    def __init__(self, code: str, **fields):
+        self.code = code
+        self.fields = fields
+        super().__init__(MESSAGES[code].format(**fields))
+
+
+class VideoError(UserFacingError):
+    """A video that cannot be used as given."""
+
+
+class EngineError(UserFacingError):
+    """An engine that is unavailable, failed, or took too long."""

@@ -1,0 +1,156 @@
+"""The app's one settings object; its command-line flags and environment variables are generated from it.
+
+Each setting is declared once, as a typed dataclass field with a one-line help text (the pattern of vLLM's
+``cli_args.py``). Every field gets a flag (``--max-model-len``) and an environment variable
+(``QWEN_DEMO_MAX_MODEL_LEN``) for Spaces, where there is no command line. Precedence: flag > environment >
+default. Flags that mirror the seed's vLLM command keep vLLM's names and the seed's values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+ENV_PREFIX = "QWEN_DEMO_"
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "qwen3-vl-demo")
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- mirrors of the seed's vLLM flags (vLLM's names and the seed's values) ---
+    model: str = _opt("Qwen/Qwen3-VL-4B-Instruct",
+                      "Model: a hub id, a local directory, or 'tiny' for a tiny random checkpoint built offline.")
+    served_model_name: str = _opt("Qwen3-VL-4B-Instruct", "Name the vLLM server serves the model under.")
+    max_model_len: int = _opt(8192, "Context length (prompt + answer) of both engines, in tokens.")
+    tensor_parallel_size: int = _opt(1, "Tensor parallelism of the co-launched vLLM server.")
+    port: int = _opt(8085, "Port of the co-launched vLLM server (bound to 127.0.0.1; a free one if taken).")
+    gpu_memory_utilization: float = _opt(0.9, "Fraction of its GPU the vLLM server may use.")
+    trust_remote_code: bool = _opt(True, "Pass --trust-remote-code to vLLM (the seed does).")
+    # --- the app ---
+    host: str = _opt("127.0.0.1", "Address the web page listens on (0.0.0.0 to share on a network; Spaces set it).",
+                     env="GRADIO_SERVER_NAME")
+    app_port: int = _opt(7860, "Port of the web page.", env="GRADIO_SERVER_PORT")
+    share: bool = _opt(False, "Open a public gradio.live link (off by default: the page runs a GPU).")
+    api_base: str | None = _opt(None, "Attach to an existing OpenAI-compatible server at this URL; launch none.")
+    api_key: str | None = _opt(None, "API key for --api-base (a random one is made for a co-launched server).")
+    model_source: Literal["modelscope", "huggingface"] = _opt(
+        "modelscope", "Hub to download --model from when it is not a local directory.")
+    cache_dir: str = _opt(DEFAULT_CACHE_DIR, "Folder for downloaded models, the tiny checkpoint and logs.")
+    video_via: Literal["auto", "worker", "server"] = _opt(
+        "auto", "Where video questions run: the offline worker, the server (video_url), or decided by the plan.")
+    video_gpu_memory_utilization: float = _opt(0.99, "Fraction of its GPU(s) the video worker may use.")
+    video_max_tokens: int = _opt(1024, "Longest video answer, in tokens.")
+    cpu_kv_cache_gib: int = _opt(4, "KV-cache size of each engine on a machine without a GPU (VLLM_CPU_KVCACHE_SPACE).")
+    enforce_eager: bool = _opt(False, "Skip graph capture/compilation in both engines (faster start, slower answers).")
+    startup_timeout: float = _opt(1800.0, "Seconds an engine may take to become ready before start-up fails.")
+    request_timeout: float = _opt(300.0, "Seconds a chat/image request may go without a token before it fails.")
+    video_timeout: float = _opt(900.0, "Seconds a video job may take in the worker before it fails.")
+    max_restarts: int = _opt(5, "Times a dead engine is restarted before the app reports an error and stops trying.")
+
+    @classmethod
+    def from_args(cls, argv: list[str] | None = None, env: dict[str, str] | None = None) -> "Settings":
+        """Parse flags (``argv``) over environment variables (``env``, default ``os.environ``) over defaults."""
+        env = os.environ if env is None else env
+        parser = build_parser()
+        ns = parser.parse_args(argv)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            cli = getattr(ns, f.name)
+            if cli is not None:
+                values[f.name] = cli
+                continue
+            raw = env.get(env_name(f))
+            if raw is not None and raw != "":
+                try:
+                    values[f.name] = _convert(f.name, raw)
+                except (ValueError, argparse.ArgumentTypeError) as exc:
+                    parser.error(f"environment variable {env_name(f)}={raw!r}: {exc}")
+        settings = cls(**values)
+        problems = settings.problems()
+        if problems:
+            parser.error("; ".join(problems))
+        return settings
+
+    def problems(self) -> list[str]:
+        """Values that cannot work, as sentences (empty when all is well)."""
+        out = []
+        for name in ("gpu_memory_utilization", "video_gpu_memory_utilization"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                out.append(f"--{_flag(name)} must be in (0, 1]")
+        for name in ("max_model_len", "tensor_parallel_size", "video_max_tokens", "cpu_kv_cache_gib"):
+            if getattr(self, name) < 1:
+                out.append(f"--{_flag(name)} must be at least 1")
+        if self.video_max_tokens >= self.max_model_len:
+            out.append("--video-max-tokens must be smaller than --max-model-len")
+        for name in ("port", "app_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                out.append(f"--{_flag(name)} must be a port number (0 picks a free one)")
+        return out
+
+    def describe(self) -> str:
+        """Every setting on its own line, the API key hidden; printed at start."""
+        lines = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "api_key" and value:
+                value = "(set)"
+            lines.append(f"  {f.name:30} {value}")
+        return "Settings:\n" + "\n".join(lines)
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def env_name(f: dataclasses.Field) -> str:
+    return f.metadata.get("env") or ENV_PREFIX + f.name.upper()
+
+
+def _bool(raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {raw!r}")
+
+
+def _field_type(name: str) -> Any:
+    return get_type_hints(Settings)[name]
+
+
+def _convert(name: str, raw: str) -> Any:
+    tp = _field_type(name)
+    if get_origin(tp) is Literal:
+        if raw not in get_args(tp):
+            raise ValueError(f"expected one of {', '.join(get_args(tp))}")
+        return raw
+    base = [a for a in get_args(tp) if a is not type(None)][0] if get_args(tp) else tp
+    return {bool: _bool, int: int, float: float}.get(base, str)(raw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """An argparse parser with one flag per field; defaults are None so the environment can fill in."""
+    parser = argparse.ArgumentParser(
+        prog="app.py", description="Qwen3-VL demo: Gradio page + vLLM server + video worker.")
+    for f in dataclasses.fields(Settings):
+        tp = _field_type(f.name)
+        help_text = f"{f.metadata['help']} [env {env_name(f)}; default {f.default}]"
+        flag = "--" + _flag(f.name)
+        if tp is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=help_text)
+        elif get_origin(tp) is Literal:
+            parser.add_argument(flag, dest=f.name, choices=get_args(tp), default=None, help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, type=lambda raw, n=f.name: _convert(n, raw), default=None,
+                                help=help_text)
+    parser.set_defaults(**{f.name: None for f in dataclasses.fields(Settings)})
+    return parser

@@ -1,0 +1,62 @@
+"""Engine status, shared by the server supervisor and the video worker, shown in the page header."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Literal
+
+State = Literal["starting", "ready", "restarting", "error", "stopped"]
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    name: str  # "server" or "video worker"
+    state: State
+    since: float  # time.monotonic() when this state began
+    detail: str = ""  # reason (error, restarting) or the last log line (starting)
+    restarts: int = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.since
+
+    def describe(self) -> str:
+        """One line for a person: 'server: starting (42 s) - loading weights'."""
+        text = f"{self.name}: {self.state}"
+        if self.state in ("starting", "restarting"):
+            text += f" ({self.elapsed:.0f} s)"
+        if self.detail:
+            text += f" - {self.detail}"
+        return text
+
+
+class StatusCell:
+    """A thread-safe holder of one engine's status that others can wait on."""
+
+    def __init__(self, name: str):
+        self._cond = threading.Condition()
+        self._status = EngineStatus(name, "stopped", time.monotonic())
+
+    def get(self) -> EngineStatus:
+        with self._cond:
+            return self._status
+
+    def set(self, state: State, detail: str = "", restarts: int | None = None) -> None:
+        with self._cond:
+            cur = self._status
+            since = cur.since if state == cur.state else time.monotonic()
+            self._status = replace(cur, state=state, since=since, detail=detail,
+                                   restarts=cur.restarts if restarts is None else restarts)
+            self._cond.notify_all()
+
+    def set_detail(self, detail: str) -> None:
+        with self._cond:
+            self._status = replace(self._status, detail=detail)
+
+    def wait_for(self, states: tuple[State, ...], timeout: float | None) -> EngineStatus:
+        """Block until the state is one of ``states`` (or the time is up); return the status then."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._status.state in states, timeout)
+            return self._status

@@ -1,0 +1,118 @@
+"""The life cycle both engines share: start in a monitor thread, wait until up, watch, restart, stop.
+
+An engine that never came up is not retried (a bad flag or a missing file will not fix itself): its status
+becomes "error" with the reason. One that dies after it was ready is restarted, with a growing pause, up to
+``max_restarts`` times. ``stop()`` ends the monitor and the engine's whole process group.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from .processes import tail
+from .status import EngineStatus, StatusCell
+
+
+class EngineStartError(RuntimeError):
+    """An engine could not start; the message says why, with the end of its log."""
+
+
+class Supervisor:
+    """Subclasses implement ``_spawn``, ``_wait_up``, ``_running``, ``_exit_code`` and ``_kill``."""
+
+    name = "engine"
+
+    def __init__(self, log_path: Path, startup_timeout: float, max_restarts: int):
+        self.log_path = log_path
+        self.startup_timeout = startup_timeout
+        self.max_restarts = max_restarts
+        self.status = StatusCell(self.name)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- public surface -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Launch the engine and its monitor thread; returns at once (see :meth:`wait_ready`)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._stopping.clear()
+        self.status.set("starting", "launching")
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-monitor", daemon=True)
+        self._thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> EngineStatus:
+        """Block until ready; raise :class:`EngineStartError` if it failed or stopped."""
+        st = self.status.wait_for(("ready", "error", "stopped"), timeout)
+        if st.state != "ready":
+            raise EngineStartError(st.detail or f"the {self.name} is {st.state}")
+        return st
+
+    def stop(self) -> None:
+        """Stop the engine's whole process group and the monitor; safe to call twice."""
+        self._stopping.set()
+        self._kill()
+        if self._thread and self._thread is not threading.current_thread():
+            self._thread.join(timeout=60)
+        self.status.set("stopped")
+
+    def last_log_lines(self, n: int = 15) -> str:
+        return "\n".join(tail(self.log_path, n))
+
+    # --- for subclasses ---------------------------------------------------------------------------------
+    def _spawn(self) -> None:
+        raise NotImplementedError
+
+    def _wait_up(self, deadline: float) -> str | None:
+        """Block until the engine answers (None) or a reason it never will (exited, too slow, stopping)."""
+        raise NotImplementedError
+
+    def _running(self) -> bool:
+        raise NotImplementedError
+
+    def _exit_code(self) -> int | None:
+        raise NotImplementedError
+
+    def _kill(self) -> None:
+        raise NotImplementedError
+
+    def _on_down(self, reason: str) -> None:
+        """Called when a ready engine went down (the worker fails its pending jobs here)."""
+
+    # --- shared helpers ---------------------------------------------------------------------------------
+    def _progress(self) -> None:
+        """Show the engine's last log line while it starts."""
+        lines = tail(self.log_path, 1)
+        self.status.set_detail(lines[-1][-160:] if lines else "")
+
+    def _exited_while_starting(self) -> str:
+        return (f"the {self.name} exited with code {self._exit_code()} while starting; "
+                f"its log ({self.log_path}) ends with:\n{self.last_log_lines()}")
+
+    def _too_slow(self) -> str:
+        return f"the {self.name} was not ready within {self.startup_timeout:.0f} s; see {self.log_path}"
+
+    def _run(self) -> None:
+        restarts = 0
+        ever_ready = False
+        while not self._stopping.is_set():
+            self._spawn()
+            problem = self._wait_up(time.monotonic() + self.startup_timeout)
+            if self._stopping.is_set():
+                break
+            if problem is None:
+                ever_ready = True
+                self.status.set("ready", "", restarts)
+                while self._running() and not self._stopping.wait(0.5):
+                    pass
+                if self._stopping.is_set():
+                    break
+                problem = f"the {self.name} stopped unexpectedly (exit code {self._exit_code()})"
+                self._on_down(problem)
+            self._kill()  # its children too (vLLM's EngineCore and workers)
+            if not ever_ready or restarts >= self.max_restarts:
+                self.status.set("error", problem, restarts)
+                return
+            restarts += 1
+            self.status.set("restarting", problem, restarts)
+            self._stopping.wait(min(30.0, 2.0 * restarts))  # back off: a crash loop should not spin

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up the CPU build of vLLM plus the test tools (first run only) and run every test: unit, engine
+# (the real vLLM server and video worker on a tiny checkpoint) and browser (headless Chromium).
+#   scripts/test.sh                # everything
+#   scripts/test.sh tests/unit     # extra arguments go to pytest
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/setup_env.sh" cpu --test
+cd "$root"
+out="${TEST_OUTPUT_DIR:-$root/test-output}"
+mkdir -p "$out"
+export TEST_OUTPUT_DIR="$out"
+set +e
+.venv/bin/python -m pytest "${@:-tests}"
+status=$?
+set -e
+# pytest's 5 means "no tests ran": that is a failure of this command, never a pass.
+[ "$status" = 5 ] && { echo "test.sh: no tests ran" >&2; exit 1; }
+exit "$status"
