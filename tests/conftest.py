@@ -1,0 +1,51 @@
+"""Shared test set-up: where outputs go, the cache for the tiny checkpoint, and the real-engine fixture.
+
+The engines are the real vLLM server and the real video worker, started through the app's own launcher
+(``demo.engines.Engines``) on the tiny checkpoint, once per test session. If they cannot start the tests
+fail with the engines' log: they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output"))
+CACHE = ROOT / ".cache" / "tests"
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT
+
+
+def engine_settings(*extra: str):
+    from demo.settings import Settings
+
+    return Settings.from_args(
+        ["--model", "tiny", "--cache-dir", str(CACHE), "--cpu-kv-cache-gib", "1", "--port", "0",
+         "--startup-timeout", "900", "--video-timeout", "300", "--request-timeout", "60", *extra],
+        env={})
+
+
+@pytest.fixture(scope="session")
+def engines(output_dir):
+    """Both real engines on the tiny checkpoint, started once; stopped (whole process groups) at the end."""
+    from demo.engines import Engines
+
+    eng = Engines.create(engine_settings(), log_dir=output_dir / "engine-logs")
+    eng.start()
+    try:
+        try:
+            eng.wait_ready(timeout=900)
+        except Exception as exc:
+            logs = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-4000:]
+                             for p in sorted((output_dir / "engine-logs").glob("*.log")))
+            pytest.fail(f"the engines did not start: {exc}\n{logs}")
+        yield eng
+    finally:
+        eng.stop()

@@ -1,0 +1,202 @@
+"""The real vLLM server and video worker, through the app's own launcher, on the tiny checkpoint.
+
+Random weights: every assertion is about structure (deltas, finish reasons, token counts, process state,
+error codes), never wording.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import time
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from demo.chat_stream import AnswerStats, GenerationParams
+from demo.engines import VideoSampling
+from demo.images import image_part
+from demo.messages import EngineError
+from demo.processes import group_alive
+
+SHORT = GenerationParams(max_tokens=24)
+
+
+def run(engines, messages, params=SHORT):
+    out = list(engines.stream_chat(messages, params))
+    deltas, stats = out[:-1], out[-1]
+    assert isinstance(stats, AnswerStats)
+    assert all(isinstance(d, str) and d for d in deltas)
+    return deltas, stats
+
+
+def photo(width=320, height=224, seed=0) -> bytes:
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def make_clip(path, seconds=4, fps=10, size=(320, 240)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(seconds * fps):
+        frame = np.zeros((size[1], size[0], 3), np.uint8)
+        x = (i * 7) % (size[0] - 40)
+        frame[:, x:x + 40] = (40, 200, 40)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def running_requests(engines) -> float:
+    with urllib.request.urlopen(f"{engines.server.endpoint.root}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vllm:num_requests_running"))
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_text_answer_streams_delta_by_delta(engines):
+    deltas, stats = run(engines, [{"role": "user", "content": "Reverse every character of 'I love Qwen3-VL'."}])
+    assert len(deltas) >= 2  # streamed, not one blob
+    assert stats.finish_reason in ("stop", "length")
+    assert 1 <= stats.completion_tokens <= SHORT.max_tokens
+    assert stats.prompt_tokens > 5
+    assert stats.ttft_s is not None and stats.total_s >= stats.ttft_s
+
+
+def test_image_answer_counts_visual_tokens(engines):
+    _, text_only = run(engines, [{"role": "user", "content": "Describe this image."}])
+    _, with_image = run(engines, [{"role": "user", "content": [
+        image_part(photo()), {"type": "text", "text": "Describe this image."}]}])
+    # 320x224 -> the server's processor adds at least 64 visual tokens (min 65536 pixels / 32x32).
+    assert with_image.prompt_tokens >= text_only.prompt_tokens + 64
+    assert with_image.completion_tokens >= 1
+
+
+def test_two_images_and_a_follow_up_in_one_conversation(engines):
+    first = [{"role": "user", "content": [image_part(photo(seed=1)), image_part(photo(seed=2)),
+                                          {"type": "text", "text": "Compare these two images."}]}]
+    deltas, one = run(engines, first)
+    _, single = run(engines, [{"role": "user", "content": [image_part(photo(seed=1)),
+                                                           {"type": "text", "text": "Compare these two images."}]}])
+    assert one.prompt_tokens >= single.prompt_tokens + 64  # the second image is in the prompt
+    follow = first + [{"role": "assistant", "content": "".join(deltas)},
+                      {"role": "user", "content": "And which one is brighter?"}]
+    _, two = run(engines, follow)
+    assert two.prompt_tokens > one.prompt_tokens  # both images and the first answer carried over
+
+
+def test_video_answer_through_the_worker(engines, tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4")
+    events = list(engines.answer_video(str(clip), "Describe this video. And guess what is the man going to do?",
+                                       VideoSampling(fps=2.0, max_frames=16), max_tokens=32))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "stage" and kinds[-1] == "done"
+    stages = [e.detail for e in events if e.kind == "stage"]
+    assert stages == ["reading", "encoding", "generating"]
+    frames_event = next(e for e in events if e.kind == "frames")
+    plan = frames_event.plan
+    assert plan.nframes == 8  # 4 s at 2 fps
+    assert len(frames_event.frames) == plan.nframes
+    assert all(f.size == (plan.width, plan.height) for f in frames_event.frames)
+    answer = events[-1].answer
+    assert answer.prompt_tokens >= plan.visual_tokens - 12 * (plan.nframes // 2)  # frames reached the model
+    assert plan.visual_tokens + 32 <= 8192
+    assert 1 <= answer.completion_tokens <= 32
+    assert answer.finish_reason in ("stop", "length")
+
+
+def test_stop_aborts_the_request_on_the_server(engines):
+    gen = engines.stream_chat([{"role": "user", "content": "Write a very long story."}],
+                              GenerationParams(max_tokens=6000, presence_penalty=0.0))
+    got = [next(gen) for _ in range(3)]
+    assert all(isinstance(g, str) for g in got)
+    assert running_requests(engines) >= 1  # it is being generated right now
+    gen.close()  # what the page's Stop does
+    wait_until(lambda: running_requests(engines) == 0, 30, "the server to abort the request")
+
+
+def test_request_longer_than_the_context_is_a_sentence_and_the_next_works(engines):
+    with pytest.raises(EngineError) as info:
+        run(engines, [{"role": "user", "content": "word " * 9000}])
+    assert info.value.code == "too_long"
+    assert "8192" in str(info.value)
+    _, stats = run(engines, [{"role": "user", "content": "hello"}])
+    assert stats.completion_tokens >= 1
+
+
+def test_concurrent_users_are_all_answered(engines):
+    results, errors = [], []
+
+    def user(i):
+        try:
+            results.append(run(engines, [{"role": "user", "content": f"Count to {i}."}],
+                               GenerationParams(max_tokens=64))[1])
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(results) == 8 and all(r.completion_tokens >= 1 for r in results)
+
+
+def test_server_killed_with_sigkill_comes_back(engines):
+    old_pid = engines.server.pid
+    assert old_pid is not None
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: engines.server.status.get().state in ("restarting", "starting"), 30,
+               "the supervisor to notice the dead server")
+    with pytest.raises(EngineError) as info:  # while it is down, a request gets a sentence at once
+        run(engines, [{"role": "user", "content": "hello"}])
+    assert info.value.code in ("server_restarting", "server_starting", "server_unavailable")
+    engines.server.wait_ready(timeout=600)
+    assert engines.server.pid not in (None, old_pid)
+    assert not group_alive(old_pid)  # its EngineCore and workers went with it
+    assert engines.server.status.get().restarts >= 1
+    _, stats = run(engines, [{"role": "user", "content": "hello again"}])
+    assert stats.completion_tokens >= 1
+
+
+def test_worker_killed_comes_back(engines, tmp_path):
+    old_pid = engines.worker.pid
+    assert old_pid is not None
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: engines.worker.status.get().state in ("restarting", "starting"), 30,
+               "the supervisor to notice the dead worker")
+    clip = make_clip(tmp_path / "again.mp4", seconds=2)
+    with pytest.raises(EngineError) as info:
+        list(engines.answer_video(str(clip), "Describe this video."))
+    assert info.value.code == "worker_unavailable"
+    engines.worker.wait_ready(timeout=600)
+    assert engines.worker.pid not in (None, old_pid)
+    assert not group_alive(old_pid)
+    events = list(engines.answer_video(str(clip), "Describe this video.", max_tokens=16))
+    assert events[-1].kind == "done" and events[-1].answer.completion_tokens >= 1
+
+
+def test_stop_leaves_no_process_behind(engines):
+    """Runs last in this module: stops both engines and checks their whole process groups are gone."""
+    groups = [engines.server.pid, engines.worker.pid]
+    assert all(groups)
+    engines.stop()
+    for pgid in groups:
+        assert not group_alive(pgid)
+    assert [s.state for s in engines.statuses()] == ["stopped", "stopped"]
