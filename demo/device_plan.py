@@ -85,7 +85,8 @@ class Placement:
         """Environment variables that put the engine there."""
         if self.device == "cpu":
             return {"VLLM_CPU_KVCACHE_SPACE": str(self.cpu_kv_cache_gib), "CUDA_VISIBLE_DEVICES": ""}
-        return {"CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in self.gpus)}
+        # nvidia-smi numbers GPUs by PCI bus; CUDA, by default, fastest first: make CUDA use nvidia-smi's order.
+        return {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in self.gpus)}
 
     def describe(self) -> str:
         if self.device == "cpu":
@@ -176,8 +177,14 @@ def parse_nvidia_smi(text: str) -> list[Gpu]:
     gpus = []
     for line in text.strip().splitlines():
         parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 3 and parts[0].isdigit():
-            gpus.append(Gpu(int(parts[0]), parts[1], float(parts[2]) / 1024))
+        if len(parts) < 3 or not parts[0].isdigit():
+            continue
+        name = ", ".join(parts[1:-1])  # a name may itself contain commas
+        try:
+            total = float(parts[-1]) / 1024
+        except ValueError:  # "[N/A]" on unified-memory GPUs: unknown, so the plan will not share the card
+            total = 0.0
+        gpus.append(Gpu(int(parts[0]), name, total))
     return gpus
 
 

@@ -162,7 +162,7 @@ class Engines:
         return frames, plan
 
     def answer_video(self, path: str, question: str, sampling: VideoSampling | None = None,
-                     max_tokens: int | None = None) -> Iterator[VideoEvent]:
+                     max_tokens: int | None = None, sampling_params: dict | None = None) -> Iterator[VideoEvent]:
         """Sample the clip (yielding the frames first), then answer in the worker, yielding its progress."""
         if self.worker is None:
             raise EngineError("worker_unavailable", detail="video goes through the server in this set-up")
@@ -173,5 +173,5 @@ class Engines:
         frames, plan = self.prepare_video(path, sampling or VideoSampling(), max_tokens)
         yield VideoEvent("frames", frames=frames, plan=plan)
         array = np.stack([np.asarray(f) for f in frames])
-        for ev in self.worker.answer(array, plan.sample_fps, question, max_tokens):
+        for ev in self.worker.answer(array, plan.sample_fps, question, max_tokens, sampling_params):
             yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)

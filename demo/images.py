@@ -10,12 +10,20 @@ import base64
 import io
 import math
 
+from pathlib import Path
+
 from PIL import Image, ImageOps
+
+from .messages import ImageError
 
 PATCH_FACTOR = 32
 # Per-image token budget at the default 8k context: room for several images and an answer.
 IMAGE_MAX_TOKENS = 1280
 IMAGE_MAX_PIXELS = IMAGE_MAX_TOKENS * PATCH_FACTOR * PATCH_FACTOR
+# Larger uploads are refused before decoding. PIL's own guard (which warns above MAX_IMAGE_PIXELS and
+# refuses above twice that) is set to the same limit, so every process that decodes images honours it.
+UPLOAD_MAX_PIXELS = 120_000_000
+Image.MAX_IMAGE_PIXELS = UPLOAD_MAX_PIXELS
 
 
 def load_image(source) -> Image.Image:
@@ -27,12 +35,23 @@ def load_image(source) -> Image.Image:
     else:
         img = Image.open(source)
     img = ImageOps.exif_transpose(img)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        img = _to_8bit(img)
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return img.convert("RGB")
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit and 32-bit greyscale scaled to 8 bits (PIL's convert would clip everything above 255 to white)."""
+    import numpy as np
+
+    arr = np.asarray(img, dtype=np.float64)
+    top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+    return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), mode="L")
 
 
 def downscale(img: Image.Image, max_pixels: int = IMAGE_MAX_PIXELS) -> Image.Image:
@@ -54,3 +73,22 @@ def to_data_url(img: Image.Image, quality: int = 90) -> str:
 def image_part(source, max_pixels: int = IMAGE_MAX_PIXELS) -> dict:
     """An OpenAI ``image_url`` content part for ``source``, ready to send."""
     return {"type": "image_url", "image_url": {"url": to_data_url(downscale(load_image(source), max_pixels))}}
+
+
+def check_image(path: str) -> None:
+    """Raise :class:`ImageError` unless ``path`` holds an image we can decode (checked by content)."""
+    name = Path(path).name
+    try:
+        with Image.open(path) as img:
+            pixels = img.size[0] * img.size[1]
+            if pixels > UPLOAD_MAX_PIXELS:
+                raise ImageError("image_too_large", name=name, size=f"{pixels / 1e6:.0f} megapixels",
+                                 limit=UPLOAD_MAX_PIXELS / 1e6)
+            img.load()  # decodes: truncated or corrupt data fails here
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:  # PIL refuses to even open it: far over the limit
+        raise ImageError("image_too_large", name=name, size=f"over {2 * UPLOAD_MAX_PIXELS / 1e6:.0f} megapixels",
+                         limit=UPLOAD_MAX_PIXELS / 1e6) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError("image_unreadable", name=name) from exc

@@ -21,11 +21,16 @@ MESSAGES = {
                       "Try fewer frames or a shorter clip.",
     "worker_failed": "The video worker could not answer: {detail}",
     # videos
+    "missing": "Please upload a video.",
     "unreadable": "This file could not be read as a video. Please upload an MP4, WebM, MOV, AVI or MKV file.",
     "no_frames": "This video has no frames that could be decoded.",
     "no_room": "There is no room for video frames in the context: only {budget} tokens are left for them. "
                "Raise --max-model-len or lower --video-max-tokens.",
     "too_slow": "Reading this video took too long and was stopped.",
+    # images
+    "image_unreadable": "“{name}” could not be read as an image. "
+                        "Please use a JPEG, PNG, WebP, GIF or BMP file.",
+    "image_too_large": "“{name}” is too large ({size}); the limit is {limit:.0f} megapixels.",
     # text
     "empty": "Please type a message.",
 }
@@ -42,6 +47,10 @@ class UserFacingError(Exception):
 
 class VideoError(UserFacingError):
     """A video that cannot be used as given."""
+
+
+class ImageError(UserFacingError):
+    """An image that cannot be used."""
 
 
 class EngineError(UserFacingError):

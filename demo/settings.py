@@ -52,6 +52,9 @@ class Settings:
     startup_timeout: float = _opt(1800.0, "Seconds an engine may take to become ready before start-up fails.")
     request_timeout: float = _opt(300.0, "Seconds a chat/image request may go without a token before it fails.")
     video_timeout: float = _opt(900.0, "Seconds a video job may take in the worker before it fails.")
+    concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them).")
+    max_queue_size: int = _opt(64, "Requests that may wait in the page's queue; more are turned away.")
+    max_file_size_mb: int = _opt(200, "Largest upload, in MB; larger files are refused before they are read.")
     max_restarts: int = _opt(5, "Times a dead engine is restarted before the app reports an error and stops trying.")
 
     @classmethod
@@ -84,7 +87,8 @@ class Settings:
         for name in ("gpu_memory_utilization", "video_gpu_memory_utilization"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 out.append(f"--{_flag(name)} must be in (0, 1]")
-        for name in ("max_model_len", "tensor_parallel_size", "video_max_tokens", "cpu_kv_cache_gib"):
+        for name in ("max_model_len", "tensor_parallel_size", "video_max_tokens", "cpu_kv_cache_gib",
+                     "concurrency_limit", "max_queue_size", "max_file_size_mb"):
             if getattr(self, name) < 1:
                 out.append(f"--{_flag(name)} must be at least 1")
         if self.video_max_tokens >= self.max_model_len:

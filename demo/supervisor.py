@@ -7,12 +7,22 @@ becomes "error" with the reason. One that dies after it was ready is restarted, 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
 
 from .processes import tail
 from .status import EngineStatus, StatusCell
+
+
+_LOG_PREFIX = re.compile(r"^(\(\S+ pid=\d+\)\s*)?((INFO|WARNING|DEBUG|ERROR|CRITICAL)\s+[\d-]+\s+[\d:]+\s+\[[^\]]*\]\s*)?")
+
+
+def clean_log_line(line: str, limit: int = 120) -> str:
+    """'(EngineCore pid=1) INFO 11-25 04:26:44 [core.py:133] Loading x' -> 'Loading x', shortened."""
+    text = _LOG_PREFIX.sub("", line).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class EngineStartError(RuntimeError):
@@ -81,9 +91,9 @@ class Supervisor:
 
     # --- shared helpers ---------------------------------------------------------------------------------
     def _progress(self) -> None:
-        """Show the engine's last log line while it starts."""
+        """Show the engine's last log line while it starts, without vLLM's process and logger prefixes."""
         lines = tail(self.log_path, 1)
-        self.status.set_detail(lines[-1][-160:] if lines else "")
+        self.status.set_detail(clean_log_line(lines[-1]) if lines else "")
 
     def _exited_while_starting(self) -> str:
         return (f"the {self.name} exited with code {self._exit_code()} while starting; "

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 # Bump when anything below changes what is built: the folder name carries it, so old builds are not reused.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 FOLDER_NAME = f"tiny-qwen3-vl-v{RECIPE_VERSION}"
 
 # Qwen's special tokens, in Qwen's order (the ids differ: this vocabulary is tiny).
@@ -35,21 +35,21 @@ CHAT_TEMPLATE = (
     "{%- set image_count = namespace(value=0) -%}{%- set video_count = namespace(value=0) -%}"
     "{%- for message in messages -%}"
     "<|im_start|>{{ message['role'] }}\n"
-    "{%- if message['content'] is string -%}{{ message['content'] }}"
-    "{%- else -%}{%- for part in message['content'] -%}"
-    "{%- if part['type'] == 'image' or part['type'] == 'image_url' or 'image' in part -%}"
-    "{%- set image_count.value = image_count.value + 1 -%}"
-    "{%- if add_vision_id -%}Picture {{ image_count.value }}: {% endif -%}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' or part['type'] == 'image_url' or 'image' in part %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
     "<|vision_start|><|image_pad|><|vision_end|>"
-    "{%- elif part['type'] == 'video' or part['type'] == 'video_url' or 'video' in part -%}"
-    "{%- set video_count.value = video_count.value + 1 -%}"
-    "{%- if add_vision_id -%}Video {{ video_count.value }}: {% endif -%}"
+    "{% elif part['type'] == 'video' or part['type'] == 'video_url' or 'video' in part %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
     "<|vision_start|><|video_pad|><|vision_end|>"
-    "{%- elif 'text' in part -%}{{ part['text'] }}"
-    "{%- endif -%}{%- endfor -%}{%- endif -%}"
+    "{% elif 'text' in part %}{{ part['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}"
     "<|im_end|>\n"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 # The real model's processor sizes (Qwen/Qwen3-VL-4B-Instruct's preprocessor configs).

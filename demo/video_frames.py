@@ -7,9 +7,10 @@ tokens plus the answer fit. :func:`read_frames` decodes in order with OpenCV, ``
 ``retrieve()``-ing and resizing only the kept ones: on a 120 s 1080p clip that took 5.1 s and 0.33 GB where
 decord took 10.7 s and 3.0 GB, and seeking to each frame 18.8 s (shared/TESTBED.md).
 
-Sizes are multiples of 64, not 32: for a list of frames qwen-vl-utils resizes each frame with
-``fetch_image(..., image_factor)``, i.e. to a multiple of 2 x 32, before the final resize to a multiple of
-32; a multiple of 64 makes both resizes no-ops.
+Sizes are multiples of 32 and the size we choose is the size the model gets: we pass it as
+``resized_height``/``resized_width``. (For a list of frames qwen-vl-utils first resizes each frame to a
+multiple of 64, as ``fetch_video`` passes its 32 factor as ``fetch_image``'s patch size, then to our size;
+a small double resize that changes nothing in the token count.)
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from .messages import VideoError
 
 PATCH_FACTOR = 32  # patch 16 x spatial merge 2: one visual token per 32x32 pixels ...
 TEMPORAL_PATCH = 2  # ... per pair of frames
-SIZE_FACTOR = 64
-MIN_SIDE = 64
+SIZE_FACTOR = 32
+MIN_SIDE = 64  # 64x64 is the processors' smallest frame (4 tokens); smaller ones would be scaled up
 # Per pair of frames Qwen3-VL's processor adds "<12.5 seconds>" plus vision start/end tokens.
 TOKENS_PER_GROUP_OVERHEAD = 12
 # Room for the chat template, the question and the system prompt.
@@ -67,10 +68,13 @@ def frame_tokens(nframes: int, width: int, height: int) -> int:
 
 
 def fit_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
-    """Largest multiple-of-64 size with the clip's aspect ratio and at most ``max_pixels`` pixels."""
+    """A size in multiples of 32 close to the clip's aspect ratio, at most ``max_pixels`` pixels (sides >= 64)."""
     scale = min(1.0, math.sqrt(max_pixels / (width * height)))
-    w = max(MIN_SIDE, int(width * scale) // SIZE_FACTOR * SIZE_FACTOR)
-    h = max(MIN_SIDE, int(height * scale) // SIZE_FACTOR * SIZE_FACTOR)
+    w = max(MIN_SIDE, round(width * scale / SIZE_FACTOR) * SIZE_FACTOR)
+    h = max(MIN_SIDE, round(height * scale / SIZE_FACTOR) * SIZE_FACTOR)
+    if w * h > max_pixels:  # rounding up overshot: round down instead
+        w = max(MIN_SIDE, int(width * scale) // SIZE_FACTOR * SIZE_FACTOR)
+        h = max(MIN_SIDE, int(height * scale) // SIZE_FACTOR * SIZE_FACTOR)
     return w, h
 
 
@@ -107,7 +111,9 @@ def plan_frames(info: VideoInfo, *, token_budget: int, fps: float = 2.0, max_fra
         raise VideoError("no_room", budget=token_budget)
     step = (available - 1) / (n - 1) if n > 1 else 0
     indices = tuple(first + min(available - 1, round(i * step)) for i in range(n))
-    return FramePlan(indices, w, h, sample_fps=n / span if span > 0 else fps, visual_tokens=frame_tokens(n, w, h))
+    # A clip shorter than two frames is padded by repeating: never claim more frames per second than it has.
+    sample_fps = min(n / span, info.fps) if span > 0 else fps
+    return FramePlan(indices, w, h, sample_fps=sample_fps, visual_tokens=frame_tokens(n, w, h))
 
 
 def probe(path: str) -> VideoInfo:

@@ -49,3 +49,20 @@ def engines(output_dir):
         yield eng
     finally:
         eng.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(engines):
+    """The real page (``demo.ui.build_demo``) on the real engines, launched in-process on a free port."""
+    from demo.server import free_port
+    from demo.ui import build_demo, launch_kwargs
+
+    settings = engines.settings
+    demo = build_demo(settings, engines)
+    kwargs = launch_kwargs(settings)
+    kwargs.update(server_port=free_port(), server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    _, url, _ = demo.launch(**kwargs)
+    try:
+        yield url.rstrip("/")
+    finally:
+        demo.close()

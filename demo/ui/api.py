@@ -1,0 +1,101 @@
+"""Stateless API endpoints for ``gradio_client`` and the Space's "Use via API" page.
+
+``/chat``, ``/describe_image`` and ``/describe_video`` take their main inputs first and optional settings
+after; each streams (stats, answer) and returns the answer text as its last output. They run the same checks
+as the page, because the API can be called without it. Their components are hidden.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..chat_stream import GenerationParams
+from ..conversation import assistant_turn, to_openai, user_turn
+from ..engines import Engines
+from ..images import check_image
+from ..messages import UserFacingError
+from .common import as_gradio_error, params_from
+from .video_tab import DEFAULT_QUESTION as VIDEO_QUESTION
+from .video_tab import run_video, sampling_from
+
+
+def history_from_api(history) -> list[dict]:
+    """Validate an API caller's history: a list of {"role": "user"|"assistant", "content": str}."""
+    if history in (None, "", []):
+        return []
+    if not isinstance(history, list) or not all(
+            isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
+            for t in history):
+        raise gr.Error('history must be a list of {"role": "user" or "assistant", "content": "text"}.',
+                       print_exception=False)
+    return [user_turn(t["content"]) if t["role"] == "user" else assistant_turn(t["content"]) for t in history]
+
+
+def _stream(engines: Engines, history: list[dict], system_prompt: str, params: GenerationParams):
+    answer = ""
+    try:
+        for item in engines.stream_chat(to_openai(history, system_prompt), params):
+            if isinstance(item, str):
+                answer += item
+                yield "", answer
+            else:
+                yield item.describe(), answer
+    except UserFacingError as exc:
+        raise as_gradio_error(exc) from None
+
+
+def build_api(engines: Engines) -> None:
+    d = GenerationParams()
+    with gr.Column(visible=False):
+        message = gr.Textbox(label="message")
+        system = gr.Textbox("", label="system_prompt")
+        history = gr.JSON([], label="history")
+        image = gr.File(label="image", type="filepath")  # checked by content in the handler
+        image_question = gr.Textbox("Describe this image.", label="question")
+        video_question = gr.Textbox(VIDEO_QUESTION, label="question")
+        video = gr.Video(label="video")
+        fps = gr.Number(2.0, label="fps")
+        max_frames = gr.Number(64, label="max_frames")
+        gen = [gr.Number(d.temperature, label="temperature"), gr.Number(d.top_p, label="top_p"),
+               gr.Number(d.top_k, label="top_k"), gr.Number(d.max_tokens, label="max_tokens"),
+               gr.Number(d.presence_penalty, label="presence_penalty")]
+        stats, answer = gr.Textbox(label="stats"), gr.Textbox(label="answer")
+        trigger = gr.Button()
+
+    # Parameter names are the API's argument names (gradio_client keywords).
+    def chat(message, system_prompt, history, temperature, top_p, top_k, max_tokens, presence_penalty):
+        """Answer a message, given an optional system prompt and earlier turns; streams (stats, answer)."""
+        text = (message or "").strip()
+        if not text:
+            raise gr.Error("Please type a message.", print_exception=False)
+        yield from _stream(engines, history_from_api(history) + [user_turn(text)], system_prompt or "",
+                           params_from(temperature, top_p, top_k, max_tokens, presence_penalty))
+
+    def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty):
+        """Answer a question about one image; streams (stats, answer)."""
+        if not image:
+            raise gr.Error("Please give an image.", print_exception=False)
+        try:
+            check_image(image)
+        except UserFacingError as exc:
+            raise as_gradio_error(exc) from None
+        turn = user_turn((question or "").strip() or "Describe this image.", [image])
+        yield from _stream(engines, [turn], "", params_from(temperature, top_p, top_k, max_tokens, presence_penalty))
+
+    def describe_video(video, question, fps, max_frames, temperature, top_p, top_k, max_tokens, presence_penalty):
+        """Answer a question about a video, sampled at fps up to max_frames; returns (stats, answer)."""
+        sampling = sampling_from(fps or 2.0, max_frames or 64, "360p", 0, 0)
+        params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
+        try:
+            for kind, *rest in run_video(engines, video, question or VIDEO_QUESTION, sampling, params):
+                if kind == "answer":
+                    yield rest[1], rest[0]
+        except UserFacingError as exc:
+            raise as_gradio_error(exc) from None
+
+    trigger.click(chat, [message, system, history, *gen], [stats, answer], api_name="chat",
+                  concurrency_id="server")
+    trigger.click(describe_image, [image, image_question, *gen], [stats, answer], api_name="describe_image",
+                  concurrency_id="server")
+    trigger.click(describe_video, [video, video_question, fps, max_frames, *gen], [stats, answer],
+                  api_name="describe_video", concurrency_id="video")

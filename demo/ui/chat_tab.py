@@ -1,0 +1,97 @@
+"""The Chat tab: multi-turn text chat that streams token by token, with Stop, Regenerate, Clear and a system prompt."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..conversation import assistant_turn, to_chatbot, to_openai, turn_text, user_turn
+from ..engines import Engines
+from ..messages import UserFacingError
+from .common import params_from, stats_markdown, tell
+
+EXAMPLES = [
+    "reverse every character of 'I love Qwen3-VL-4B-Instruct'",
+    "Explain in three sentences what a vision-language model is.",
+    "Write a haiku about a robot looking at the sea.",
+]
+
+
+def stream_answer(engines: Engines, history: list[dict], system_prompt: str, params, chatbot, state, stats,
+                  textbox):
+    """Shared by the Chat and Image tabs: stream the answer to ``history`` into the chat box and the state.
+
+    On failure the user's last message goes back into the text box (nothing is lost), the conversation is
+    restored, and the sentence is shown.
+    """
+    if not history or history[-1]["role"] != "user":
+        return
+    answer, final = "", None
+    try:
+        for item in engines.stream_chat(to_openai(history, system_prompt), params):
+            if isinstance(item, str):
+                answer += item
+                current = history + [assistant_turn(answer)]
+                yield {chatbot: to_chatbot(current), state: current}
+            else:
+                final = item
+        current = history + [assistant_turn(answer)]
+        yield {chatbot: to_chatbot(current), state: current, stats: stats_markdown(final)}
+    except UserFacingError as exc:
+        tell(exc)
+        restored = history[:-1]
+        yield {chatbot: to_chatbot(restored), state: restored, textbox: turn_text(history[-1])}
+
+
+def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
+    state = gr.State([])
+    with gr.Row():
+        with gr.Column(scale=1):
+            chatbot = gr.Chatbot(label="Chat", height=400, buttons=["copy"], elem_id="chat-box",
+                                 placeholder="Ask anything. Answers stream from vLLM as they are generated.")
+            with gr.Row():
+                textbox = gr.Textbox(placeholder="Type a message and press Enter", show_label=False,
+                                     scale=5, elem_id="chat-input", max_lines=8)
+                send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+            with gr.Row():
+                stop = gr.Button("Stop", variant="stop", elem_id="chat-stop")
+                regenerate = gr.Button("Regenerate", elem_id="chat-regenerate")
+                clear = gr.Button("Clear", elem_id="chat-clear")
+            stats = gr.Markdown(elem_id="chat-stats")
+            with gr.Accordion("System prompt", open=False):
+                system = gr.Textbox(value="", lines=3, show_label=False,
+                                    placeholder="Optional instructions for the assistant")
+            gr.Examples(EXAMPLES, inputs=[textbox], label="Examples")
+
+    # --- register listeners ---------------------------------------------------------------------------------
+    def add_message(text: str, history: list[dict]):
+        text = (text or "").strip()
+        if not text:
+            tell("Please type a message.")
+            return {}
+        history = history + [user_turn(text)]
+        return {state: history, chatbot: to_chatbot(history), textbox: "", stats: ""}
+
+    def respond(history, system_prompt, *gen):
+        yield from stream_answer(engines, history, system_prompt, params_from(*gen), chatbot, state, stats,
+                                 textbox)
+
+    def drop_last_answer(history: list[dict]):
+        if history and history[-1]["role"] == "assistant":
+            history = history[:-1]
+        return {state: history, chatbot: to_chatbot(history), stats: ""}
+
+    answer_args = dict(fn=respond, inputs=[state, system, *gen_inputs], outputs=[chatbot, state, stats, textbox],
+                       concurrency_id="server", api_visibility="private")
+    events = []
+    for trigger in (textbox.submit, send.click):
+        # Queued (for the toast) but unlimited, so the message shows at once even while others generate.
+        ev = trigger(add_message, [textbox, state], [state, chatbot, textbox, stats], concurrency_limit=None,
+                     api_visibility="private")
+        events.append(ev.success(**answer_args))
+    ev = regenerate.click(drop_last_answer, [state], [state, chatbot, stats], concurrency_limit=None,
+                          api_visibility="private")
+    events.append(ev.success(**answer_args))
+    # Cancelling closes the generator, which closes the HTTP stream: vLLM aborts the request.
+    stop.click(None, cancels=events, api_visibility="private")
+    clear.click(lambda: ([], [], ""), outputs=[state, chatbot, stats], cancels=events, queue=False,
+                api_visibility="private")

@@ -1,0 +1,45 @@
+"""Helpers the tab builders share: generation settings in, user-facing errors out."""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from ..chat_stream import AnswerStats, GenerationParams
+from ..messages import UserFacingError
+
+
+def generation_accordion() -> list[gr.components.Component]:
+    """Sliders for the sampling settings, Qwen3-VL-Instruct's recommended values as defaults."""
+    d = GenerationParams()
+    with gr.Accordion("Generation settings (all tabs)", open=False):
+        with gr.Row():
+            temperature = gr.Slider(0.0, 2.0, d.temperature, step=0.05, label="Temperature")
+            top_p = gr.Slider(0.05, 1.0, d.top_p, step=0.05, label="Top-p")
+            top_k = gr.Slider(-1, 100, d.top_k, step=1, label="Top-k (-1: off)")
+            max_tokens = gr.Slider(16, 4096, d.max_tokens, step=16, label="Max new tokens")
+            presence = gr.Slider(0.0, 2.0, d.presence_penalty, step=0.1, label="Presence penalty")
+    return [temperature, top_p, top_k, max_tokens, presence]
+
+
+def params_from(temperature, top_p, top_k, max_tokens, presence_penalty) -> GenerationParams:
+    return GenerationParams(float(temperature), float(top_p), int(top_k), int(max_tokens), float(presence_penalty))
+
+
+def stats_markdown(stats: AnswerStats | None) -> str:
+    return f"<span class='answer-stats'>{html.escape(stats.describe())}</span>" if stats else ""
+
+
+def as_gradio_error(exc: UserFacingError) -> gr.Error:
+    """A Gradio error with the sentence escaped (it may quote a filename or an engine message); for the API."""
+    return gr.Error(html.escape(str(exc)), print_exception=False)
+
+
+def tell(sentence: str | Exception) -> None:
+    """Show a problem to the person as a toast, without marking the page's components as failed.
+
+    Raising ``gr.Error`` from a page handler would paint "Error" over every output component; a warning
+    leaves the page as it was and usable. Needs a queued event (Gradio drops toasts of unqueued ones).
+    """
+    gr.Warning(html.escape(str(sentence)), title="Sorry")

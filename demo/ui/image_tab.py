@@ -1,0 +1,94 @@
+"""The Image tab: one or more images (upload, paste or webcam), a question, and follow-ups about the same images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ..conversation import to_chatbot, user_turn
+from ..engines import Engines
+from ..images import check_image
+from ..messages import UserFacingError
+from .chat_tab import stream_answer
+from .common import params_from, tell
+
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+DEFAULT_QUESTION = "Describe this image."
+
+
+def gallery_paths(value) -> list[str]:
+    """Paths from a ``gr.Gallery(type="filepath")`` value (items are (path, caption) pairs)."""
+    out = []
+    for item in value or []:
+        path = item[0] if isinstance(item, (tuple, list)) else item
+        if isinstance(path, dict):
+            path = path.get("path")
+        if path:
+            out.append(str(path))
+    return out
+
+
+def example_rows() -> list[list]:
+    rows = []
+    for name, question in (("astronaut.jpg", "Describe this image."),
+                           ("coffee.jpg", "What is in the cup, and what is it standing on?"),
+                           ("chelsea.jpg", "What animal is this and what is it doing?")):
+        if (ASSETS / name).is_file():
+            rows.append([[str(ASSETS / name)], question])
+    return rows
+
+
+def build_image_tab(engines: Engines, gen_inputs: list) -> None:
+    state = gr.State([])  # the conversation
+    sent = gr.State([])  # images already attached to it
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            gallery = gr.Gallery(label="Images (upload, paste or webcam)", sources=["upload", "clipboard", "webcam"],
+                                 interactive=True, type="filepath", columns=3, height=300, elem_id="image-gallery",
+                                 file_types=["image"])
+            examples = example_rows()
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="Conversation about the images", height=420, buttons=["copy"],
+                                 elem_id="image-chat")
+            with gr.Row():
+                question = gr.Textbox(value=DEFAULT_QUESTION, show_label=False, scale=5, elem_id="image-question",
+                                      max_lines=6)
+                ask = gr.Button("Ask", variant="primary", scale=1, elem_id="image-ask")
+            with gr.Row():
+                stop = gr.Button("Stop", variant="stop", elem_id="image-stop")
+                clear = gr.Button("New conversation", elem_id="image-clear")
+            stats = gr.Markdown(elem_id="image-stats")
+    if examples:
+        gr.Examples(examples, inputs=[gallery, question], label="Example photographs")
+
+    # --- register listeners ---------------------------------------------------------------------------------
+    def add_question(images, text, history, already):
+        text = (text or "").strip() or DEFAULT_QUESTION
+        paths = gallery_paths(images)
+        new = [p for p in paths if p not in already]
+        if not paths and not already:
+            tell("Please add an image first (upload, paste or webcam).")
+            return {}
+        for p in new:
+            try:
+                check_image(p)
+            except UserFacingError as exc:
+                tell(exc)
+                return {}
+        history = history + [user_turn(text, new)]
+        return {state: history, sent: already + new, chatbot: to_chatbot(history), question: "", stats: ""}
+
+    def respond(history, *gen):
+        yield from stream_answer(engines, history, "", params_from(*gen), chatbot, state, stats, question)
+
+    events = []
+    for trigger in (question.submit, ask.click):
+        ev = trigger(add_question, [gallery, question, state, sent], [state, sent, chatbot, question, stats],
+                     concurrency_limit=None, api_visibility="private")
+        events.append(ev.success(respond, [state, *gen_inputs], [chatbot, state, stats, question],
+                                 concurrency_id="server", api_visibility="private"))
+    stop.click(None, cancels=events, api_visibility="private")
+    clear.click(lambda: ([], [], [], "", DEFAULT_QUESTION), outputs=[state, sent, chatbot, stats, question],
+                cancels=events, queue=False, api_visibility="private")
+

@@ -1,0 +1,61 @@
+"""Assemble the page from the per-tab builders, and the arguments ``launch()`` gets from the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ..engines import Engines
+from ..settings import Settings
+from .api import build_api
+from .chat_tab import build_chat_tab
+from .common import generation_accordion
+from .header import build_header
+from .image_tab import build_image_tab
+from .video_tab import build_video_tab
+
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+
+
+def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
+    """The whole page. Per-user data lives in ``gr.State`` inside the tabs; nothing per-user is global."""
+    with gr.Blocks(title="Qwen3-VL on vLLM") as demo:
+        build_header(engines)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                chat_slot = gr.Column()
+            with gr.Tab("Image", id="image"):
+                image_slot = gr.Column()
+            with gr.Tab("Video", id="video"):
+                video_slot = gr.Column()
+        gen_inputs = generation_accordion()
+        with chat_slot:
+            build_chat_tab(engines, gen_inputs)
+        with image_slot:
+            build_image_tab(engines, gen_inputs)
+        with video_slot:
+            build_video_tab(engines, gen_inputs)
+        build_api(engines)
+    # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
+    demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
+    return demo
+
+
+def launch_kwargs(settings: Settings) -> dict:
+    """``launch()`` arguments: theme and CSS (Gradio 6 takes them here), limits, and nothing extra exposed."""
+    return dict(
+        server_name=settings.host,
+        server_port=settings.app_port,
+        share=settings.share,
+        theme=gr.themes.Soft(primary_hue="violet", secondary_hue="indigo"),
+        css_paths=[ASSETS / "style.css"],
+        max_file_size=f"{settings.max_file_size_mb}mb",
+        footer_links=["api", "gradio"],
+        enable_monitoring=False,
+        mcp_server=False,
+        show_error=True,
+        allowed_paths=[str(ASSETS)],  # the example photographs and clip, nothing else
+        favicon_path=str(ASSETS / "favicon.png") if (ASSETS / "favicon.png").is_file() else None,
+    )
+

@@ -1,0 +1,375 @@
+"""demo/device_plan.py: where the server and the video worker run, for every kind of machine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from demo.device_plan import (
+    ENGINE_OVERHEAD_GIB,
+    GIB,
+    QWEN3_VL_4B,
+    SHARED_CARD_BUDGET,
+    DevicePlan,
+    Gpu,
+    ModelFootprint,
+    Placement,
+    _tp_for,
+    parse_nvidia_smi,
+    plan_devices,
+    visible,
+)
+from demo.settings import Settings
+
+DEFAULTS = Settings()
+
+
+def plan(gpus, footprint=QWEN3_VL_4B, **overrides) -> DevicePlan:
+    kwargs = dict(
+        max_model_len=DEFAULTS.max_model_len, attached=False, video_via=DEFAULTS.video_via,
+        tensor_parallel_size=DEFAULTS.tensor_parallel_size,
+        gpu_memory_utilization=DEFAULTS.gpu_memory_utilization,
+        video_gpu_memory_utilization=DEFAULTS.video_gpu_memory_utilization,
+        cpu_kv_cache_gib=DEFAULTS.cpu_kv_cache_gib,
+    )
+    kwargs.update(overrides)
+    return plan_devices(gpus, footprint, **kwargs)
+
+
+def cards(*sizes_gib: float) -> list[Gpu]:
+    return [Gpu(i, f"card {i}", size) for i, size in enumerate(sizes_gib)]
+
+
+# --- no GPU -------------------------------------------------------------------------------------------------
+
+def test_no_gpu_puts_both_engines_on_the_cpu():
+    p = plan([], cpu_kv_cache_gib=6)
+    assert p.server == Placement("cpu", cpu_kv_cache_gib=6)
+    assert p.worker == Placement("cpu", cpu_kv_cache_gib=6)
+    assert p.video_via == "worker"
+    assert p.sequential_start is False
+    assert p.server.env() == {"VLLM_CPU_KVCACHE_SPACE": "6", "CUDA_VISIBLE_DEVICES": ""}
+    assert p.worker.env() == {"VLLM_CPU_KVCACHE_SPACE": "6", "CUDA_VISIBLE_DEVICES": ""}
+    text = p.describe()
+    assert "server: CPU, KV cache 6 GiB" in text
+    assert "video worker: CPU, KV cache 6 GiB" in text
+
+
+def test_no_gpu_video_via_server_has_no_worker():
+    p = plan([], video_via="server")
+    assert p.server is not None and p.server.device == "cpu"
+    assert p.worker is None
+    assert p.video_via == "server"
+
+
+def test_attached_without_gpu_launches_nothing_when_auto():
+    p = plan([], attached=True, video_via="auto")
+    assert p.server is None
+    assert p.worker is None
+    assert p.video_via == "server"
+    assert "attached (--api-base)" in p.describe()
+    assert "through the server" in p.describe()
+
+
+def test_attached_without_gpu_forced_worker_runs_on_cpu():
+    p = plan([], attached=True, video_via="worker")
+    assert p.server is None
+    assert p.worker is not None and p.worker.device == "cpu"
+
+
+def test_attached_with_gpus():
+    assert plan(cards(80), attached=True).server is None
+    assert plan(cards(80), attached=True).worker is None
+    p = plan(cards(80, 80, 80), attached=True, video_via="worker")
+    assert p.server is None
+    assert p.worker == Placement("cuda", (0, 1), 2, DEFAULTS.video_gpu_memory_utilization)
+
+
+# --- one GPU ------------------------------------------------------------------------------------------------
+
+def test_24_gib_sends_video_through_the_server():
+    p = plan(cards(24))
+    assert p.server == Placement("cuda", (0,), 1, 0.9)
+    assert p.worker is None
+    assert p.video_via == "server"
+    assert p.sequential_start is False
+    note = " ".join(p.notes)
+    assert "24 GiB" in note and "through the server" in note
+    assert "through the server" in p.describe()
+    assert 2 * QWEN3_VL_4B.engine_need_gib(8192) > SHARED_CARD_BUDGET * 24
+
+
+def test_24_gib_with_forced_worker_raises():
+    with pytest.raises(ValueError) as info:
+        plan(cards(24), video_via="worker")
+    assert "--video-via server" in str(info.value)
+    assert "24 GiB" in str(info.value)
+
+
+@pytest.mark.parametrize("size", [32, 48, 80])
+def test_one_big_card_is_shared(size):
+    p = plan(cards(size))
+    need = QWEN3_VL_4B.engine_need_gib(8192)
+    assert p.server.device == p.worker.device == "cuda"
+    assert p.server.gpus == p.worker.gpus == (0,)
+    assert p.sequential_start is True
+    assert p.video_via == "worker"
+    total = p.server.gpu_memory_utilization + p.worker.gpu_memory_utilization
+    assert total <= SHARED_CARD_BUDGET + 1e-9
+    assert p.worker.gpu_memory_utilization * size >= need
+    assert p.server.gpu_memory_utilization * size >= need  # the server also holds one full request
+    assert 0 < p.worker.gpu_memory_utilization < p.server.gpu_memory_utilization < 1
+    assert p.server.env() == p.worker.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0"}
+    assert "one after the other" in p.describe()
+    assert f"{size} GiB" in " ".join(p.notes)
+
+
+@pytest.mark.parametrize("size", [28, 30, 32, 40, 48, 64, 80, 96, 141])
+@pytest.mark.parametrize("max_model_len", [4096, 8192, 32768])
+def test_shared_card_fractions_hold_one_request_each(size, max_model_len):
+    need = QWEN3_VL_4B.engine_need_gib(max_model_len)
+    try:
+        p = plan(cards(size), max_model_len=max_model_len, video_via="worker")
+    except ValueError:
+        assert 2 * need > SHARED_CARD_BUDGET * size
+        return
+    assert 2 * need <= SHARED_CARD_BUDGET * size
+    assert p.worker.gpu_memory_utilization * size >= need
+    assert p.server.gpu_memory_utilization * size >= need - 0.01 * size
+    assert p.worker.gpu_memory_utilization + p.server.gpu_memory_utilization <= SHARED_CARD_BUDGET + 1e-9
+
+
+def test_one_card_video_via_server_keeps_the_seeds_fraction():
+    p = plan(cards(80), video_via="server", gpu_memory_utilization=0.85)
+    assert p.server == Placement("cuda", (0,), 1, 0.85)
+    assert p.worker is None
+    assert p.sequential_start is False
+    assert "through the server" in p.describe()
+
+
+def test_plan_is_pure():
+    assert plan(cards(48)) == plan(cards(48))
+    assert plan(cards(24, 24, 24, 24)) == plan(cards(24, 24, 24, 24))
+
+
+# --- several GPUs -------------------------------------------------------------------------------------------
+
+def test_two_gpus_use_the_seeds_values():
+    p = plan(cards(24, 24))
+    assert p.server == Placement("cuda", (0,), 1, 0.9)
+    assert p.worker == Placement("cuda", (1,), 1, 0.99)
+    assert p.sequential_start is False
+    assert p.server.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0"}
+    assert p.worker.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "1"}
+    text = p.describe()
+    assert "server: GPU 0, 0.90 of memory" in text
+    assert "video worker: GPU 1, 0.99 of memory" in text
+    assert "one after the other" not in text
+
+
+def test_two_gpus_pass_the_settings_fractions_through():
+    p = plan(cards(80, 80), gpu_memory_utilization=0.8, video_gpu_memory_utilization=0.95)
+    assert p.server.gpu_memory_utilization == 0.8
+    assert p.worker.gpu_memory_utilization == 0.95
+
+
+@pytest.mark.parametrize("n,expected", [
+    (1, 1), (2, 2), (3, 2), (4, 4), (5, 4), (6, 4), (7, 4), (8, 8), (9, 8), (16, 8),
+])
+def test_tp_for_divides_attention_and_kv_heads(n, expected):
+    tp = _tp_for(n, QWEN3_VL_4B)
+    assert tp == expected
+    assert QWEN3_VL_4B.num_attention_heads % tp == 0
+    assert QWEN3_VL_4B.num_kv_heads % tp == 0
+
+
+def test_tp_for_odd_head_counts():
+    odd = ModelFootprint(weights_gib=1, kv_bytes_per_token=1, num_kv_heads=3, num_attention_heads=12)
+    assert _tp_for(4, odd) == 3
+    assert _tp_for(2, odd) == 1
+
+
+def test_four_gpus_worker_gets_tp_2_over_gpus_1_and_2():
+    assert _tp_for(3, QWEN3_VL_4B) == 2
+    p = plan(cards(24, 24, 24, 24))
+    assert p.server == Placement("cuda", (0,), 1, 0.9)
+    assert p.worker == Placement("cuda", (1, 2), 2, 0.99)
+    assert p.worker.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "1,2"}
+    assert p.sequential_start is False
+    assert "video worker: GPU 1,2, TP 2" in p.describe()
+
+
+def test_video_via_server_on_several_gpus_has_no_worker():
+    p = plan(cards(80, 80), video_via="server")
+    assert p.server == Placement("cuda", (0,), 1, 0.9)
+    assert p.worker is None
+    assert p.video_via == "server"
+
+
+def test_server_tp_2_on_two_gpus_shares_them_with_the_worker():
+    p = plan(cards(24, 24), tensor_parallel_size=2)
+    need_per_card = QWEN3_VL_4B.engine_need_gib(8192) / 2
+    assert p.server.gpus == p.worker.gpus == (0, 1)
+    assert p.server.tensor_parallel_size == p.worker.tensor_parallel_size == 2
+    assert p.sequential_start is True
+    assert p.worker.gpu_memory_utilization * 24 >= need_per_card
+    assert p.server.gpu_memory_utilization + p.worker.gpu_memory_utilization <= SHARED_CARD_BUDGET + 1e-9
+    assert p.server.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0,1"}
+
+
+def test_server_tp_is_capped_by_the_gpu_count():
+    p = plan(cards(80, 80), tensor_parallel_size=4, video_via="server")
+    assert p.server.gpus == (0, 1)
+    assert p.server.tensor_parallel_size == 2
+
+
+def test_server_tp_2_on_four_gpus_leaves_two_for_the_worker():
+    p = plan(cards(80, 80, 80, 80), tensor_parallel_size=2)
+    assert p.server == Placement("cuda", (0, 1), 2, 0.9)
+    assert p.worker == Placement("cuda", (2, 3), 2, 0.99)
+
+
+def test_visible_gpu_indices_are_kept_in_the_placement():
+    gpus = visible(cards(80, 80, 80, 80), "2,3")
+    p = plan(gpus)
+    assert p.server.gpus == (2,)
+    assert p.worker.gpus == (3,)
+
+
+# --- nvidia-smi and CUDA_VISIBLE_DEVICES --------------------------------------------------------------------
+
+SMI = "0, NVIDIA GeForce RTX 5090, 32607\n1, NVIDIA A100-SXM4-80GB, 81920"
+
+
+def test_parse_nvidia_smi():
+    gpus = parse_nvidia_smi(SMI)
+    assert gpus == [Gpu(0, "NVIDIA GeForce RTX 5090", 32607 / 1024), Gpu(1, "NVIDIA A100-SXM4-80GB", 80.0)]
+    assert parse_nvidia_smi(SMI + "\n\n") == gpus
+    assert parse_nvidia_smi("  " + SMI.replace("\n", "\r\n") + "  ") == gpus
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "   \n",
+    "No devices were found",
+    "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.",
+    "index, name, memory.total [MiB]",
+    "GPU 0: NVIDIA A100 (UUID: GPU-1234)",
+    "x, y, z",
+])
+def test_parse_nvidia_smi_ignores_garbage(text):
+    assert parse_nvidia_smi(text) == []
+
+
+def test_parse_nvidia_smi_keeps_good_lines_among_garbage():
+    text = "Warning: something\n0, NVIDIA L4, 23034\nrandom text\n"
+    assert parse_nvidia_smi(text) == [Gpu(0, "NVIDIA L4", 23034 / 1024)]
+
+
+def test_parse_nvidia_smi_unified_memory_reports_zero_gib():
+    # GB10 (DGX Spark) and other unified-memory GPUs print "[N/A]" for memory.total.
+    assert parse_nvidia_smi("0, NVIDIA GB10, [N/A]") == [Gpu(0, "NVIDIA GB10", 0.0)]
+    mixed = parse_nvidia_smi("0, NVIDIA GB10, [N/A]\n1, NVIDIA L4, 23034\n2, NVIDIA GB10, N/A")
+    assert mixed == [Gpu(0, "NVIDIA GB10", 0.0), Gpu(1, "NVIDIA L4", 23034 / 1024), Gpu(2, "NVIDIA GB10", 0.0)]
+
+
+def test_parse_nvidia_smi_keeps_a_name_with_commas():
+    gpus = parse_nvidia_smi("0, NVIDIA RTX PRO 6000, Blackwell Edition, 97887\n1, Acme, Inc. X1, [N/A]")
+    assert gpus == [Gpu(0, "NVIDIA RTX PRO 6000, Blackwell Edition", 97887 / 1024), Gpu(1, "Acme, Inc. X1", 0.0)]
+
+
+def test_unknown_memory_card_sends_video_through_the_server():
+    gpus = parse_nvidia_smi("0, NVIDIA GB10, [N/A]")
+    p = plan(gpus, video_via="auto")
+    assert p.server == Placement("cuda", (0,), 1, DEFAULTS.gpu_memory_utilization)
+    assert p.worker is None
+    assert p.video_via == "server"
+    assert p.sequential_start is False
+    assert "through the server" in " ".join(p.notes)
+    assert p.server.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0"}
+
+
+def test_unknown_memory_card_with_forced_worker_raises():
+    with pytest.raises(ValueError) as info:
+        plan(parse_nvidia_smi("0, NVIDIA GB10, [N/A]"), video_via="worker")
+    assert "--video-via server" in str(info.value)
+
+
+def test_cuda_placement_env_uses_nvidia_smi_order():
+    env = Placement("cuda", (3, 1), 2, 0.5).env()
+    assert env == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "3,1"}
+    assert "CUDA_DEVICE_ORDER" not in Placement("cpu", cpu_kv_cache_gib=2).env()
+
+
+@pytest.mark.parametrize("cvd,expected", [
+    (None, [0, 1, 2]),
+    ("1", [1]),
+    ("", []),
+    (" , ", []),
+    ("GPU-8f2b3c4d-0000-1111-2222-333344445555", [0, 1, 2]),
+    ("MIG-GPU-abc/1/0", [0, 1, 2]),
+    ("2,0", [2, 0]),
+    (" 1 , 2 ", [1, 2]),
+    ("5", []),
+    ("1,7", [1]),
+])
+def test_visible(cvd, expected):
+    gpus = cards(24, 32, 80)
+    assert [g.index for g in visible(gpus, cvd)] == expected
+
+
+# --- model footprint ----------------------------------------------------------------------------------------
+
+def write_checkpoint(folder, config, weight_sizes):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    for i, size in enumerate(weight_sizes):
+        with open(folder / f"model-{i:05d}.safetensors", "wb") as fh:
+            fh.truncate(size)
+    (folder / "tokenizer.json").write_bytes(b"x" * 12345)  # not weights: must not count
+
+
+def test_footprint_from_model_dir(tmp_path):
+    config = {"model_type": "qwen3_vl", "text_config": {
+        "num_hidden_layers": 36, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+        "hidden_size": 2560}, "vision_config": {"num_heads": 16}}
+    sizes = [3 * 1024**2 + 17, 5 * 1024**2]
+    write_checkpoint(tmp_path / "m", config, sizes)
+    fp = ModelFootprint.from_model_dir(tmp_path / "m")
+    assert fp.kv_bytes_per_token == 2 * 36 * 8 * 128 * 2
+    assert fp.kv_bytes_per_token == QWEN3_VL_4B.kv_bytes_per_token
+    assert fp.weights_gib == pytest.approx(sum(sizes) / GIB)
+    assert fp.num_kv_heads == 8
+    assert fp.num_attention_heads == 32
+    assert fp.engine_need_gib(8192) == pytest.approx(
+        sum(sizes) / GIB + 2 * 36 * 8 * 128 * 2 * 8192 / GIB + ENGINE_OVERHEAD_GIB)
+
+
+def test_footprint_flat_config_and_fallbacks(tmp_path):
+    # No text_config, no head_dim (hidden_size // heads), no num_key_value_heads (= heads).
+    config = {"num_hidden_layers": 4, "num_attention_heads": 8, "hidden_size": 512}
+    write_checkpoint(tmp_path / "m", config, [1024])
+    fp = ModelFootprint.from_model_dir(str(tmp_path / "m"))
+    assert fp.kv_bytes_per_token == 2 * 4 * 8 * 64 * 2
+    assert fp.num_kv_heads == 8
+    assert fp.weights_gib == pytest.approx(1024 / GIB)
+
+
+def test_engine_need_grows_with_context():
+    assert QWEN3_VL_4B.engine_need_gib(32768) > QWEN3_VL_4B.engine_need_gib(8192) > QWEN3_VL_4B.weights_gib
+    assert QWEN3_VL_4B.engine_need_gib(8192) == pytest.approx(
+        8.3 + 147456 * 8192 / GIB + ENGINE_OVERHEAD_GIB)
+
+
+# --- describe -----------------------------------------------------------------------------------------------
+
+def test_describe_names_where_each_engine_runs():
+    shared = plan(cards(80))
+    assert shared.describe() == (
+        f"server: GPU 0, {shared.server.gpu_memory_utilization:.2f} of memory; "
+        f"video worker: GPU 0, {shared.worker.gpu_memory_utilization:.2f} of memory; started one after the other")
+    attached = plan(cards(80, 80), attached=True, video_via="worker").describe()
+    assert attached.startswith("server: attached (--api-base); video worker: GPU 0,1, TP 2")
+    assert Placement("cpu", cpu_kv_cache_gib=4).describe() == "CPU, KV cache 4 GiB"
+    assert Placement("cuda", (1, 2), 2, 0.5).describe() == "GPU 1,2, TP 2, 0.50 of memory"
