@@ -2,7 +2,7 @@
 
 qwen-vl-utils' own budget assumes a 128k context (``MODEL_SEQ_LEN``); with ``--max-model-len 8192`` a short
 clip at its defaults already overflows. :func:`plan_frames` is the pure part: given the clip and the sampling
-controls it chooses the frame indices and one frame size (a multiple of 64, see below) so that the visual
+controls it chooses the frame indices and one frame size (a multiple of 32, see below) so that the visual
 tokens plus the answer fit. :func:`read_frames` decodes in order with OpenCV, ``grab()``-ing every frame and
 ``retrieve()``-ing and resizing only the kept ones: on a 120 s 1080p clip that took 5.1 s and 0.33 GB where
 decord took 10.7 s and 3.0 GB, and seeking to each frame 18.8 s (shared/TESTBED.md).

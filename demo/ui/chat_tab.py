@@ -67,7 +67,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
         text = (text or "").strip()
         if not text:
             tell("Please type a message.")
-            return {}
+            return {state: history}  # unchanged: the answer step then has nothing to do
         history = history + [user_turn(text)]
         return {state: history, chatbot: to_chatbot(history), textbox: "", stats: ""}
 

@@ -69,13 +69,13 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
         new = [p for p in paths if p not in already]
         if not paths and not already:
             tell("Please add an image first (upload, paste or webcam).")
-            return {}
+            return {state: history}  # unchanged: the answer step then has nothing to do
         for p in new:
             try:
                 check_image(p)
             except UserFacingError as exc:
                 tell(exc)
-                return {}
+                return {state: history}
         history = history + [user_turn(text, new)]
         return {state: history, sent: already + new, chatbot: to_chatbot(history), question: "", stats: ""}
 
@@ -89,6 +89,7 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
         events.append(ev.success(respond, [state, *gen_inputs], [chatbot, state, stats, question],
                                  concurrency_id="server", api_visibility="private"))
     stop.click(None, cancels=events, api_visibility="private")
-    clear.click(lambda: ([], [], [], "", DEFAULT_QUESTION), outputs=[state, sent, chatbot, stats, question],
+    clear.click(lambda: ([], [], [], "", DEFAULT_QUESTION, None),
+                outputs=[state, sent, chatbot, stats, question, gallery],
                 cancels=events, queue=False, api_visibility="private")
 

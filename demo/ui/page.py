@@ -20,7 +20,7 @@ ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 
 def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     """The whole page. Per-user data lives in ``gr.State`` inside the tabs; nothing per-user is global."""
-    with gr.Blocks(title="Qwen3-VL on vLLM") as demo:
+    with gr.Blocks(title="Qwen3-VL on vLLM", fill_width=True) as demo:
         build_header(engines)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):

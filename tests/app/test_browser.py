@@ -1,0 +1,150 @@
+"""The real page in headless Chromium (Debian's package) driven by Playwright, on the real engines.
+
+Assertions are on what a person sees, with retrying waits (``expect``); every test saves a screenshot under
+the test run's output folder (``TEST_OUTPUT_DIR/screenshots``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = shutil.which("chromium")
+    assert exe, "Debian's chromium is missing: scripts/test.sh installs it"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture()
+def page(browser, app_url, output_dir, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(app_url)
+    expect(pg.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
+    yield pg
+    shots = output_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def watch_text_growth(pg, selector: str) -> None:
+    """Record every distinct length the element's text takes, from now on, in window.__lengths."""
+    pg.evaluate("""sel => {
+        window.__lengths = [];
+        const record = () => {
+            const el = document.querySelector(sel);
+            const n = el ? el.innerText.length : 0;
+            if (n && window.__lengths[window.__lengths.length - 1] !== n) window.__lengths.push(n);
+        };
+        new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""", selector)
+
+
+def set_max_tokens(pg, value: int) -> None:
+    pg.get_by_text("Generation settings (all tabs)").click()
+    box = pg.get_by_label("Max new tokens").first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_chat_message_streams_in(page):
+    watch_text_growth(page, "#chat-box [data-testid='bot']")
+    page.locator("#chat-input textarea").fill("Reverse every character of 'I love Qwen3-VL-4B-Instruct'")
+    page.locator("#chat-send").click()
+    expect(page.locator("#chat-box [data-testid='user']")).to_contain_text("I love Qwen3-VL")
+    expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+    bot = page.locator("#chat-box [data-testid='bot']")
+    expect(bot).to_have_count(1)
+    assert bot.inner_text().strip()
+    lengths = page.evaluate("window.__lengths")
+    # It grew while streaming (Markdown rendering of partial text may shorten it by a character now and then).
+    assert len(lengths) >= 3, f"the answer appeared in one piece: {lengths}"
+    assert lengths[-1] > lengths[0]
+
+
+def test_stop_stops_the_answer_on_the_server(page, engines):
+    from tests.engine.test_engines import running_requests
+
+    set_max_tokens(page, 4096)
+    page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
+    page.locator("#chat-send").click()
+    bot = page.locator("#chat-box [data-testid='bot']")
+    expect(bot).to_have_count(1)
+    deadline = time.monotonic() + 30
+    while running_requests(engines) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    page.locator("#chat-stop").click()
+    deadline = time.monotonic() + 30
+    while running_requests(engines) > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running_requests(engines) == 0  # aborted in vLLM, not only in the page
+    text = bot.inner_text()
+    time.sleep(1.5)
+    assert bot.inner_text() == text  # nothing more arrives
+    # and the chat still works
+    page.locator("#chat-input textarea").fill("hello")
+    page.locator("#chat-send").click()
+    expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(2)
+
+
+def test_image_from_assets_is_uploaded_and_answered(page):
+    page.get_by_role("tab", name="Image").click()
+    page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "coffee.jpg"))
+    expect(page.locator("#image-gallery img").first).to_be_visible()
+    page.locator("#image-ask").click()
+    expect(page.locator("#image-chat [data-testid='user'] img").first).to_be_visible()
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
+    assert page.locator("#image-chat [data-testid='bot']").inner_text().strip()
+    # a follow-up about the same image, in the same conversation
+    page.locator("#image-question textarea").fill("What colour is the cup?")
+    page.locator("#image-ask").click()
+    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(2)
+
+
+def test_video_uploaded_frames_shown_and_answered(page):
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(ASSETS / "example.mp4"))
+    page.locator("#video-ask").click()
+    expect(page.locator("#video-tokens")).to_contain_text("visual tokens")
+    expect(page.locator("#video-status")).to_contain_text("Done.", timeout=120_000)
+    frames = page.locator("#video-frames img")
+    assert frames.count() >= 2
+    caption = page.locator("#video-tokens").inner_text()
+    assert f"{frames.count()} frames" in caption
+    assert page.locator("#video-answer textarea").input_value().strip()
+    expect(page.locator("#video-stats")).to_contain_text("completion tokens")
+
+
+def test_a_non_image_file_gives_a_sentence_and_the_page_keeps_working(page, tmp_path):
+    fake = tmp_path / "holiday.png"
+    fake.write_text("this is not a picture <b>at all</b>")
+    page.get_by_role("tab", name="Image").click()
+    page.locator("#image-gallery input[type=file]").set_input_files(str(fake))
+    page.locator("#image-ask").click()
+    toast = page.locator("[data-testid='toast-body']").filter(has_text="could not be read as an image")
+    expect(toast).to_be_visible()
+    assert "Traceback" not in page.content()
+    # the page keeps working: a real photograph is answered after it
+    page.locator("#image-clear").click()
+    expect(page.locator("#image-gallery img")).to_have_count(0)
+    page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "chelsea.jpg"))
+    expect(page.locator("#image-gallery img").first).to_be_visible()
+    page.locator("#image-ask").click()
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
