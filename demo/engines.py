@@ -116,10 +116,13 @@ class Engines:
             self.worker.wait_ready(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
-        """Stop both engines and every process they started."""
-        if self.worker is not None:
-            self.worker.stop()
+        """Stop both engines and every process they started (both at once: each may take its grace period)."""
+        stopper = threading.Thread(target=self.worker.stop, daemon=True) if self.worker is not None else None
+        if stopper is not None:
+            stopper.start()
         self.server.stop()
+        if stopper is not None:
+            stopper.join()
 
     def statuses(self) -> list[EngineStatus]:
         out = [self.server.status.get()]

@@ -7,7 +7,9 @@ becomes "error" with the reason. One that dies after it was ready is restarted, 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -102,9 +104,24 @@ class Supervisor:
     def _too_slow(self) -> str:
         return f"the {self.name} was not ready within {self.startup_timeout:.0f} s; see {self.log_path}"
 
+    def _compile_cache_was_broken(self) -> bool:
+        """Remove torch.compile's cache when the failed start died loading a truncated artefact from it.
+
+        An engine stopped in the middle of its first compile (Ctrl-C during start-up) can leave a half-written
+        ``.so`` in vLLM's shared cache; every later start then fails with "file too short" (seen here).
+        """
+        log = "\n".join(tail(self.log_path, 400, max_bytes=512 * 1024))
+        if "torch_compile_cache" not in log or not any(
+                sign in log for sign in ("file too short", "InductorError", "invalid ELF header")):
+            return False
+        root = os.environ.get("VLLM_CACHE_ROOT") or os.path.join(os.path.expanduser("~"), ".cache", "vllm")
+        shutil.rmtree(os.path.join(root, "torch_compile_cache"), ignore_errors=True)
+        return True
+
     def _run(self) -> None:
         restarts = 0
         ever_ready = False
+        cache_cleared = False
         while not self._stopping.is_set():
             self._spawn()
             problem = self._wait_up(time.monotonic() + self.startup_timeout)
@@ -120,6 +137,10 @@ class Supervisor:
                 problem = f"the {self.name} stopped unexpectedly (exit code {self._exit_code()})"
                 self._on_down(problem)
             self._kill()  # its children too (vLLM's EngineCore and workers)
+            if not ever_ready and not cache_cleared and self._compile_cache_was_broken():
+                cache_cleared = True
+                self.status.set("starting", "cleared a broken compile cache; starting again")
+                continue
             if not ever_ready or restarts >= self.max_restarts:
                 self.status.set("error", problem, restarts)
                 return
