@@ -221,10 +221,6 @@ class VideoWorker(Supervisor):
             q.put(("fail", error))
 
     # --- public -------------------------------------------------------------------------------------------
-    def queue_length(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
     def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
                sampling: dict | None = None) -> Iterator[WorkerEvent]:
         """Run one job; yields queue positions and stages, and finally an event with the answer.
