@@ -17,6 +17,22 @@ OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output"))
 CACHE = ROOT / ".cache" / "tests"
 
 
+# The order layers run in. The session's engines serve tests/app and tests/engine; the last engine test
+# stops them (and checks nothing is left), so that tests/deploy, which start engines of their own, have the
+# two cores to themselves. Unit tests need no engine.
+LAYERS = ("app", "engine", "deploy", "unit")
+LAST_ENGINE_TEST = "test_stop_leaves_no_process_behind"
+
+
+def pytest_collection_modifyitems(config, items):
+    def key(item):
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        layer = LAYERS.index(parts[0]) if parts[0] in LAYERS else len(LAYERS)
+        return layer, item.name == LAST_ENGINE_TEST
+
+    items.sort(key=key)  # stable: within a layer, files and tests keep pytest's own order
+
+
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
