@@ -7,6 +7,7 @@ On a Space, settings come from environment variables (``QWEN_DEMO_*``, ``GRADIO_
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 
@@ -14,11 +15,18 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     from demo.engines import Engines
     from demo.model_source import ModelSourceError
+    from demo.server import free_port, port_is_free
     from demo.settings import Settings
     from demo.ui import build_demo, launch_kwargs
 
     settings = Settings.from_args(argv)
+    if settings.app_port == 0:  # Gradio would scan from 7860; 0 means any free port, as for --port
+        settings = dataclasses.replace(settings, app_port=free_port(settings.host))
     print(settings.describe(), flush=True)
+    # Checked before any engine starts: a taken port must not leave a half-started app holding a GPU.
+    if settings.app_port and not port_is_free(settings.app_port, settings.host):
+        sys.exit(f"error: port {settings.app_port} on {settings.host} is already in use. Stop what uses it, "
+                 f"or choose another port with --app-port or GRADIO_SERVER_PORT (0 picks a free one).")
     try:
         engines = Engines.create(settings)
     except (ModelSourceError, ValueError) as exc:

@@ -30,14 +30,21 @@ class GenerationParams:
 
     def clamped(self, max_tokens_limit: int) -> "GenerationParams":
         """The same settings forced into the ranges the server accepts (callers of the API can send anything)."""
+        d = GenerationParams()
         return replace(
             self,
-            temperature=min(2.0, max(0.0, float(self.temperature))),
-            top_p=min(1.0, max(0.01, float(self.top_p))),
+            temperature=min(2.0, max(0.0, _number(self.temperature, d.temperature))),
+            top_p=min(1.0, max(0.01, _number(self.top_p, d.top_p))),
             top_k=-1 if int(self.top_k) <= 0 else min(1000, int(self.top_k)),
             max_tokens=min(max_tokens_limit, max(1, int(self.max_tokens))),
-            presence_penalty=min(2.0, max(-2.0, float(self.presence_penalty))),
+            presence_penalty=min(2.0, max(-2.0, _number(self.presence_penalty, d.presence_penalty))),
         )
+
+
+def _number(value, default: float) -> float:
+    """``value`` as a float; NaN (which every comparison lets through, and JSON can carry) is the default."""
+    number = float(value)
+    return default if number != number else number
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ def map_error(exc: Exception, *, max_model_len: int, request_timeout: float) -> 
     if isinstance(exc, openai.APIStatusError):
         text = str(getattr(exc, "message", "") or exc)
         low = text.lower()
+        if "--trust-request-mm-kwargs" in low:  # an attached server that keeps per-request media options off
+            return EngineError("server_needs_mm_kwargs")
         if "maximum context length" in low or "max_model_len" in low or "too long" in low or (
                 "context" in low and "token" in low):
             return EngineError("too_long", max_model_len=max_model_len)
@@ -90,8 +99,15 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def stream_chat(client: openai.OpenAI, model: str, messages: list[dict], params: GenerationParams, *,
-                max_model_len: int, request_timeout: float) -> Iterator[str | AnswerStats]:
-    """Yield each text delta as it arrives, then one :class:`AnswerStats`."""
+                max_model_len: int, request_timeout: float, media_io_kwargs: dict | None = None
+                ) -> Iterator[str | AnswerStats]:
+    """Yield each text delta as it arrives, then one :class:`AnswerStats`.
+
+    ``media_io_kwargs`` is the app's own (video frame timing); nothing a user sends reaches ``extra_body``.
+    """
+    extra_body = {"top_k": params.top_k}
+    if media_io_kwargs:
+        extra_body["media_io_kwargs"] = media_io_kwargs
     start = time.perf_counter()
     first = None
     finish, usage = None, None
@@ -99,7 +115,7 @@ def stream_chat(client: openai.OpenAI, model: str, messages: list[dict], params:
         stream = client.chat.completions.create(
             model=model, messages=messages, stream=True, stream_options={"include_usage": True},
             temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
-            presence_penalty=params.presence_penalty, extra_body={"top_k": params.top_k},
+            presence_penalty=params.presence_penalty, extra_body=extra_body,
         )
         with stream:  # leaving early (Stop, closed tab) closes the stream: vLLM aborts the request
             for chunk in stream:
@@ -114,5 +130,7 @@ def stream_chat(client: openai.OpenAI, model: str, messages: list[dict], params:
                         finish = choice.finish_reason
     except (openai.OpenAIError, httpx.HTTPError) as exc:
         raise map_error(exc, max_model_len=max_model_len, request_timeout=request_timeout) from exc
+    if finish is None:  # the connection closed without a finish reason: the server died mid-answer (seen)
+        raise EngineError("server_lost")
     yield AnswerStats(finish, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                       first, time.perf_counter() - start)

@@ -10,8 +10,30 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 
-from .images import image_part
+from .images import MAX_IMAGES, image_part
+from .messages import ImageError
+
+# ANSI escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL or ESC \\", two-character ESC x), then the
+# C0/C1 control characters other than tab and newlines, then lone surrogates (which cannot be encoded as UTF-8).
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# What the chat box's Markdown would turn into HTML or code: backslash-escaped, so user text shows as typed.
+_MARKUP = re.compile(r"([\\`<>&~])")
+
+
+def clean_text(text) -> str:
+    """User text as the model should get it: no ANSI escapes or control characters, valid UTF-8 (\\r\\n -> \\n)."""
+    text = "" if text is None else str(text)
+    text = _ANSI.sub("", text.replace("\r\n", "\n"))
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def shown_as_text(text: str) -> str:
+    """``text`` for the chat box's Markdown, escaped so that markup in it is shown, never rendered."""
+    return _MARKUP.sub(r"\\\1", text)
 
 
 def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = ()) -> dict:
@@ -46,14 +68,25 @@ def _image_part(path: str) -> dict:
     return _cached_image_part(path, os.path.getmtime(path))
 
 
+def check_image_count(history: list[dict], adding: int = 0) -> None:
+    """Raise :class:`ImageError` when the conversation would hold more than ``MAX_IMAGES`` images."""
+    if sum(len(turn_images(t)) for t in history) + adding > MAX_IMAGES:
+        raise ImageError("too_many_images", limit=MAX_IMAGES)
+
+
 def to_openai(history: list[dict], system_prompt: str = "") -> list[dict]:
-    """OpenAI chat messages for a conversation (a blank system prompt is left out)."""
+    """OpenAI chat messages for a conversation (a blank system prompt is left out).
+
+    Text is cleaned (:func:`clean_text`) and the number of images checked here too, whoever built the history.
+    """
+    check_image_count(history)
     messages: list[dict] = []
-    if system_prompt and system_prompt.strip():
-        messages.append({"role": "system", "content": system_prompt.strip()})
+    system_prompt = clean_text(system_prompt).strip()
+    if system_prompt:
+        messages.append({"role": "system", "content": system_prompt})
     for turn in history:
         images = turn_images(turn)
-        text = turn_text(turn)
+        text = clean_text(turn_text(turn))
         if turn["role"] == "user" and images:
             messages.append({"role": "user", "content": [_image_part(p) for p in images]
                              + [{"type": "text", "text": text}]})
@@ -67,8 +100,11 @@ def to_chatbot(history: list[dict]) -> list[dict]:
     out = []
     for turn in history:
         images = turn_images(turn)
+        text = turn_text(turn)
+        if turn["role"] == "user":  # the person's own words, as typed; the model's answers are Markdown
+            text = shown_as_text(text)
         if images:
-            out.append({"role": turn["role"], "content": [{"path": p} for p in images] + [turn_text(turn)]})
+            out.append({"role": turn["role"], "content": [{"path": p} for p in images] + [text]})
         else:
-            out.append({"role": turn["role"], "content": turn_text(turn)})
+            out.append({"role": turn["role"], "content": text})
     return out

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import video_frames
+from . import video_frames, video_via_server
 from .chat_stream import AnswerStats, GenerationParams, make_client, stream_chat
 from .device_plan import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, plan_devices
 from .messages import EngineError
@@ -40,7 +40,9 @@ class VideoSampling:
 
 @dataclass(frozen=True)
 class VideoEvent:
-    kind: str  # "frames" (frames + plan), "queued" (detail = position), "stage" (detail), "done" (answer)
+    # "frames" (frames + plan), "queued" (detail = position), "stage" (detail), "delta" (detail = text, when
+    # the server answers), "done" (answer)
+    kind: str
     detail: object = None
     frames: list | None = None
     plan: FramePlan | None = None
@@ -131,6 +133,11 @@ class Engines:
         return out
 
     # --- requests -----------------------------------------------------------------------------------------
+    @property
+    def max_model_len(self) -> int:
+        """The context of the server in use: an attached server's own once it is known, else the setting."""
+        return getattr(self.server, "max_model_len", None) or self.settings.max_model_len
+
     def _require_server(self) -> None:
         st = self.server.status.get()
         if st.state == "ready":
@@ -139,36 +146,44 @@ class Engines:
             raise EngineError("server_restarting")
         if st.state == "starting":
             raise EngineError("server_starting")
+        if st.state == "unresponsive":
+            raise EngineError("server_unresponsive", detail=st.detail)
         raise EngineError("server_unavailable", detail=st.detail.splitlines()[0] if st.detail else st.state)
 
     def stream_chat(self, messages: list[dict], params: GenerationParams | None = None
                     ) -> Iterator[str | AnswerStats]:
         """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts)."""
         self._require_server()
-        params = (params or GenerationParams()).clamped(self.settings.max_model_len)
+        params = (params or GenerationParams()).clamped(self.max_model_len)
         yield from stream_chat(self.client, self.server.endpoint.model, messages, params,
-                               max_model_len=self.settings.max_model_len,
-                               request_timeout=self.settings.request_timeout)
+                               max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout)
 
     def video_budget(self, max_tokens: int | None = None) -> int:
-        return video_frames.video_token_budget(self.settings.max_model_len,
+        return video_frames.video_token_budget(self.max_model_len,
                                                max_tokens or self.settings.video_max_tokens)
 
     def prepare_video(self, path: str, sampling: VideoSampling, max_tokens: int | None = None
                       ) -> tuple[list, FramePlan]:
-        """Read the clip and keep the frames the model will see, sized to fit the context."""
-        info = video_frames.probe(path)
-        plan = video_frames.plan_frames(
-            info, token_budget=self.video_budget(max_tokens), fps=sampling.fps, max_frames=sampling.max_frames,
-            max_pixels=sampling.max_pixels, start=sampling.start, end=sampling.end)
-        frames = video_frames.read_frames(path, plan, deadline=time.monotonic() + 120)
-        return frames, plan
+        """Read the clip and keep the frames the model will see, sized to fit the context.
+
+        Probing and decoding run in a child process killed after ``--video-read-timeout`` seconds: a decoder
+        that hangs cannot be stopped inside a thread.
+        """
+        return video_frames.read_clip(
+            path, token_budget=self.video_budget(max_tokens), fps=sampling.fps, max_frames=sampling.max_frames,
+            max_pixels=sampling.max_pixels, start=sampling.start, end=sampling.end,
+            timeout=self.settings.video_read_timeout)
 
     def answer_video(self, path: str, question: str, sampling: VideoSampling | None = None,
                      max_tokens: int | None = None, sampling_params: dict | None = None) -> Iterator[VideoEvent]:
-        """Sample the clip (yielding the frames first), then answer in the worker, yielding its progress."""
+        """Sample the clip (yielding the frames first), then answer in the worker, yielding its progress.
+
+        Without a worker (the device plan's choice, or an attached server) the same frames go to the server,
+        and the answer streams as "delta" events.
+        """
         if self.worker is None:
-            raise EngineError("worker_unavailable", detail="video goes through the server in this set-up")
+            yield from self._answer_video_on_server(path, question, sampling, max_tokens, sampling_params)
+            return
         st = self.worker.status.get()
         if st.state != "ready":
             raise EngineError("worker_unavailable", detail=st.describe())
@@ -178,3 +193,28 @@ class Engines:
         array = np.stack([np.asarray(f) for f in frames])
         for ev in self.worker.answer(array, plan.sample_fps, question, max_tokens, sampling_params):
             yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)
+
+    def _answer_video_on_server(self, path: str, question: str, sampling: VideoSampling | None,
+                                max_tokens: int | None, sampling_params: dict | None) -> Iterator[VideoEvent]:
+        self._require_server()
+        yield VideoEvent("stage", "reading")
+        frames, plan = self.prepare_video(path, sampling or VideoSampling(), max_tokens)
+        yield VideoEvent("frames", frames=frames, plan=plan)
+        yield VideoEvent("stage", "encoding")
+        started = time.perf_counter()
+        messages, media_io_kwargs = video_via_server.video_messages(frames, plan.sample_fps, question)
+        prepare_s = time.perf_counter() - started
+        params = GenerationParams(max_tokens=max_tokens or self.settings.video_max_tokens,
+                                  **(sampling_params or {})).clamped(self.max_model_len)
+        yield VideoEvent("stage", "generating")
+        text, stats = "", None
+        for item in stream_chat(self.client, self.server.endpoint.model, messages, params,
+                                max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout,
+                                media_io_kwargs=media_io_kwargs):
+            if isinstance(item, str):
+                text += item
+                yield VideoEvent("delta", item)
+            else:
+                stats = item
+        yield VideoEvent("done", answer=VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
+                                                    stats.completion_tokens, prepare_s, stats.total_s))

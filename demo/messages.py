@@ -10,8 +10,14 @@ MESSAGES = {
     # engines
     "server_unavailable": "The model server is not reachable right now ({detail}). Please try again in a moment.",
     "server_restarting": "The model server is restarting after a failure. Please try again in a moment.",
+    "server_unresponsive": "The model server is not responding ({detail}); it is restarted if it does not recover. "
+                           "Please try again in a moment.",
     "server_starting": "The model server is still starting. Please try again in a moment.",
     "server_error": "The model server reported an error: {detail}",
+    "server_needs_mm_kwargs": "The model server refuses the video's frame timing. Start it with "
+                              "--trust-request-mm-kwargs (README, \"Scaling out\"), or use --video-via worker.",
+    "server_lost": "The model server stopped in the middle of the answer. It is being restarted; "
+                   "please try again in a moment.",
     "server_timeout": "The model server did not answer within {seconds:.0f} s. Please try again.",
     "too_long": "This conversation is too long for the model's context ({max_model_len} tokens). "
                 "Clear the chat or ask a shorter question.",
@@ -26,13 +32,21 @@ MESSAGES = {
     "no_frames": "This video has no frames that could be decoded.",
     "no_room": "There is no room for video frames in the context: only {budget} tokens are left for them. "
                "Raise --max-model-len or lower --video-max-tokens.",
-    "too_slow": "Reading this video took too long and was stopped.",
+    "too_slow": "Reading this video took too long and was stopped. "
+                "The file may be damaged; please try another file or format.",
     # images
     "image_unreadable": "“{name}” could not be read as an image. "
                         "Please use a JPEG, PNG, WebP, GIF or BMP file.",
     "image_too_large": "“{name}” is too large ({size}); the limit is {limit:.0f} megapixels.",
     # text
     "empty": "Please type a message.",
+    # bad input (issue 4)
+    "video_empty": "This file is empty (0 bytes). Please upload the video again.",
+    "video_is_image": "This file is a still image, not a video. Please ask about it in the Image tab.",
+    "audio_only": "This file has sound but no picture. Please upload a video with a picture track.",
+    "image_missing": "Please add an image (upload, paste or webcam).",
+    "too_many_images": "A conversation can hold at most {limit:.0f} images. "
+                       "Start a new conversation to ask about more.",
 }
 
 

@@ -5,11 +5,12 @@ The server is started exactly as the seed documents it (``python -m vllm.entrypo
 ``--gpu-memory-utilization``), bound to 127.0.0.1 with a random API key that only the app knows, in its own
 process group, logging to a file. A monitor thread waits for ``/health`` (the deadline is the loop's own
 condition and an exited process fails at once: the flaw of vLLM's ``RemoteOpenAIServer`` that STYLE.md
-names), then watches the process and restarts it when it dies.
+names), then watches the process and its health, and restarts it when it dies or hangs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -19,7 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .device_plan import Placement
@@ -45,6 +46,10 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
         "--gpu-memory-utilization", f"{fraction:g}",
         # Only data: URLs come from the app; a user-chosen http(s) URL is never fetched by the server.
         "--allowed-media-domains", "none.invalid",
+        # Video through the server sends the frames' timing as per-request media_io_kwargs, which vLLM 0.32
+        # refuses without this. The app is this server's only client (127.0.0.1, a random key) and sends only
+        # its own values (demo/video_via_server.py), never a user's.
+        "--trust-request-mm-kwargs",
     ]
     if settings.trust_remote_code:
         cmd.append("--trust-remote-code")
@@ -100,7 +105,8 @@ class ServerSupervisor(Supervisor):
     name = "server"
 
     def __init__(self, settings: Settings, model_path: str, placement: Placement, log_dir: str | os.PathLike):
-        super().__init__(Path(log_dir) / "vllm-server.log", settings.startup_timeout, settings.max_restarts)
+        super().__init__(Path(log_dir) / "vllm-server.log", settings.startup_timeout, settings.max_restarts,
+                         hang_limit=settings.request_timeout)
         self.placement = placement
         self.port = choose_port(settings.port)
         self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", secrets.token_urlsafe(24),
@@ -118,6 +124,7 @@ class ServerSupervisor(Supervisor):
         env = dict(os.environ)
         env.update(self.placement.env())
         env["VLLM_API_KEY"] = self.endpoint.api_key  # not on the command line, where `ps` would show it
+        env["VLLM_MEDIA_URL_ALLOW_REDIRECTS"] = "0"  # with --allowed-media-domains: no redirect to elsewhere
         return env
 
     def _spawn(self) -> None:
@@ -142,6 +149,9 @@ class ServerSupervisor(Supervisor):
     def _running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def _responsive(self) -> bool:
+        return health_ok(self.endpoint.root, timeout=self.health_interval)
+
     def _exit_code(self) -> int | None:
         return self._proc.poll() if self._proc else None
 
@@ -163,30 +173,51 @@ class AttachedServer:
         base = base if base.endswith("/v1") else base + "/v1"
         self.endpoint = ServerEndpoint(base, settings.api_key or "EMPTY", settings.served_model_name)
         self.startup_timeout = settings.startup_timeout
+        self.max_model_len: int | None = None  # the server's own, once read from /v1/models
         self.status = StatusCell(self.name)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.pid = None
 
-    def _reachable(self) -> bool:
+    def _models(self) -> list[dict] | None:
+        """The server's ``/v1/models`` list, or None when it does not answer."""
         request = urllib.request.Request(f"{self.endpoint.base_url}/models",
                                          headers={"Authorization": f"Bearer {self.endpoint.api_key}"})
         try:
             with urllib.request.urlopen(request, timeout=5) as resp:
-                return resp.status == 200
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
+                return json.load(resp).get("data") or []
+        except (urllib.error.URLError, OSError, ValueError, AttributeError):
+            return None
+
+    def _adopt(self, models: list[dict]) -> None:
+        """Use the model the server serves and its context length (``vllm serve`` reports ``max_model_len``).
+
+        A deployment serving ``Qwen/Qwen3-VL-4B-Instruct`` under its hub id, not the seed's served name, still
+        works: the configured name is used when served, else the server's first model.
+        """
+        ids = [m.get("id") for m in models if m.get("id")]
+        chosen = next((m for m in models if m.get("id") == self.endpoint.model), models[0] if ids else None)
+        if chosen is None:
+            return
+        if chosen["id"] != self.endpoint.model:
+            self.endpoint = replace(self.endpoint, model=chosen["id"])
+        if isinstance(chosen.get("max_model_len"), int) and chosen["max_model_len"] > 0:
+            self.max_model_len = chosen["max_model_len"]
 
     def _watch(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while not self._stopping.is_set():
-            up = self._reachable()
+            models = self._models()
             state = self.status.get().state
-            if up and state != "ready":
-                self.status.set("ready")
-            elif not up and state == "ready":
-                self.status.set("restarting", f"{self.endpoint.base_url} does not answer")
-            elif not up and state == "starting" and time.monotonic() > deadline:
+            if models is not None and state != "ready":
+                self._adopt(models)
+                if models:
+                    self.status.set("ready")
+                else:
+                    self.status.set("error", f"{self.endpoint.base_url} serves no model")
+            elif models is None and state == "ready":
+                self.status.set("unresponsive", f"{self.endpoint.base_url} does not answer")
+            elif models is None and state == "starting" and time.monotonic() > deadline:
                 self.status.set("error", f"{self.endpoint.base_url} did not answer within "
                                          f"{self.startup_timeout:.0f} s")
             self._stopping.wait(5.0)

@@ -15,6 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 ENV_PREFIX = "QWEN_DEMO_"
+
+
+def platform_defaults(env) -> dict[str, Any]:
+    """Defaults a hosting platform implies, below flags and variables: a Space listens on 0.0.0.0:7860 and
+    downloads the model from the hub that hosts it (Hugging Face sets ``SPACE_ID``; a ModelScope studio sets
+    ``MODELSCOPE_ENVIRONMENT=studio``)."""
+    if env.get("SPACE_ID"):
+        return {"host": "0.0.0.0", "app_port": 7860, "model_source": "huggingface"}
+    if env.get("MODELSCOPE_ENVIRONMENT") == "studio":
+        return {"host": "0.0.0.0", "app_port": 7860, "model_source": "modelscope"}
+    return {}
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "qwen3-vl-demo")
 
 
@@ -50,8 +61,10 @@ class Settings:
     cpu_kv_cache_gib: int = _opt(4, "KV-cache size of each engine on a machine without a GPU (VLLM_CPU_KVCACHE_SPACE).")
     enforce_eager: bool = _opt(False, "Skip graph capture/compilation in both engines (faster start, slower answers).")
     startup_timeout: float = _opt(1800.0, "Seconds an engine may take to become ready before start-up fails.")
-    request_timeout: float = _opt(300.0, "Seconds a chat/image request may go without a token before it fails.")
+    request_timeout: float = _opt(300.0, "Seconds a chat/image request may go without a token before it fails; "
+                                          "a server silent for that long is restarted.")
     video_timeout: float = _opt(900.0, "Seconds a video job may take in the worker before it fails.")
+    video_read_timeout: float = _opt(120.0, "Seconds reading and sampling one video may take before it is stopped.")
     concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them).")
     max_queue_size: int = _opt(64, "Requests that may wait in the page's queue; more are turned away.")
     max_file_size_mb: int = _opt(200, "Largest upload, in MB; larger files are refused before they are read.")
@@ -59,11 +72,12 @@ class Settings:
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None, env: dict[str, str] | None = None) -> "Settings":
-        """Parse flags (``argv``) over environment variables (``env``, default ``os.environ``) over defaults."""
+        """Flags (``argv``) over environment variables (``env``, default ``os.environ``) over the platform's
+        defaults (:func:`platform_defaults`) over the fields' defaults."""
         env = os.environ if env is None else env
         parser = build_parser()
         ns = parser.parse_args(argv)
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(platform_defaults(env))
         for f in dataclasses.fields(cls):
             cli = getattr(ns, f.name)
             if cli is not None:
@@ -107,6 +121,15 @@ class Settings:
                 value = "(set)"
             lines.append(f"  {f.name:30} {value}")
         return "Settings:\n" + "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """The README's table of settings, generated from the fields (a test keeps the README in step)."""
+    rows = ["| flag | environment variable | default | what |", "|---|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        default = "~/.cache/qwen3-vl-demo" if f.name == "cache_dir" else f.default
+        rows.append(f"| `--{_flag(f.name)}` | `{env_name(f)}` | `{default}` | {f.metadata['help']} |")
+    return "\n".join(rows)
 
 
 def _flag(name: str) -> str:

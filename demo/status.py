@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
-State = Literal["starting", "ready", "restarting", "error", "stopped"]
+State = Literal["starting", "ready", "unresponsive", "restarting", "error", "stopped"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class EngineStatus:
     def describe(self) -> str:
         """One line for a person: 'server: starting (42 s) - loading weights'."""
         text = f"{self.name}: {self.state}"
-        if self.state in ("starting", "restarting"):
+        if self.state in ("starting", "restarting", "unresponsive"):
             text += f" ({self.elapsed:.0f} s)"
         if self.detail:
             text += f" - {self.detail}"

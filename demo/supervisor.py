@@ -2,7 +2,9 @@
 
 An engine that never came up is not retried (a bad flag or a missing file will not fix itself): its status
 becomes "error" with the reason. One that dies after it was ready is restarted, with a growing pause, up to
-``max_restarts`` times. ``stop()`` ends the monitor and the engine's whole process group.
+``max_restarts`` times. One that is alive but stops answering its health check is shown as "unresponsive"
+and, after ``hang_limit`` seconds of that, killed and restarted too. ``stop()`` ends the monitor and the
+engine's whole process group.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ class Supervisor:
     """Subclasses implement ``_spawn``, ``_wait_up``, ``_running``, ``_exit_code`` and ``_kill``."""
 
     name = "engine"
+    health_interval = 5.0  # seconds between health checks of a ready engine
+    misses_before_unresponsive = 3  # one slow answer on a busy machine is not a hang
 
-    def __init__(self, log_path: Path, startup_timeout: float, max_restarts: int):
+    def __init__(self, log_path: Path, startup_timeout: float, max_restarts: int, hang_limit: float = 300.0):
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.max_restarts = max_restarts
+        self.hang_limit = hang_limit
         self.status = StatusCell(self.name)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -91,6 +96,33 @@ class Supervisor:
     def _on_down(self, reason: str) -> None:
         """Called when a ready engine went down (the worker fails its pending jobs here)."""
 
+    def _responsive(self) -> bool:
+        """Whether a running engine answers its health check (engines without one always do)."""
+        return True
+
+    def _watch_ready(self, restarts: int) -> str | None:
+        """While the engine is up: None when stopping, else why it went down (exited, or hung too long)."""
+        misses, silent_since, next_check = 0, None, time.monotonic() + self.health_interval
+        while self._running() and not self._stopping.wait(min(0.5, self.health_interval)):
+            if time.monotonic() < next_check:
+                continue
+            next_check = time.monotonic() + self.health_interval
+            if self._responsive():
+                if misses >= self.misses_before_unresponsive:
+                    self.status.set("ready", "", restarts)
+                misses, silent_since = 0, None
+                continue
+            misses += 1
+            silent_since = silent_since or time.monotonic()
+            silent = time.monotonic() - silent_since
+            if misses >= self.misses_before_unresponsive:
+                self.status.set("unresponsive", f"no answer to its health check for {silent:.0f} s", restarts)
+            if silent >= self.hang_limit:
+                return f"the {self.name} did not answer for {silent:.0f} s and was restarted"
+        if self._stopping.is_set():
+            return None
+        return f"the {self.name} stopped unexpectedly (exit code {self._exit_code()})"
+
     # --- shared helpers ---------------------------------------------------------------------------------
     def _progress(self) -> None:
         """Show the engine's last log line while it starts, without vLLM's process and logger prefixes."""
@@ -130,11 +162,10 @@ class Supervisor:
             if problem is None:
                 ever_ready = True
                 self.status.set("ready", "", restarts)
-                while self._running() and not self._stopping.wait(0.5):
-                    pass
-                if self._stopping.is_set():
+                problem = self._watch_ready(restarts)
+                if problem is None or self._stopping.is_set():
                     break
-                problem = f"the {self.name} stopped unexpectedly (exit code {self._exit_code()})"
+                self.status.set("restarting", problem, restarts)  # at once: no new request may count on it
                 self._on_down(problem)
             self._kill()  # its children too (vLLM's EngineCore and workers)
             if not ever_ready and not cache_cleared and self._compile_cache_was_broken():

@@ -16,6 +16,9 @@ a small double resize that changes nothing in the token count.)
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+import os
+import stat
 import time
 from dataclasses import dataclass
 
@@ -123,7 +126,7 @@ def probe(path: str) -> VideoInfo:
     cap = cv2.VideoCapture(path)
     try:
         if not cap.isOpened():
-            raise VideoError("unreadable")
+            raise diagnose(path, "unreadable")
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
@@ -131,12 +134,41 @@ def probe(path: str) -> VideoInfo:
     finally:
         cap.release()
     if width < 1 or height < 1:
-        raise VideoError("unreadable")
+        raise diagnose(path, "unreadable")
     if not 0 < fps < 1000:
         fps = 25.0  # some containers carry no rate; the timestamps then are approximate
     if count < 1:
-        raise VideoError("no_frames")
+        raise diagnose(path, "no_frames")
     return VideoInfo(count, fps, width, height)
+
+
+def diagnose(path: str, code: str) -> VideoError:
+    """The most helpful error for a file OpenCV could not use: empty, a still image, sound only, or ``code``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return VideoError(code)
+    if not stat.S_ISREG(st.st_mode):  # a pipe or a device: nothing to say about its content
+        return VideoError(code)
+    if st.st_size == 0:
+        return VideoError("video_empty")
+    try:
+        from PIL import Image
+
+        with Image.open(path) as img:  # reads the header only
+            if getattr(img, "n_frames", 1) == 1:
+                return VideoError("video_is_image")
+    except Exception:  # not an image: fall through
+        pass
+    try:
+        import av
+
+        with av.open(path) as container:
+            if not container.streams.video and container.streams.audio:
+                return VideoError("audio_only")
+    except Exception:  # not a container PyAV knows either
+        pass
+    return VideoError(code)
 
 
 def read_frames(path: str, plan: FramePlan, deadline: float | None = None):
@@ -179,3 +211,73 @@ def read_frames(path: str, plan: FramePlan, deadline: float | None = None):
         last = kept.get(i, last)
         frames.append(last)
     return frames
+
+
+def _read_clip_child(conn, path: str, plan_kwargs: dict) -> None:
+    """In the child: probe, plan and read; send ("ok", frames array, plan) or ("error", code, fields)."""
+    import numpy as np
+
+    try:
+        plan = plan_frames(probe(path), **plan_kwargs)
+        frames = read_frames(path, plan)
+        conn.send(("ok", np.stack([np.asarray(f) for f in frames]), plan))
+    except VideoError as exc:
+        conn.send(("error", exc.code, exc.fields))
+    except Exception:  # a decoder failing in a way OpenCV does not report as a closed capture
+        conn.send(("error", "unreadable", {}))
+    finally:
+        conn.close()
+
+
+_CONTEXT = None
+
+
+def _context():
+    """A 'forkserver' context whose server has OpenCV and this module loaded: each read forks in milliseconds.
+
+    Not 'fork': the app has threads (Gradio, the engines' supervisors), and forking a threaded process can
+    leave a lock held in the child.
+    """
+    global _CONTEXT
+    if _CONTEXT is None:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__, "cv2", "numpy", "PIL.Image", "av"])
+        _CONTEXT = ctx
+    return _CONTEXT
+
+
+def read_clip(path: str, *, token_budget: int, fps: float = 2.0, max_frames: int = 64,
+              max_pixels: int = 640 * 360, start: float = 0.0, end: float | None = None,
+              timeout: float = 120.0):
+    """:func:`probe`, :func:`plan_frames` and :func:`read_frames` in a child process with a time limit.
+
+    A decoder that hangs (a damaged file, a pipe no one writes) cannot be interrupted inside a thread, so the
+    reading runs in a child that is killed after ``timeout`` seconds (``VideoError("too_slow")``); a child
+    that dies gives ``VideoError("unreadable")``. Returns (RGB PIL images, the :class:`FramePlan`).
+    """
+    from PIL import Image
+
+    ctx = _context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    kwargs = dict(token_budget=token_budget, fps=fps, max_frames=max_frames, max_pixels=max_pixels,
+                  start=start, end=end)
+    proc = ctx.Process(target=_read_clip_child, args=(sender, str(path), kwargs), name="video-reader",
+                       daemon=True)
+    proc.start()
+    sender.close()  # the child holds the only writer: its death is an end-of-file here
+    try:
+        if not receiver.poll(timeout):
+            raise VideoError("too_slow")
+        try:
+            result = receiver.recv()
+        except (EOFError, OSError):
+            raise VideoError("unreadable") from None  # the child died without answering (a decoder crash)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(10)
+        receiver.close()
+    if result[0] == "error":
+        raise VideoError(result[1], **result[2])
+    _, array, plan = result
+    return [Image.fromarray(a) for a in array], plan

@@ -235,7 +235,7 @@ class VideoWorker(Supervisor):
         events: queue.Queue = queue.Queue()
         with self._lock:
             self._pending[job.job_id] = events
-            jobs = self._jobs
+            jobs, proc = self._jobs, self._proc
         try:
             jobs.put(job)
             deadline = time.monotonic() + self.settings.video_timeout
@@ -248,6 +248,8 @@ class VideoWorker(Supervisor):
                 try:
                     kind, payload = events.get(timeout=0.5)
                 except queue.Empty:
+                    if proc is None or not proc.is_alive():  # its worker died, even before the monitor saw it
+                        raise EngineError("worker_crashed", detail=f"exit code {proc.exitcode if proc else None}")
                     if time.monotonic() > deadline:
                         self._restart_stuck()
                         raise EngineError("worker_timeout", seconds=self.settings.video_timeout)

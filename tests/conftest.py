@@ -44,7 +44,7 @@ def engine_settings(*extra: str):
 
     return Settings.from_args(
         ["--model", "tiny", "--cache-dir", str(CACHE), "--cpu-kv-cache-gib", "1", "--port", "0",
-         "--startup-timeout", "900", "--video-timeout", "300", "--request-timeout", "60", *extra],
+         "--startup-timeout", "900", "--video-timeout", "300", "--request-timeout", "30", *extra],
         env={})
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import gradio as gr
 
 from ..chat_stream import GenerationParams
-from ..conversation import assistant_turn, to_openai, user_turn
+from ..conversation import assistant_turn, clean_text, to_openai, user_turn
 from ..engines import Engines
 from ..images import check_image
-from ..messages import UserFacingError
+from ..messages import MESSAGES, UserFacingError
 from .common import as_gradio_error, params_from
 from .video_tab import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_tab import run_video, sampling_from
@@ -28,7 +28,8 @@ def history_from_api(history) -> list[dict]:
             for t in history):
         raise gr.Error('history must be a list of {"role": "user" or "assistant", "content": "text"}.',
                        print_exception=False)
-    return [user_turn(t["content"]) if t["role"] == "user" else assistant_turn(t["content"]) for t in history]
+    return [user_turn(clean_text(t["content"])) if t["role"] == "user" else assistant_turn(clean_text(t["content"]))
+            for t in history]
 
 
 def _stream(engines: Engines, history: list[dict], system_prompt: str, params: GenerationParams):
@@ -65,21 +66,21 @@ def build_api(engines: Engines) -> None:
     # Parameter names are the API's argument names (gradio_client keywords).
     def chat(message, system_prompt, history, temperature, top_p, top_k, max_tokens, presence_penalty):
         """Answer a message, given an optional system prompt and earlier turns; streams (stats, answer)."""
-        text = (message or "").strip()
+        text = clean_text(message).strip()
         if not text:
-            raise gr.Error("Please type a message.", print_exception=False)
-        yield from _stream(engines, history_from_api(history) + [user_turn(text)], system_prompt or "",
+            raise gr.Error(MESSAGES["empty"], print_exception=False)
+        yield from _stream(engines, history_from_api(history) + [user_turn(text)], clean_text(system_prompt),
                            params_from(temperature, top_p, top_k, max_tokens, presence_penalty))
 
     def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty):
         """Answer a question about one image; streams (stats, answer)."""
         if not image:
-            raise gr.Error("Please give an image.", print_exception=False)
+            raise gr.Error(MESSAGES["image_missing"], print_exception=False)
         try:
             check_image(image)
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
-        turn = user_turn((question or "").strip() or "Describe this image.", [image])
+        turn = user_turn(clean_text(question).strip() or "Describe this image.", [image])
         yield from _stream(engines, [turn], "", params_from(temperature, top_p, top_k, max_tokens, presence_penalty))
 
     def describe_video(video, question, fps, max_frames, temperature, top_p, top_k, max_tokens, presence_penalty):
@@ -88,7 +89,9 @@ def build_api(engines: Engines) -> None:
         params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
         try:
             for kind, *rest in run_video(engines, video, question or VIDEO_QUESTION, sampling, params):
-                if kind == "answer":
+                if kind == "partial":  # video through the server streams
+                    yield "", rest[0]
+                elif kind == "answer":
                     yield rest[1], rest[0]
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None

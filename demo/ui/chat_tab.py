@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..conversation import assistant_turn, to_chatbot, to_openai, turn_text, user_turn
+from ..conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_text, user_turn
 from ..engines import Engines
-from ..messages import UserFacingError
+from ..messages import MESSAGES, UserFacingError
 from .common import params_from, stats_markdown, tell
 
 EXAMPLES = [
@@ -64,9 +64,9 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
 
     # --- register listeners ---------------------------------------------------------------------------------
     def add_message(text: str, history: list[dict]):
-        text = (text or "").strip()
+        text = clean_text(text).strip()
         if not text:
-            tell("Please type a message.")
+            tell(MESSAGES["empty"])
             return {state: history}  # unchanged: the answer step then has nothing to do
         history = history + [user_turn(text)]
         return {state: history, chatbot: to_chatbot(history), textbox: "", stats: ""}

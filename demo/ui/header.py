@@ -8,7 +8,7 @@ import gradio as gr
 
 from ..engines import Engines
 
-_DOT = {"ready": "ok", "starting": "wait", "restarting": "wait", "error": "bad", "stopped": "bad"}
+_DOT = {"ready": "ok", "starting": "wait", "restarting": "wait", "unresponsive": "wait", "error": "bad", "stopped": "bad"}
 
 
 def header_html(engines: Engines) -> str:

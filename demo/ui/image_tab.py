@@ -6,10 +6,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..conversation import to_chatbot, user_turn
+from ..conversation import check_image_count, clean_text, to_chatbot, user_turn
 from ..engines import Engines
 from ..images import check_image
-from ..messages import UserFacingError
+from ..messages import MESSAGES, UserFacingError
 from .chat_tab import stream_answer
 from .common import params_from, tell
 
@@ -64,18 +64,19 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
 
     # --- register listeners ---------------------------------------------------------------------------------
     def add_question(images, text, history, already):
-        text = (text or "").strip() or DEFAULT_QUESTION
+        text = clean_text(text).strip() or DEFAULT_QUESTION
         paths = gallery_paths(images)
         new = [p for p in paths if p not in already]
         if not paths and not already:
-            tell("Please add an image first (upload, paste or webcam).")
+            tell(MESSAGES["image_missing"])
             return {state: history}  # unchanged: the answer step then has nothing to do
-        for p in new:
-            try:
+        try:
+            check_image_count(history, adding=len(new))
+            for p in new:
                 check_image(p)
-            except UserFacingError as exc:
-                tell(exc)
-                return {state: history}
+        except UserFacingError as exc:
+            tell(exc)
+            return {state: history}
         history = history + [user_turn(text, new)]
         return {state: history, sent: already + new, chatbot: to_chatbot(history), question: "", stats: ""}
 

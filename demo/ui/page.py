@@ -16,11 +16,14 @@ from .image_tab import build_image_tab
 from .video_tab import build_video_tab
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+# Uploads and generated files in Gradio's cache: swept hourly, each deleted three hours after it was written
+# (a conversation re-reads its images on every turn, so not sooner), and all of them when the page closes.
+DELETE_CACHE = (3600, 3 * 3600)
 
 
 def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     """The whole page. Per-user data lives in ``gr.State`` inside the tabs; nothing per-user is global."""
-    with gr.Blocks(title="Qwen3-VL on vLLM", fill_width=True) as demo:
+    with gr.Blocks(title="Qwen3-VL on vLLM", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         build_header(engines)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..conversation import clean_text
 from ..engines import Engines, VideoSampling
 from ..messages import UserFacingError, VideoError
 from .common import params_from, tell
@@ -25,27 +26,32 @@ def frames_caption(plan, max_model_len: int, budget: int) -> str:
 
 
 def sampling_from(fps, max_frames, quality, start, end) -> VideoSampling:
-    return VideoSampling(fps=float(fps), max_frames=int(max_frames),
+    """The controls' values, held to the sliders' ranges (API callers can send anything)."""
+    return VideoSampling(fps=min(8.0, max(0.25, float(fps))), max_frames=min(256, max(2, int(max_frames))),
                          max_pixels=PIXEL_CHOICES.get(quality, PIXEL_CHOICES["360p"]),
                          start=float(start or 0), end=float(end) if end else None)
 
 
 def run_video(engines: Engines, video, question, sampling: VideoSampling, params):
-    """Yield ("frames", frames, caption), ("status", text), and last ("answer", text, stats line).
+    """Yield ("frames", frames, caption), ("status", text), ("partial", text so far), last ("answer", text, stats).
 
     Raises :class:`UserFacingError` with the sentence when the video or the engines fail.
     """
     if not video:
         raise VideoError("missing")
-    question = (question or "").strip() or DEFAULT_QUESTION
+    question = clean_text(question).strip() or DEFAULT_QUESTION
     params = params.clamped(engines.settings.video_max_tokens)
     max_tokens = params.max_tokens
     sampling_params = {"temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
                        "presence_penalty": params.presence_penalty}
+    partial = ""
     for ev in engines.answer_video(str(video), question, sampling, max_tokens, sampling_params):
         if ev.kind == "frames":
-            caption = frames_caption(ev.plan, engines.settings.max_model_len, engines.video_budget(max_tokens))
+            caption = frames_caption(ev.plan, engines.max_model_len, engines.video_budget(max_tokens))
             yield "frames", ev.frames, caption
+        elif ev.kind == "delta":
+            partial += ev.detail
+            yield "partial", partial
         elif ev.kind == "queued":
             yield "status", f"Waiting for the video worker: {ev.detail} job(s) ahead of yours…"
         elif ev.kind == "stage":
@@ -96,6 +102,8 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
                     yield {frames: rest[0], tokens: rest[1]}
                 elif kind == "status":
                     yield {status: html.escape(rest[0])}
+                elif kind == "partial":
+                    yield {answer: rest[0]}
                 else:
                     yield {status: "Done.", answer: rest[0], stats: html.escape(rest[1])}
         except UserFacingError as exc:

@@ -1,47 +1,18 @@
 """The real page in headless Chromium (Debian's package) driven by Playwright, on the real engines.
 
 Assertions are on what a person sees, with retrying waits (``expect``); every test saves a screenshot under
-the test run's output folder (``TEST_OUTPUT_DIR/screenshots``).
+the test run's output folder (``TEST_OUTPUT_DIR/screenshots``). The ``browser`` and ``page`` fixtures are in
+tests/app/conftest.py.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    exe = shutil.which("chromium")
-    assert exe, "Debian's chromium is missing: scripts/test.sh installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture()
-def page(browser, app_url, output_dir, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    pg.goto(app_url)
-    expect(pg.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
-    yield pg
-    shots = output_dir / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
-    context.close()
 
 
 def watch_text_growth(pg, selector: str) -> None:

@@ -158,10 +158,19 @@ def test_concurrent_users_are_all_answered(engines):
     assert len(results) == 8 and all(r.completion_tokens >= 1 for r in results)
 
 
-def test_server_killed_with_sigkill_comes_back(engines):
+LONG = GenerationParams(max_tokens=6000, presence_penalty=0.0)
+
+
+def test_server_killed_mid_stream_is_a_sentence_and_it_comes_back(engines):
     old_pid = engines.server.pid
     assert old_pid is not None
+    gen = engines.stream_chat([{"role": "user", "content": "Write a very long story."}], LONG)
+    assert all(isinstance(next(gen), str) for _ in range(3))  # the answer is streaming
     os.kill(old_pid, signal.SIGKILL)
+    with pytest.raises(EngineError) as info:  # the open stream ends with a sentence, not a hang
+        for _ in gen:
+            pass
+    assert info.value.code in ("server_lost", "server_unavailable")
     wait_until(lambda: engines.server.status.get().state in ("restarting", "starting"), 30,
                "the supervisor to notice the dead server")
     with pytest.raises(EngineError) as info:  # while it is down, a request gets a sentence at once
@@ -175,14 +184,23 @@ def test_server_killed_with_sigkill_comes_back(engines):
     assert stats.completion_tokens >= 1
 
 
-def test_worker_killed_comes_back(engines, tmp_path):
+def test_worker_killed_mid_job_is_a_sentence_and_it_comes_back(engines, tmp_path):
     old_pid = engines.worker.pid
     assert old_pid is not None
+    clip = make_clip(tmp_path / "long.mp4", seconds=8)
+    events = engines.answer_video(str(clip), "Describe this video in detail.", VideoSampling(fps=4, max_frames=32),
+                                  max_tokens=4000, sampling_params={"temperature": 0.7, "presence_penalty": 0.0})
+    for ev in events:
+        if ev.kind == "stage" and ev.detail == "generating":
+            break  # the worker holds the job now
+    else:
+        pytest.fail("the job never reached the worker")
     os.kill(old_pid, signal.SIGKILL)
-    wait_until(lambda: engines.worker.status.get().state in ("restarting", "starting"), 30,
-               "the supervisor to notice the dead worker")
-    clip = make_clip(tmp_path / "again.mp4", seconds=2)
     with pytest.raises(EngineError) as info:
+        for _ in events:
+            pass
+    assert info.value.code == "worker_crashed"
+    with pytest.raises(EngineError) as info:  # while it restarts, a new job gets a sentence at once
         list(engines.answer_video(str(clip), "Describe this video."))
     assert info.value.code == "worker_unavailable"
     engines.worker.wait_ready(timeout=600)
@@ -190,6 +208,41 @@ def test_worker_killed_comes_back(engines, tmp_path):
     assert not group_alive(old_pid)
     events = list(engines.answer_video(str(clip), "Describe this video.", max_tokens=16))
     assert events[-1].kind == "done" and events[-1].answer.completion_tokens >= 1
+
+
+def test_hung_server_times_out_is_shown_unresponsive_and_is_restarted(engines):
+    """SIGSTOP freezes the whole server (alive, silent): requests end with a sentence, the status says so,
+    and after ``request_timeout`` seconds of silence the supervisor replaces it."""
+    old_pid = engines.server.pid
+    restarts = engines.server.status.get().restarts
+    seen, errors = set(), []
+
+    def ask():
+        try:
+            run(engines, [{"role": "user", "content": "hello"}])
+        except EngineError as exc:
+            errors.append(exc.code)
+
+    os.killpg(old_pid, signal.SIGSTOP)
+    try:
+        asker = threading.Thread(target=ask)
+        asker.start()
+
+        def restarted():
+            seen.add(engines.server.status.get().state)
+            return engines.server.pid not in (None, old_pid)
+        wait_until(restarted, 300, "the hung server to be replaced")
+        asker.join(120)
+    finally:
+        if group_alive(old_pid):
+            os.killpg(old_pid, signal.SIGCONT)
+    assert errors and errors[0] in ("server_timeout", "server_unresponsive")
+    assert "unresponsive" in seen
+    engines.server.wait_ready(timeout=600)
+    assert not group_alive(old_pid)
+    assert engines.server.status.get().restarts == restarts + 1
+    _, stats = run(engines, [{"role": "user", "content": "hello again"}])
+    assert stats.completion_tokens >= 1
 
 
 def test_stop_leaves_no_process_behind(engines):

@@ -107,6 +107,16 @@ def test_too_long(message):
     assert err.fields == {"max_model_len": 8192}
 
 
+def test_a_server_without_trusted_mm_kwargs_says_how_to_start_it():
+    # vLLM 0.32's words (vllm/entrypoints/generate/base/protocol.py) for a request with media_io_kwargs
+    err = mapped(status_error(openai.BadRequestError, 400,
+                              "Per-request media_io_kwargs are disabled by default because they can change "
+                              "multimodal media loading resource usage. Start the server with "
+                              "--trust-request-mm-kwargs only when clients are trusted."))
+    assert err.code == "server_needs_mm_kwargs"
+    assert "--trust-request-mm-kwargs" in str(err) and "--video-via worker" in str(err)
+
+
 def test_other_status_errors_keep_the_servers_words():
     err = mapped(status_error(openai.BadRequestError, 400, "temperature must be non-negative"))
     assert err.code == "server_error"

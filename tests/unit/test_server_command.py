@@ -22,8 +22,9 @@ from demo.settings import Settings
 
 SEED_FLAGS = {"--served-model-name", "--max-model-len", "--tensor-parallel-size", "--port", "--trust-remote-code",
               "--gpu-memory-utilization"}
-# What the app adds to the seed's command: the checkpoint folder, the loopback host, no fetching of URLs.
-APP_FLAGS = {"--model", "--host", "--allowed-media-domains"}
+# What the app adds to the seed's command: the checkpoint folder, the loopback host, no fetching of URLs, and
+# the per-request frame timing of video through the server (the app is the server's only client).
+APP_FLAGS = {"--model", "--host", "--allowed-media-domains", "--trust-request-mm-kwargs"}
 
 
 def settings(*argv: str) -> Settings:

@@ -36,6 +36,7 @@ VALUES = {
     "startup_timeout": ("60", 60.0, "120.5", 120.5),
     "request_timeout": ("30", 30.0, "45", 45.0),
     "video_timeout": ("90", 90.0, "100", 100.0),
+    "video_read_timeout": ("30", 30.0, "45.5", 45.5),
     "concurrency_limit": ("8", 8, "4", 4),
     "max_queue_size": ("16", 16, "128", 128),
     "max_file_size_mb": ("50", 50, "500", 500),

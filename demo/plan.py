@@ -1,0 +1,157 @@
+"""``python -m demo.plan``: print the device plan and each engine's estimated memory, and warn when it won't fit.
+
+Takes the app's own flags (the same settings decide the plan) plus ``--gpus 24`` or ``--gpus 80,80`` (GiB per
+card) to plan for a machine you don't have. It reads the model's size from a local checkpoint folder when
+``--model`` is one, and otherwise uses Qwen3-VL-4B-Instruct's published size; it downloads nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .device_plan import (ENGINE_OVERHEAD_GIB, GIB, QWEN3_VL_4B, DevicePlan, Gpu, ModelFootprint, Placement,
+                          detect_gpus, plan_devices)
+from .settings import Settings
+from .video_frames import frame_tokens, video_token_budget
+
+
+@dataclass(frozen=True)
+class EngineEstimate:
+    name: str
+    placement: Placement
+    given_gib: float  # what the engine may take: its fraction of the card(s), or the CPU KV cache + the rest
+    weights_gib: float
+    overhead_gib: float
+    kv_gib: float  # room left for the KV cache
+    kv_tokens: int  # tokens that room holds
+    max_model_len: int
+
+    @property
+    def full_requests(self) -> float:
+        """How many requests of the full context the KV cache holds at once (vLLM needs at least one)."""
+        return self.kv_tokens / self.max_model_len
+
+    @property
+    def fits(self) -> bool:
+        return self.kv_tokens >= self.max_model_len
+
+
+def estimate(placement: Placement, name: str, footprint: ModelFootprint, gpus: list[Gpu],
+             max_model_len: int) -> EngineEstimate:
+    """One engine's memory: weights and overhead are fixed; the KV cache gets what is left of its share."""
+    tp = max(1, placement.tensor_parallel_size)
+    if placement.device == "cpu":
+        kv = float(placement.cpu_kv_cache_gib or 0)
+        given = footprint.weights_gib + ENGINE_OVERHEAD_GIB + kv
+    else:
+        by_index = {g.index: g for g in gpus}
+        cards = [by_index[i] for i in placement.gpus if i in by_index]
+        smallest = min((g.total_gib for g in cards), default=0.0)
+        given = (placement.gpu_memory_utilization or 0.0) * smallest * tp  # the fraction applies per card
+        kv = max(0.0, given - footprint.weights_gib - ENGINE_OVERHEAD_GIB * tp)
+    tokens = int(kv * GIB / footprint.kv_bytes_per_token) if footprint.kv_bytes_per_token else 0
+    return EngineEstimate(name, placement, given, footprint.weights_gib, ENGINE_OVERHEAD_GIB * tp, kv, tokens,
+                          max_model_len)
+
+
+def warnings_for(plan: DevicePlan, estimates: list[EngineEstimate], gpus: list[Gpu], ram_gib: float | None
+                 ) -> list[str]:
+    out = []
+    for est in estimates:
+        if not est.fits:
+            out.append(f"the {est.name} will not fit: its KV cache would hold {est.kv_tokens} tokens, less than "
+                       f"one {est.max_model_len}-token request. Lower --max-model-len or give it more memory.")
+    for g in gpus:  # fractions of one card must not add up past it
+        share = sum(e.placement.gpu_memory_utilization or 0.0 for e in estimates
+                    if e.placement.device == "cuda" and g.index in e.placement.gpus)
+        if share > 1.0:
+            out.append(f"GPU {g.index}: the engines' fractions add up to {share:.2f} of the card.")
+    cpu = [e for e in estimates if e.placement.device == "cpu"]
+    if cpu and ram_gib:
+        need = sum(e.given_gib for e in cpu)
+        if need > 0.9 * ram_gib:
+            out.append(f"the CPU engines need about {need:.0f} GiB of the {ram_gib:.0f} GiB of RAM; "
+                       "lower --cpu-kv-cache-gib.")
+    return out
+
+
+def footprint_for(settings: Settings) -> ModelFootprint:
+    path = Path(os.path.expanduser(settings.model))
+    if settings.model == "tiny":
+        from .tiny_checkpoint import ensure_tiny_checkpoint
+
+        path = ensure_tiny_checkpoint(os.path.expanduser(settings.cache_dir))
+    if path.is_dir():
+        try:
+            return ModelFootprint.from_model_dir(path)
+        except (OSError, KeyError, ValueError):
+            pass
+    return QWEN3_VL_4B
+
+
+def report(settings: Settings, gpus: list[Gpu], footprint: ModelFootprint, ram_gib: float | None) -> str:
+    plan = plan_devices(
+        gpus, footprint, max_model_len=settings.max_model_len, attached=bool(settings.api_base),
+        video_via=settings.video_via, tensor_parallel_size=settings.tensor_parallel_size,
+        gpu_memory_utilization=settings.gpu_memory_utilization,
+        video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
+        cpu_kv_cache_gib=settings.cpu_kv_cache_gib)
+    lines = ["GPUs: " + (", ".join(f"{g.index}: {g.name} {g.total_gib:.0f} GiB" for g in gpus) or "none"),
+             f"Model: {settings.model} (weights {footprint.weights_gib:.2f} GiB, "
+             f"KV cache {footprint.kv_bytes_per_token / 1024:.0f} KiB per token)",
+             f"Plan: {plan.describe()}"]
+    lines += [f"  note: {n}" for n in plan.notes]
+    estimates = [estimate(p, name, footprint, gpus, settings.max_model_len)
+                 for name, p in (("server", plan.server), ("video worker", plan.worker)) if p is not None]
+    for e in estimates:
+        lines.append(f"{e.name}: {e.placement.describe()}: {e.given_gib:.1f} GiB = weights "
+                     f"{e.weights_gib:.1f} + overhead {e.overhead_gib:.1f} + KV cache {e.kv_gib:.1f} GiB "
+                     f"({e.kv_tokens} tokens, {e.full_requests:.1f} full-length requests)")
+    budget = video_token_budget(settings.max_model_len, settings.video_max_tokens)
+    per_pair = frame_tokens(2, 640, 352)
+    lines.append(f"Video: {budget} tokens for frames (--max-model-len {settings.max_model_len} less "
+                 f"--video-max-tokens {settings.video_max_tokens} and the prompt): about "
+                 f"{2 * max(0, budget // per_pair)} frames at 640x352")
+    warnings = warnings_for(plan, estimates, gpus, ram_gib)
+    lines += [f"WARNING: {w}" for w in warnings] or ["It fits."]
+    return "\n".join(lines)
+
+
+def _ram_gib() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argparse.ArgumentParser(add_help=False)
+    extra.add_argument("--gpus", help="GiB per GPU, comma-separated (24, or 80,80): plan for those cards "
+                                      "instead of this machine's")
+    known, rest = extra.parse_known_args(argv)
+    if "-h" in rest or "--help" in rest:
+        print("python -m demo.plan [--gpus 24|80,80] [app.py's flags]\n")
+    settings = Settings.from_args(rest)
+    if known.gpus:
+        try:
+            gpus = [Gpu(i, "given", float(x)) for i, x in enumerate(known.gpus.split(","))]
+        except ValueError:
+            extra.error(f"--gpus takes GiB per card, e.g. 24 or 80,80, not {known.gpus!r}")
+    else:
+        gpus = detect_gpus()
+    try:
+        text = report(settings, gpus, footprint_for(settings), None if gpus else _ram_gib())
+    except ValueError as exc:  # the plan itself refuses (e.g. --video-via worker on a card too small)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(text)
+    return 2 if "WARNING:" in text else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

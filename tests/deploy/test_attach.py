@@ -1,0 +1,111 @@
+"""Scaling out: the page attached (``--api-base``) to a vLLM server it did not start, with no local engine.
+
+The server is a second, separate real vLLM server on the tiny checkpoint, started by the app's own launcher
+under a different served name and context length, as a multi-GPU ``vllm serve`` deployment would be. The app
+must find both out from ``/v1/models``, send chat, images and video (as ``video_url`` frames) to it, and on
+SIGTERM stop itself without touching the server.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from demo.device_plan import Placement
+from demo.model_source import resolve_model
+from demo.processes import group_alive
+from demo.server import ServerSupervisor, free_port
+from tests.conftest import OUTPUT, engine_settings
+from tests.deploy.conftest import AppProcess, base_env, wait_answer
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+REMOTE_LEN = 4096
+
+
+@pytest.fixture(scope="module")
+def remote_server():
+    settings = engine_settings("--served-model-name", "tiny-remote", "--max-model-len", str(REMOTE_LEN),
+                               "--video-max-tokens", "512")
+    server = ServerSupervisor(settings, str(resolve_model(settings)), Placement("cpu", cpu_kv_cache_gib=1),
+                              OUTPUT / "deploy-logs")
+    server.start()
+    try:
+        server.wait_ready(900)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def attached_app(remote_server):
+    port = free_port()
+    endpoint = remote_server.endpoint
+    app = AppProcess("attached", ["--api-base", endpoint.root, "--api-key", endpoint.api_key,
+                                  "--video-max-tokens", "512"], base_env(GRADIO_SERVER_PORT=str(port)), port)
+    try:
+        app.wait_page()
+        yield app
+    finally:
+        app.kill_everything()
+
+
+@pytest.fixture(scope="module")
+def client(attached_app):
+    return Client(attached_app.url, verbose=False)
+
+
+def prompt_tokens(stats: str) -> int:
+    return int(re.search(r"(\d+) prompt \+", stats).group(1))
+
+
+def test_attached_app_starts_no_engine_and_learns_the_server(attached_app, client):
+    _, answer = wait_answer(client, "/chat", message="hello", max_tokens=8)
+    assert answer
+    log = attached_app.log()
+    assert "attached (--api-base)" in log and "video: through the server" in log
+    assert not [p for p in attached_app.descendants() if "vllm" in " ".join(p.cmdline())]
+
+
+def test_chat_goes_to_the_attached_server_under_its_served_name(client):
+    job = client.submit("Count to five.", api_name="/chat")
+    updates = list(job)
+    stats, answer = job.result()
+    assert len(updates) >= 3 and answer  # streamed from the remote server
+    assert "completion tokens" in stats
+
+
+def test_the_context_is_the_attached_servers(client):
+    with pytest.raises(Exception) as info:  # 4096 on the remote server, not the app's default 8192
+        client.predict("word " * 5000, api_name="/chat")
+    assert f"({REMOTE_LEN} tokens)" in str(info.value)
+
+
+def test_image_through_the_attached_server(client):
+    stats, answer = client.predict(handle_file(str(ASSETS / "coffee.jpg")), "What is in the cup?",
+                                   api_name="/describe_image")
+    assert answer and prompt_tokens(stats) > 64
+
+
+def test_video_goes_to_the_attached_server_as_frames_within_its_context(client):
+    job = client.submit(handle_file(str(ASSETS / "example.mp4")), "Describe this video.", 2.0, 8,
+                        api_name="/describe_video")
+    updates = list(job)
+    stats, answer = job.result()
+    assert answer and "finish:" in stats
+    # 8 frames of the example clip reached the model: far more prompt tokens than the question alone
+    assert prompt_tokens(stats) > 4 * 20
+    assert prompt_tokens(stats) < REMOTE_LEN
+    assert len([u for u in updates if u[1]]) >= 2  # the answer streamed, as chat does
+
+
+def test_ctrl_c_stops_the_app_and_leaves_the_server_running(attached_app, remote_server):
+    alive = attached_app.terminate(sig=signal.SIGINT)  # Ctrl-C; SIGTERM is tested with local engines
+    assert not alive
+    assert attached_app.proc.returncode is not None
+    assert "Traceback" not in attached_app.log()
+    assert group_alive(remote_server.pid)  # not the app's to stop
+    assert remote_server.status.get().state == "ready"
