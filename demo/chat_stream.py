@@ -8,6 +8,7 @@ SDK errors become :class:`EngineError` sentences.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Iterator
@@ -44,7 +45,7 @@ class GenerationParams:
 def _number(value, default: float) -> float:
     """``value`` as a float; NaN (which every comparison lets through, and JSON can carry) is the default."""
     number = float(value)
-    return default if number != number else number
+    return default if math.isnan(number) else number
 
 
 @dataclass(frozen=True)

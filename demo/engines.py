@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from . import video_frames, video_via_server
+from .coalesce import coalesced
 from .chat_stream import AnswerStats, GenerationParams, make_client, stream_chat
 from .device_plan import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, plan_devices
 from .messages import EngineError
@@ -155,8 +156,10 @@ class Engines:
         """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts)."""
         self._require_server()
         params = (params or GenerationParams()).clamped(self.max_model_len)
-        yield from stream_chat(self.client, self.server.endpoint.model, messages, params,
-                               max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout)
+        # Deltas that arrive while the page is still sending the last one go out together (demo/coalesce.py).
+        yield from coalesced(stream_chat(self.client, self.server.endpoint.model, messages, params,
+                                         max_model_len=self.max_model_len,
+                                         request_timeout=self.settings.request_timeout))
 
     def video_budget(self, max_tokens: int | None = None) -> int:
         return video_frames.video_token_budget(self.max_model_len,

@@ -7,7 +7,7 @@ import html
 import gradio as gr
 
 from ..chat_stream import AnswerStats, GenerationParams
-from ..messages import UserFacingError
+from ..messages import MESSAGES, UserFacingError
 
 
 def generation_accordion() -> list[gr.components.Component]:
@@ -24,7 +24,12 @@ def generation_accordion() -> list[gr.components.Component]:
 
 
 def params_from(temperature, top_p, top_k, max_tokens, presence_penalty) -> GenerationParams:
-    return GenerationParams(float(temperature), float(top_p), int(top_k), int(max_tokens), float(presence_penalty))
+    """The sliders' values (or an API caller's, which may be anything) as settings; ranges are clamped later."""
+    try:
+        return GenerationParams(float(temperature), float(top_p), int(float(top_k)), int(float(max_tokens)),
+                                float(presence_penalty))
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error(html.escape(MESSAGES["bad_settings"]), print_exception=False) from None
 
 
 def stats_markdown(stats: AnswerStats | None) -> str:

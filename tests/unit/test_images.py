@@ -161,17 +161,19 @@ def test_grey_becomes_rgb():
 
 
 @pytest.mark.parametrize("size,max_pixels", [
-    ((4000, 3000), 1_000_000), ((1000, 4000), 250_000), ((6000, 10), 10_000), ((5000, 5000), IMAGE_MAX_PIXELS),
+    ((4000, 3000), 1_000_000), ((1000, 4000), 250_000), ((5000, 5000), IMAGE_MAX_PIXELS),
+    ((4000, 3000), IMAGE_MAX_PIXELS), ((12000, 9000), IMAGE_MAX_PIXELS), ((3001, 1999), IMAGE_MAX_PIXELS),
 ])
-def test_downscale_keeps_aspect(size, max_pixels):
+def test_downscale_gives_the_processors_own_size(size, max_pixels):
+    """Exactly what transformers' Qwen ``smart_resize`` makes of the original for the same budget, so the
+    server's resize is the identity and the visual tokens are the original's."""
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
     out = downscale(Image.new("RGB", size), max_pixels)
-    w, h = out.size
-    assert w * h <= max_pixels
-    assert w <= size[0] and h <= size[1]
-    assert w >= 1 and h >= 1
-    ratio = size[0] / size[1]
-    assert w / (h + 1) <= ratio <= (w + 1) / h  # aspect kept, up to truncating each side
-    assert (w + 1) * (h + 1) > max_pixels  # not needlessly small
+    h, w = smart_resize(size[1], size[0], factor=32, min_pixels=32 * 32, max_pixels=max_pixels)
+    assert out.size == (w, h)
+    assert w % 32 == 0 and h % 32 == 0 and w * h <= max_pixels
+    assert abs(w / h - size[0] / size[1]) < 0.05  # aspect kept, up to whole patches
 
 
 @pytest.mark.parametrize("size", [(10, 10), (640, 480), (1280, 1024)])
@@ -193,7 +195,7 @@ def test_image_part_is_a_jpeg_data_url_within_the_limit():
     assert decoded.format == "JPEG"
     assert decoded.mode == "RGB"
     assert decoded.width * decoded.height <= IMAGE_MAX_PIXELS
-    assert decoded.width / decoded.height == pytest.approx(4 / 3, rel=0.01)
+    assert decoded.size == (1312, 960)  # Qwen's smart_resize of 4000x3000 for 1280 tokens: 41 x 30 patches
 
 
 def test_image_part_of_a_small_rgba_png(tmp_path):
