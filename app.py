@@ -36,10 +36,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  note: {note}", flush=True)
     print(f"Engine logs: {engines.log_dir}", flush=True)
 
-    def on_sigterm(signum, frame):  # turn SIGTERM into the same clean exit as Ctrl-C
+    def on_stop_signal(signum, frame):  # SIGTERM takes the same clean exit as Ctrl-C
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGINT too: a shell without job control starts background commands with SIGINT ignored, and Python then
+    # keeps it ignored; Ctrl-C or `kill -INT` must still stop the app and its engines (seen in CI).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_stop_signal)
     engines.start()
     try:
         build_demo(settings, engines).launch(**launch_kwargs(settings))

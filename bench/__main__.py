@@ -51,12 +51,11 @@ def plan(quick: bool, trials: int | None) -> dict:
     if quick:
         return {"stream_trials": trials or 2, "stream_tokens": 32, "floor_n": 32,
                 "conc_levels": (1, 4), "conc_rounds": 1, "conc_per_user": 1, "conc_tokens": 32,
-                "clips": [(10, "480p")], "video_trials": 1, "image_trials": 1, "worker": False, "whole_app": False,
-                "variant": False}
+                "clips": [(10, "480p")], "video_trials": 1, "image_trials": 1, "worker": False, "whole_app": False}
     return {"stream_trials": trials or 12, "stream_tokens": 256, "floor_n": 256,
             "conc_levels": (1, 4, 16), "conc_rounds": 3, "conc_per_user": 3, "conc_tokens": 256,
             "clips": [(10, "480p"), (10, "1080p"), (120, "480p"), (120, "1080p")], "video_trials": 3,
-            "image_trials": 5, "worker": True, "whole_app": True, "variant": True}
+            "image_trials": 5, "worker": True, "whole_app": True}
 
 
 def cpu_probe(pids: dict):
@@ -135,8 +134,7 @@ def main(argv=None) -> int:
 
     # --- the server (its start is the server's start-up figure), the app attached to it, Gradio's floor ----
     needs_server = not {"streaming", "concurrency", "image"} <= skip or "startup" not in skip
-    server = app = floor = variant = None
-    variant_url = None
+    server = app = floor = None
     wait_for_memory(6.0, log=log)
     try:
         if needs_server:
@@ -147,15 +145,11 @@ def main(argv=None) -> int:
             log(f"app.py (attached) answers at {app_url} after {app_page_s:.1f} s")
             floor, floor_url = services.start_floor(logs, free_port())
             res["app_page_s"] = app_page_s
-            if cfg["variant"]:
-                variant, variant_url, _ = services.start_app(server, logs, free_port(), variant=True)
-                log(f"bench/variant_app.py (app.py + drain-coalescing, evidence only) at {variant_url}")
-            probe = cpu_probe({"vllm": server.supervisor.pid, "app": app.proc.pid,
-                               "variant": variant.proc.pid if variant else None})
+            probe = cpu_probe({"vllm": server.supervisor.pid, "app": app.proc.pid})
 
             def do_streaming():
                 cl = streaming.Clients(server.endpoint.base_url, server.endpoint.api_key, server.endpoint.model,
-                                       app_url, floor_url, variant_url)
+                                       app_url, floor_url)
                 try:
                     return streaming.run(cl, cfg["stream_trials"], cfg["stream_tokens"], cfg["floor_n"], log=log)
                 finally:
@@ -168,7 +162,7 @@ def main(argv=None) -> int:
             attempt("concurrency", lambda: concurrency.run(
                 server.endpoint.base_url, server.endpoint.api_key, server.endpoint.model, app_url, prompt,
                 levels=cfg["conc_levels"], rounds=cfg["conc_rounds"], per_user=cfg["conc_per_user"],
-                max_tokens=cfg["conc_tokens"], log=log, variant_url=variant_url, cpu_probe=probe))
+                max_tokens=cfg["conc_tokens"], log=log, cpu_probe=probe))
             log("figure 4: image preparation")
             attempt("image", lambda: image_prep.run(
                 server.endpoint.base_url, server.endpoint.api_key, server.endpoint.model, str(clips.make_photo()),
@@ -177,7 +171,7 @@ def main(argv=None) -> int:
         res["errors"]["engines"] = f"{type(exc).__name__}: {exc}"[:3000]
         log(f"could not start the engines: {exc}")
     finally:
-        for child in (variant, floor, app):
+        for child in (floor, app):
             if child is not None:
                 child.stop()
         if server is not None:

@@ -11,6 +11,10 @@ import time
 from .common import Summary
 from .streaming import GEN, completion_tokens
 
+# The processes whose CPU the report shows (bench/__main__.py cpu_probe); other keys in an older results.json
+# are left out.
+CPU_PARTS = ("vllm", "app", "client")
+
 
 def _direct_request(client, model: str, prompt: str, max_tokens: int) -> int:
     stream = client.chat.completions.create(
@@ -66,10 +70,8 @@ def one_round(path: str, clients: list, users: int, per_user: int, prompt: str, 
 
 
 def run(base_url: str, api_key: str, model: str, app_url: str, prompt: str, levels=(1, 4, 16), rounds: int = 3,
-        per_user: int = 3, max_tokens: int = 256, log=print, variant_url: str | None = None,
-        cpu_probe=None) -> dict:
-    """``cpu_probe()`` -> {component: cumulative CPU seconds}: each round records CPU per completed request.
-    ``variant_url``: also measure bench/variant_app.py at the top level (evidence for the analysis)."""
+        per_user: int = 3, max_tokens: int = 256, log=print, cpu_probe=None) -> dict:
+    """``cpu_probe()`` -> {component: cumulative CPU seconds}: each round records CPU per completed request."""
     import openai
     from gradio_client import Client
 
@@ -77,19 +79,15 @@ def run(base_url: str, api_key: str, model: str, app_url: str, prompt: str, leve
     direct_clients = [openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=300)
                       for _ in range(top)]
     app_clients = [Client(app_url, verbose=False) for _ in range(top)]
-    variant_clients = [Client(variant_url, verbose=False) for _ in range(top)] if variant_url else []
-    clients_of = {"app": app_clients, "direct": direct_clients, "variant": variant_clients}
+    clients_of = {"app": app_clients, "direct": direct_clients}
     rows = []
     try:
         # warm-up at the top level: connections, threads, the app's thread pool
         for path, clients in clients_of.items():
-            if clients:
-                one_round(path, clients, top, 1, prompt, 16, model)
+            one_round(path, clients, top, 1, prompt, 16, model)
         for r in range(rounds):
             for users in levels:
                 order = ["app", "direct"] if r % 2 == 0 else ["direct", "app"]
-                if variant_clients and users == top:
-                    order.insert(1, "variant")
                 for path in order:
                     before = cpu_probe() if cpu_probe else {}
                     row = one_round(path, clients_of[path], users, per_user, prompt, max_tokens, model)
@@ -104,7 +102,7 @@ def run(base_url: str, api_key: str, model: str, app_url: str, prompt: str, leve
                         + (f", {row['n_errors']} errors" if row["n_errors"] else "")
                         + (f"; CPU ms/request: {cpu}" if cpu else "") + ")")
     finally:
-        for c in app_clients + variant_clients:
+        for c in app_clients:
             try:
                 c.close()
             except Exception:
@@ -120,20 +118,16 @@ def summarise(result: dict) -> dict:
     for users in result["levels"]:
         app = [r for r in result["rounds"] if r["users"] == users and r["path"] == "app"]
         direct = [r for r in result["rounds"] if r["users"] == users and r["path"] == "direct"]
-        variant = [r for r in result["rounds"] if r["users"] == users and r["path"] == "variant"]
         # ratio per round (app and direct of the same round ran back to back)
         ratios = [a["rps"] / d["rps"] for a in app for d in direct if a["round"] == d["round"] and d["rps"] > 0]
-        vratios = [a["rps"] / d["rps"] for a in variant for d in direct if a["round"] == d["round"] and d["rps"] > 0]
 
         def cpu(rows):
-            keys = sorted({k for r in rows for k in r.get("cpu_s", {})})
+            keys = sorted({k for r in rows for k in r.get("cpu_s", {}) if k in CPU_PARTS})
             return {k: Summary.of(r["cpu_s"][k] / max(1, r["completed"]) for r in rows if k in r.get("cpu_s", {}))
                     for k in keys}
 
         out[users] = {"app": Summary.of(r["rps"] for r in app), "direct": Summary.of(r["rps"] for r in direct),
-                      "ratio": Summary.of(ratios), "variant": Summary.of(r["rps"] for r in variant),
-                      "variant_ratio": Summary.of(vratios),
-                      "cpu": {"app": cpu(app), "direct": cpu(direct), "variant": cpu(variant)},
+                      "ratio": Summary.of(ratios), "cpu": {"app": cpu(app), "direct": cpu(direct)},
                       "errors": sum(r["n_errors"] for r in app + direct),
                       "tokens_per_request": Summary.of(r["tokens"] / max(1, r["completed"]) for r in app + direct)}
     return out

@@ -40,39 +40,6 @@ def app_prepare(path: str) -> tuple[str, float]:
     return url, time.perf_counter() - t0
 
 
-def grid_size(width: int, height: int, max_pixels: int, factor: int = 32) -> tuple[int, int]:
-    """The size Qwen's processor resizes an image to (``smart_resize``: multiples of 32, at most
-    ``max_pixels``, rounding down when over it), as (width, height)."""
-    import math
-
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
-    if h * w > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / beta / factor) * factor)
-        w = max(factor, math.floor(width / beta / factor) * factor)
-    return w, h
-
-
-def proposed_prepare(path: str) -> tuple[str, float]:
-    """The app's path with the change the analysis proposes for ``demo/images.py``: downscale straight to the
-    processor's own size for the app's budget, so the server's resize is the identity."""
-    from PIL import Image
-
-    from demo.images import IMAGE_MAX_PIXELS, check_image, load_image, to_data_url
-
-    t0 = time.perf_counter()
-    check_image(path)
-    try:
-        img = load_image(path, IMAGE_MAX_PIXELS)  # the app's reduced-scale JPEG decode, where it has one
-    except TypeError:
-        img = load_image(path)
-    if img.size[0] * img.size[1] > IMAGE_MAX_PIXELS:
-        img = img.resize(grid_size(*img.size, IMAGE_MAX_PIXELS), Image.Resampling.LANCZOS)
-    url = to_data_url(img)
-    return url, time.perf_counter() - t0
-
-
 def original_prepare(path: str) -> tuple[str, float]:
     t0 = time.perf_counter()
     with open(path, "rb") as fh:
@@ -99,15 +66,15 @@ def run(base_url: str, api_key: str, model: str, photo: str, trials: int, log=pr
         # warm-up (first image request pays for the processor's first run)
         _ask(client, model, app_prepare(photo)[0])
         for t in range(trials):
-            for path in (("app", "original", "proposed") if t % 2 == 0 else ("proposed", "original", "app")):
-                prepare = {"app": app_prepare, "original": original_prepare, "proposed": proposed_prepare}[path]
+            for path in (("app", "original") if t % 2 == 0 else ("original", "app")):
+                prepare = {"app": app_prepare, "original": original_prepare}[path]
                 url, prep = prepare(photo)
                 req, tokens, err = _ask(client, model, url, None if path == "app" else budget)
                 rows.append({"path": path, "bytes": len(url), "prep_s": prep, "request_s": req,
                              "total_s": prep + req, "prompt_tokens": tokens, "error": err, "trial": t})
             log(f"  image trial {t + 1}/{trials}: " + ", ".join(
                 f"{r['path']} {r['bytes'] / 1e6:.2f} MB {r['total_s']:.2f} s {r['prompt_tokens']} tokens"
-                for r in rows[-3:]))
+                for r in rows[-2:]))
         # the original with the server's own default budget (the real model's processor: 16.7 MP)
         url, _ = original_prepare(photo)
         req, tokens, err = _ask(client, model, url)
@@ -120,7 +87,7 @@ def run(base_url: str, api_key: str, model: str, photo: str, trials: int, log=pr
 
 def summarise(result: dict) -> dict:
     out = {}
-    for path in ("app", "original", "proposed"):
+    for path in ("app", "original"):
         rs = [r for r in result["rows"] if r["path"] == path]
         out[path] = {k: Summary.of(r[k] for r in rs) for k in ("bytes", "prep_s", "request_s", "total_s")}
         toks = sorted({r["prompt_tokens"] for r in rs if r["prompt_tokens"] is not None})
@@ -129,7 +96,4 @@ def summarise(result: dict) -> dict:
     a, o = out["app"], out["original"]
     out["bytes_ratio"] = o["bytes"].median / a["bytes"].median if a["bytes"].median else float("nan")
     out["same_tokens"] = bool(a["prompt_tokens"]) and a["prompt_tokens"] == o["prompt_tokens"]
-    p = out["proposed"]
-    out["proposed_bytes_ratio"] = o["bytes"].median / p["bytes"].median if p["bytes"].median else float("nan")
-    out["proposed_same_tokens"] = bool(p["prompt_tokens"]) and p["prompt_tokens"] == o["prompt_tokens"]
     return out

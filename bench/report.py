@@ -79,23 +79,13 @@ def section_streaming(r: dict | None) -> list[str]:
         every = min(app_u) >= max(dir_u) if app_u and dir_u else None
         out.append(f"| every streamed token reaches the client, {kind} | app updates = server's non-empty "
                    f"deltas | {min(app_u)}–{max(app_u)} vs {min(dir_u)}–{max(dir_u)} | {verdict(every)} |")
-    v = s.get(("variant", "text"))
-    if v:
-        vt = [t for t in trials if t["path"] == "variant"]
-        dt = [t for t in trials if t["path"] == "direct" and t["kind"] == "text"]
-        add = Summary.of(a["ttft"] - d["ttft"] for a, d in zip(vt, dt)
-                         if a["ttft"] is not None and d["ttft"] is not None)
-        rat = Summary.of(a["total"] / d["total"] for a, d in zip(vt, dt))
-        out += ["", "Evidence for the analysis, same rounds: `bench/variant_app.py` (app.py whose stream hands over "
-                "every delta that has arrived when Gradio asks for the next update, instead of one delta per "
-                "update):", "",
-                "| | time to first token | added (paired) | total | × direct (paired) | updates |",
-                "|---|---|---|---|---|---|",
-                f"| variant, text | {fmt_ms(v['ttft'])} | {fmt_ms(add)} | {fmt_ms(v['total'])} | "
-                f"×{rat.fmt(1, 2)} | {v['updates'].fmt(1, 0)} |"]
+        app_t = [t["tokens"] for t in trials if t["path"] == "app" and t["kind"] == kind]
+        whole = all(n == r["max_tokens"] for n in app_t) if app_t else None
+        out.append(f"| no token lost, {kind} | the app's answers carry all {r['max_tokens']} tokens | "
+                   f"{min(app_t) if app_t else '–'}–{max(app_t) if app_t else '–'} | {verdict(whole)} |")
     out += ["", "Random weights emit byte-level tokens that are not whole characters: the server streams "
-            "those as empty deltas, so non-empty deltas are fewer than tokens; the app forwards every "
-            "non-empty one.", ""]
+            "those as empty deltas, so non-empty deltas are fewer than tokens. The app forwards every "
+            "non-empty delta as one update.", ""]
     return out
 
 
@@ -120,17 +110,13 @@ def section_concurrency(r: dict | None) -> list[str]:
     out.append("")
     top = max(s)
     v = s[top]
-    if v["variant"].n:
-        out += [f"Evidence for the analysis, same rounds at {top} users: `bench/variant_app.py` (deltas that queued "
-                f"up travel in one update): {v['variant'].fmt(1, 2, ' req/s')}, "
-                f"{v['variant_ratio'].fmt(1, 2)} of direct.", ""]
     cpu = v.get("cpu", {})
     if cpu.get("app"):
         names = sorted({k for c in cpu.values() for k in c})
         out += [f"CPU seconds per completed request at {top} users, by process (the machine has "
                 "2 cores shared by all of them): median.", "",
                 "| path | " + " | ".join(names) + " | total |", "|---|" + "---|" * (len(names) + 1)]
-        for path in ("app", "variant", "direct"):
+        for path in ("app", "direct"):
             c = cpu.get(path)
             if not c:
                 continue

@@ -101,17 +101,15 @@ def child_env(**extra: str) -> dict:
     return env
 
 
-def start_app(server: Server, log_dir: Path, port: int, timeout: float = 300.0, variant: bool = False
-              ) -> tuple[Child, str, float]:
+def start_app(server: Server, log_dir: Path, port: int, timeout: float = 300.0) -> tuple[Child, str, float]:
     """``app.py --model tiny --api-base ...`` (attached: it starts no engine); returns (child, url, seconds to
-    its page answering). ``variant``: ``bench/variant_app.py`` instead (app.py with one change, for evidence)."""
+    its page answering)."""
     ep = server.endpoint
     # The key goes in the environment (QWEN_DEMO_API_KEY), not on the command line, where `ps` shows it.
-    entry = [PY, "-m", "bench.variant_app"] if variant else [PY, str(ROOT / "app.py")]
-    cmd = entry + ["--model", "tiny", "--cache-dir", str(CACHE), "--api-base", ep.base_url,
-                   "--request-timeout", "120"]
+    cmd = [PY, str(ROOT / "app.py"), "--model", "tiny", "--cache-dir", str(CACHE), "--api-base", ep.base_url,
+           "--request-timeout", "120"]
     env = child_env(GRADIO_SERVER_PORT=str(port), QWEN_DEMO_API_KEY=ep.api_key)
-    child = Child(cmd, log_dir / ("variant-app.log" if variant else "app.log"), env=env)
+    child = Child(cmd, log_dir / "app.log", env=env)
     url = f"http://127.0.0.1:{port}"
     ready = wait_http(url + "/config", timeout, child)
     return child, url, ready - child.started

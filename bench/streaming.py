@@ -46,7 +46,6 @@ class Clients:
     model: str
     app_url: str
     floor_url: str
-    variant_url: str | None = None
     image_part: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -56,16 +55,14 @@ class Clients:
         self.openai = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=120)
         self.app = Client(self.app_url, verbose=False)
         self.floor = Client(self.floor_url, verbose=False)
-        self.variant = Client(self.variant_url, verbose=False) if self.variant_url else None
         from demo.images import image_part
 
         self.image_part = image_part(str(IMAGE))  # what the app sends for this file (computed once)
 
     def close(self):
-        for c in (self.app, self.floor, self.variant):
+        for c in (self.app, self.floor):
             try:
-                if c is not None:
-                    c.close()
+                c.close()
             except Exception:
                 pass
         self.openai.close()
@@ -127,21 +124,19 @@ def prompt_tokens(stats: str) -> int:
         return 0
 
 
-def app(cl: Clients, prompt: str, max_tokens: int, image: bool = False, variant: bool = False) -> Trial:
+def app(cl: Clients, prompt: str, max_tokens: int, image: bool = False) -> Trial:
     from gradio_client import handle_file
 
-    client = cl.variant if variant else cl.app
     start = time.perf_counter()
     gen = (GEN["temperature"], GEN["top_p"], GEN["top_k"], max_tokens, GEN["presence_penalty"])
     if image:
-        job = client.submit(handle_file(str(IMAGE)), prompt, *gen, api_name="/describe_image")
+        job = cl.app.submit(handle_file(str(IMAGE)), prompt, *gen, api_name="/describe_image")
     else:
-        job = client.submit(prompt, "", [], *gen, api_name="/chat")
+        job = cl.app.submit(prompt, "", [], *gen, api_name="/chat")
     first, updates, (stats, _) = _drive(job, start)
     total = time.perf_counter() - start
     finish = stats.rsplit("finish: ", 1)[-1] if "finish: " in stats else None
-    return Trial("variant" if variant else "app", "image" if image else "text", first, total, updates,
-                 completion_tokens(stats), finish)
+    return Trial("app", "image" if image else "text", first, total, updates, completion_tokens(stats), finish)
 
 
 def floor(cl: Clients, n: int) -> Trial:
@@ -170,19 +165,14 @@ def pick_prompt(cl: Clients, max_tokens: int) -> str:
 
 
 def run(cl: Clients, trials: int, max_tokens: int, floor_n: int, log=print) -> dict:
-    """Interleaved rounds of app, direct, floor (text), [variant], app, direct (image), ``trials`` times, the
+    """Interleaved rounds of app, direct, floor (text), app, direct (image), ``trials`` times, the
     order rotating from round to round."""
     prompt = pick_prompt(cl, max_tokens)
     # warm-up: first requests pay for connections, the page's first upload, caches
     app(cl, prompt, 8), direct(cl, prompt, 8), floor(cl, 4), app(cl, IMAGE_QUESTION, 8, image=True)
-    if cl.variant is not None:
-        app(cl, prompt, 8, variant=True)
     steps = [lambda: app(cl, prompt, max_tokens), lambda: direct(cl, prompt, max_tokens),
-             lambda: floor(cl, floor_n)]
-    if cl.variant is not None:
-        steps.append(lambda: app(cl, prompt, max_tokens, variant=True))
-    steps += [lambda: app(cl, IMAGE_QUESTION, max_tokens, image=True),
-              lambda: direct(cl, IMAGE_QUESTION, max_tokens, image=True)]
+             lambda: floor(cl, floor_n), lambda: app(cl, IMAGE_QUESTION, max_tokens, image=True),
+             lambda: direct(cl, IMAGE_QUESTION, max_tokens, image=True)]
     rows: list[Trial] = []
     for i in range(trials):
         first = len(rows)

@@ -7,7 +7,9 @@ fail with the engines' log: they are never skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,13 +69,14 @@ def engines(output_dir):
         eng.stop()
 
 
-@pytest.fixture(scope="session")
-def app_url(engines):
-    """The real page (``demo.ui.build_demo``) on the real engines, launched in-process on a free port."""
+@contextmanager
+def page_instance(engines, **changes):
+    """The real page (``demo.ui.build_demo``) on ``engines``, some settings changed, launched in-process on a
+    free port; yields its URL and closes it afterwards."""
     from demo.server import free_port
     from demo.ui import build_demo, launch_kwargs
 
-    settings = engines.settings
+    settings = dataclasses.replace(engines.settings, **changes)
     demo = build_demo(settings, engines)
     kwargs = launch_kwargs(settings)
     kwargs.update(server_port=free_port(), server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
@@ -82,3 +85,10 @@ def app_url(engines):
         yield url.rstrip("/")
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(engines):
+    """The real page on the real engines, as configured."""
+    with page_instance(engines) as url:
+        yield url

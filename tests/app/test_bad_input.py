@@ -23,6 +23,7 @@ from demo.engines import VideoSampling
 from demo.images import check_image
 from demo.messages import MESSAGES, ImageError, VideoError
 from tests import badfiles
+from tests.conftest import page_instance
 from tests.unit.test_bad_files import IMAGE_ERRORS, IMAGE_OK, VIDEO_ERRORS, VIDEO_OK
 
 QUESTION = "Describe this image."
@@ -219,18 +220,8 @@ def test_control_characters_in_a_video_question(client, videos):
 @pytest.fixture(scope="module")
 def small_upload_url(engines):
     """A second page on the same engines whose uploads are limited to 1 MB."""
-    from demo.server import free_port
-    from demo.ui import build_demo, launch_kwargs
-
-    settings = dataclasses.replace(engines.settings, max_file_size_mb=1)
-    demo = build_demo(settings, engines)
-    kwargs = launch_kwargs(settings)
-    kwargs.update(server_port=free_port(), server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    _, url, _ = demo.launch(**kwargs)
-    try:
-        yield url.rstrip("/")
-    finally:
-        demo.close()
+    with page_instance(engines, max_file_size_mb=1) as url:
+        yield url
 
 
 def test_uploads_over_the_limit_are_refused_before_they_are_read(small_upload_url, images, tmp_path):

@@ -60,6 +60,14 @@ def running_requests(engines) -> float:
                if line.startswith("vllm:num_requests_running"))
 
 
+def finished_requests(engines) -> float:
+    """Requests vLLM saw through to a finish of their own (``vllm:request_success_total``, every reason)."""
+    with urllib.request.urlopen(f"{engines.server.endpoint.root}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vllm:request_success_total"))
+
+
 def wait_until(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,11 +131,14 @@ def test_video_answer_through_the_worker(engines, tmp_path):
 def test_stop_aborts_the_request_on_the_server(engines):
     gen = engines.stream_chat([{"role": "user", "content": "Write a very long story."}],
                               GenerationParams(max_tokens=6000, presence_penalty=0.0))
+    ended = finished_requests(engines)
     got = [next(gen) for _ in range(3)]
     assert all(isinstance(g, str) for g in got)
     assert running_requests(engines) >= 1  # it is being generated right now
     gen.close()  # what the page's Stop does
     wait_until(lambda: running_requests(engines) == 0, 30, "the server to abort the request")
+    # aborted, not run to its end: vLLM counts requests that finish on their own (stop, length), not aborted ones
+    assert finished_requests(engines) == ended
 
 
 def test_request_longer_than_the_context_is_a_sentence_and_the_next_works(engines):
