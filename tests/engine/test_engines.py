@@ -180,10 +180,14 @@ def test_server_killed_mid_stream_is_a_sentence_and_it_comes_back(engines):
     gen = engines.stream_chat([{"role": "user", "content": "Write a very long story."}], LONG)
     assert all(isinstance(next(gen), str) for _ in range(3))  # the answer is streaming
     os.kill(old_pid, signal.SIGKILL)
-    with pytest.raises(EngineError) as info:  # the open stream ends with a sentence, not a hang
-        for _ in gen:
-            pass
-    assert info.value.code in ("server_lost", "server_unavailable")
+    # The open stream ends with a sentence, not a hang and not a silently cut answer. (The tiny model can make
+    # the whole answer before the kill lands, the rest waiting in the socket: then it arrives complete.)
+    try:
+        last = list(gen)[-1]
+    except EngineError as exc:
+        assert exc.code in ("server_lost", "server_unavailable")
+    else:
+        assert isinstance(last, AnswerStats) and last.finish_reason in ("stop", "length")
     wait_until(lambda: engines.server.status.get().state in ("restarting", "starting"), 30,
                "the supervisor to notice the dead server")
     with pytest.raises(EngineError) as info:  # while it is down, a request gets a sentence at once
