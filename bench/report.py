@@ -182,10 +182,7 @@ def section_image(r: dict | None) -> list[str]:
             f"budget (`mm_processor_kwargs.max_pixels` = {r['max_pixels']:,}). Request: `max_tokens` 1 (the "
             "image's cost). Median (p25–p75, n).", "",
             "| | bytes sent | preparation | request | total | prompt tokens |", "|---|---|---|---|---|---|"]
-    rows = [("the app", a), ("the original file", o)]
-    if s.get("proposed", {}).get("bytes") and s["proposed"]["bytes"].n:
-        rows.append(("proposed: the app sized like the processor", s["proposed"]))
-    for name, v in rows:
+    for name, v in (("the app", a), ("the original file", o)):
         toks = ", ".join(str(t) for t in v["prompt_tokens"]) or "error: " + "; ".join(v["errors"])[:200]
         out.append(f"| {name} | {v['bytes'].median / 1e6:.3f} MB | {fmt_ms(v['prep_s'])} | {fmt_ms(v['request_s'])} | "
                    f"{fmt_ms(v['total_s'])} | {toks} |")
@@ -198,11 +195,6 @@ def section_image(r: dict | None) -> list[str]:
             f"{verdict(s['bytes_ratio'] >= IMAGE_BYTES)} |",
             f"| the same visual tokens | app {', '.join(map(str, a['prompt_tokens']))} vs original "
             f"{', '.join(map(str, o['prompt_tokens'])) or 'n/a'} | {verdict(s['same_tokens'])} |"]
-    if s.get("proposed") and s["proposed"]["bytes"].n:
-        p = s["proposed"]
-        out.append(f"| proposed change, both goals | {s['proposed_bytes_ratio']:.1f}x fewer bytes; tokens "
-                   f"{', '.join(map(str, p['prompt_tokens']))} vs {', '.join(map(str, o['prompt_tokens']))} | "
-                   f"{verdict(s['proposed_bytes_ratio'] >= IMAGE_BYTES and s['proposed_same_tokens'])} |")
     out.append("")
     return out
 
