@@ -8,7 +8,10 @@ it finds free when it starts. So:
 - 1 GPU: both on it, the worker sized for one full-length request and the server given the rest of a
   common budget; started one after the other. When the card cannot hold two copies of the weights, video
   goes through the server (``video_url``), so the weights are loaded once.
-- no GPU: vLLM's CPU build; each engine's KV cache is ``VLLM_CPU_KVCACHE_SPACE`` GiB, not a fraction.
+- no GPU: vLLM's CPU build; each engine's KV cache is ``VLLM_CPU_KVCACHE_SPACE`` GiB, not a fraction, and
+  both run eager unless ``--no-enforce-eager``: vLLM 0.32's CPU build compiles the model again at every start
+  (its AOT artefact fails to load: bench/RESULTS.md, figure 5), which made a cold start minutes long.
+  GPUs keep the seed's ``enforce_eager=False`` unless ``--enforce-eager`` is given.
 
 vLLM's ``gpu_memory_utilization`` is a per-instance share of the whole card (vLLM's engine arguments), which
 is what makes the 1-GPU split below meaningful.
@@ -80,6 +83,7 @@ class Placement:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float | None = None
     cpu_kv_cache_gib: int | None = None
+    enforce_eager: bool = False
 
     def env(self) -> dict[str, str]:
         """Environment variables that put the engine there."""
@@ -89,11 +93,12 @@ class Placement:
         return {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in self.gpus)}
 
     def describe(self) -> str:
+        eager = ", eager" if self.enforce_eager else ""
         if self.device == "cpu":
-            return f"CPU, KV cache {self.cpu_kv_cache_gib} GiB"
+            return f"CPU, KV cache {self.cpu_kv_cache_gib} GiB{eager}"
         where = "GPU " + ",".join(str(g) for g in self.gpus)
         tp = f", TP {self.tensor_parallel_size}" if self.tensor_parallel_size > 1 else ""
-        return f"{where}{tp}, {self.gpu_memory_utilization:.2f} of memory"
+        return f"{where}{tp}, {self.gpu_memory_utilization:.2f} of memory{eager}"
 
 
 @dataclass(frozen=True)
@@ -125,29 +130,35 @@ def _tp_for(n: int, footprint: ModelFootprint) -> int:
 
 def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: int, attached: bool,
                  video_via: str, tensor_parallel_size: int, gpu_memory_utilization: float,
-                 video_gpu_memory_utilization: float, cpu_kv_cache_gib: int) -> DevicePlan:
-    """Place the server and the video worker. Pure: same inputs, same plan."""
+                 video_gpu_memory_utilization: float, cpu_kv_cache_gib: int,
+                 enforce_eager: bool | None = None) -> DevicePlan:
+    """Place the server and the video worker. Pure: same inputs, same plan.
+
+    ``enforce_eager`` None: eager on the CPU build, the seed's compiled engines on GPUs.
+    """
     want_worker = video_via != "server"
     if not gpus:
-        cpu = Placement("cpu", cpu_kv_cache_gib=cpu_kv_cache_gib)
+        eager = True if enforce_eager is None else enforce_eager
+        cpu = Placement("cpu", cpu_kv_cache_gib=cpu_kv_cache_gib, enforce_eager=eager)
         if attached and video_via == "auto":
             want_worker = False
         return DevicePlan(server=None if attached else cpu, worker=cpu if want_worker else None,
                           sequential_start=False, notes=("no GPU found: vLLM's CPU build",))
 
     indices = tuple(g.index for g in gpus)
+    eager = bool(enforce_eager)
     if attached:
         if video_via != "worker":
             return DevicePlan(None, None, False, ("attached: video goes to the same server as video_url",))
         tp = _tp_for(len(gpus), footprint)
-        return DevicePlan(None, Placement("cuda", indices[:tp], tp, video_gpu_memory_utilization), False)
+        return DevicePlan(None, Placement("cuda", indices[:tp], tp, video_gpu_memory_utilization, enforce_eager=eager), False)
 
     server_tp = min(tensor_parallel_size, len(gpus))
-    server = Placement("cuda", indices[:server_tp], server_tp, gpu_memory_utilization)
+    server = Placement("cuda", indices[:server_tp], server_tp, gpu_memory_utilization, enforce_eager=eager)
     rest = indices[server_tp:]
     if rest and want_worker:
         tp = _tp_for(len(rest), footprint)
-        worker = Placement("cuda", rest[:tp], tp, video_gpu_memory_utilization)
+        worker = Placement("cuda", rest[:tp], tp, video_gpu_memory_utilization, enforce_eager=eager)
         return DevicePlan(server, worker, False, ("worker on its own GPU(s): the seed's settings verbatim",))
     if not want_worker:
         return DevicePlan(server, None, False, ("video through the server, as asked (--video-via server)",))
@@ -164,8 +175,8 @@ def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: i
     worker_frac = round(need / smallest + 0.005, 2)
     server_frac = round(SHARED_CARD_BUDGET - worker_frac, 2)
     return DevicePlan(
-        Placement("cuda", server.gpus, server_tp, server_frac),
-        Placement("cuda", server.gpus, server_tp, worker_frac),
+        Placement("cuda", server.gpus, server_tp, server_frac, enforce_eager=eager),
+        Placement("cuda", server.gpus, server_tp, worker_frac, enforce_eager=eager),
         sequential_start=True,
         notes=(f"one {smallest:.0f} GiB card shared: worker {worker_frac}, server {server_frac} "
                "(each engine profiles free memory at start, so they start one after the other)",),

@@ -62,7 +62,7 @@ def make_plan(settings: Settings, model_path: Path | None) -> DevicePlan:
         video_via=settings.video_via, tensor_parallel_size=settings.tensor_parallel_size,
         gpu_memory_utilization=settings.gpu_memory_utilization,
         video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
-        cpu_kv_cache_gib=settings.cpu_kv_cache_gib)
+        cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager)
 
 
 class Engines:

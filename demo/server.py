@@ -53,7 +53,7 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
     ]
     if settings.trust_remote_code:
         cmd.append("--trust-remote-code")
-    if settings.enforce_eager:
+    if placement.enforce_eager:  # the plan's choice: eager on the CPU build, the seed's compiled engine on GPUs
         cmd.append("--enforce-eager")
     return cmd
 

@@ -59,7 +59,9 @@ class Settings:
     video_gpu_memory_utilization: float = _opt(0.99, "Fraction of its GPU(s) the video worker may use.")
     video_max_tokens: int = _opt(1024, "Longest video answer, in tokens.")
     cpu_kv_cache_gib: int = _opt(4, "KV-cache size of each engine on a machine without a GPU (VLLM_CPU_KVCACHE_SPACE).")
-    enforce_eager: bool = _opt(False, "Skip graph capture/compilation in both engines (faster start, slower answers).")
+    enforce_eager: bool | None = _opt(
+        None, "Skip torch.compile and graph capture in both engines. Unset: on with vLLM's CPU build (it compiles "
+              "again at every start there), off on GPUs (the seed's enforce_eager=False).")
     startup_timeout: float = _opt(1800.0, "Seconds an engine may take to become ready before start-up fails.")
     request_timeout: float = _opt(300.0, "Seconds a chat/image request may go without a token before it fails; "
                                           "a server silent for that long is restarted.")
@@ -127,7 +129,7 @@ def markdown_table() -> str:
     """The README's table of settings, generated from the fields (a test keeps the README in step)."""
     rows = ["| flag | environment variable | default | what |", "|---|---|---|---|"]
     for f in dataclasses.fields(Settings):
-        default = "~/.cache/qwen3-vl-demo" if f.name == "cache_dir" else f.default
+        default = {"cache_dir": "~/.cache/qwen3-vl-demo", "enforce_eager": "auto"}.get(f.name, f.default)
         rows.append(f"| `--{_flag(f.name)}` | `{env_name(f)}` | `{default}` | {f.metadata['help']} |")
     return "\n".join(rows)
 
@@ -159,8 +161,12 @@ def _convert(name: str, raw: str) -> Any:
         if raw not in get_args(tp):
             raise ValueError(f"expected one of {', '.join(get_args(tp))}")
         return raw
-    base = [a for a in get_args(tp) if a is not type(None)][0] if get_args(tp) else tp
-    return {bool: _bool, int: int, float: float}.get(base, str)(raw)
+    return {bool: _bool, int: int, float: float}.get(_base(tp), str)(raw)
+
+
+def _base(tp: Any) -> Any:
+    """``bool`` for ``bool | None`` and so on: the type a value is converted to."""
+    return [a for a in get_args(tp) if a is not type(None)][0] if get_args(tp) else tp
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         tp = _field_type(f.name)
         help_text = f"{f.metadata['help']} [env {env_name(f)}; default {f.default}]"
         flag = "--" + _flag(f.name)
-        if tp is bool:
+        if _base(tp) is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                 help=help_text)
         elif get_origin(tp) is Literal:

@@ -130,7 +130,7 @@ class VideoWorker(Supervisor):
         self.llm_kwargs = {
             "trust_remote_code": settings.trust_remote_code,
             "gpu_memory_utilization": placement.gpu_memory_utilization or settings.video_gpu_memory_utilization,
-            "enforce_eager": settings.enforce_eager,
+            "enforce_eager": placement.enforce_eager,  # the seed's False on GPUs; True on the CPU build
             "tensor_parallel_size": placement.tensor_parallel_size,
             "max_model_len": settings.max_model_len,
             "limit_mm_per_prompt": {"image": 0, "video": 1},

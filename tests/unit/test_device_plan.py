@@ -45,15 +45,27 @@ def cards(*sizes_gib: float) -> list[Gpu]:
 
 def test_no_gpu_puts_both_engines_on_the_cpu():
     p = plan([], cpu_kv_cache_gib=6)
-    assert p.server == Placement("cpu", cpu_kv_cache_gib=6)
-    assert p.worker == Placement("cpu", cpu_kv_cache_gib=6)
+    assert p.server == Placement("cpu", cpu_kv_cache_gib=6, enforce_eager=True)
+    assert p.worker == Placement("cpu", cpu_kv_cache_gib=6, enforce_eager=True)
     assert p.video_via == "worker"
     assert p.sequential_start is False
     assert p.server.env() == {"VLLM_CPU_KVCACHE_SPACE": "6", "CUDA_VISIBLE_DEVICES": ""}
     assert p.worker.env() == {"VLLM_CPU_KVCACHE_SPACE": "6", "CUDA_VISIBLE_DEVICES": ""}
     text = p.describe()
-    assert "server: CPU, KV cache 6 GiB" in text
-    assert "video worker: CPU, KV cache 6 GiB" in text
+    assert "server: CPU, KV cache 6 GiB, eager" in text
+    assert "video worker: CPU, KV cache 6 GiB, eager" in text
+
+
+@pytest.mark.parametrize("gpus", [[], cards(80), cards(80, 80), cards(32)])
+def test_eager_by_default_only_on_the_cpu_build(gpus):
+    """The CPU build compiles again at every start (minutes); GPUs keep the seed's enforce_eager=False."""
+    p = plan(gpus)
+    engines = [e for e in (p.server, p.worker) if e is not None]
+    assert engines and all(e.enforce_eager is (not gpus) for e in engines)
+    forced = plan(gpus, enforce_eager=True)
+    assert all(e.enforce_eager for e in (forced.server, forced.worker) if e is not None)
+    compiled = plan(gpus, enforce_eager=False)
+    assert not any(e.enforce_eager for e in (compiled.server, compiled.worker) if e is not None)
 
 
 def test_no_gpu_video_via_server_has_no_worker():

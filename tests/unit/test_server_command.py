@@ -99,9 +99,10 @@ def test_no_api_key_on_the_command_line():
     assert not any("sk-should-never-appear" in part for part in cmd)
 
 
-def test_enforce_eager_only_when_set():
+def test_enforce_eager_only_when_the_plan_says_so():
     assert "--enforce-eager" not in server_command(settings(), "/m", GPU0, 8085)
-    flags = parse_flags(server_command(settings("--enforce-eager"), "/m", GPU0, 8085))
+    eager = Placement("cuda", (0,), 1, 0.9, enforce_eager=True)
+    flags = parse_flags(server_command(settings(), "/m", eager, 8085))
     assert flags["--enforce-eager"] is True
     assert set(flags) == SEED_FLAGS | APP_FLAGS | {"--enforce-eager"}
 
