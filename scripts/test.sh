@@ -5,7 +5,10 @@
 #   scripts/test.sh tests/unit     # extra arguments go to pytest
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+started=$SECONDS
 bash "$root/scripts/setup_env.sh" cpu --test
+# pytest prints it with each layer's time at the end (tests/conftest.py, "time by layer")
+export TEST_SETUP_S=$((SECONDS - started))
 cd "$root"
 out="${TEST_OUTPUT_DIR:-$root/test-output}"
 mkdir -p "$out"

@@ -9,30 +9,72 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
+from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.waits import ENGINE_WAIT_S
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output"))
 CACHE = ROOT / ".cache" / "tests"
 
 
-# The order layers run in. The session's engines serve tests/app and tests/engine; the last engine test
-# stops them (and checks nothing is left), so that tests/deploy, which start engines of their own, have the
-# two cores to themselves. Unit tests need no engine.
+# The order tests run in. Every test that uses the session's engines runs first (app, engine, then deploy's
+# attach tests, which attach an app to the session's server instead of starting one of their own); among them
+# the engine tests that kill or freeze an engine come after those that need it steady, and the last one stops
+# both engines (and checks that nothing is left), so that the deploy tests that start engines of their own
+# have the two cores to themselves. Unit tests need no engine and run last.
 LAYERS = ("app", "engine", "deploy", "unit")
 LAST_ENGINE_TEST = "test_stop_leaves_no_process_behind"
 
 
+def layer_of(item) -> str:
+    parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+    return parts[0] if parts[0] in LAYERS else "other"
+
+
 def pytest_collection_modifyitems(config, items):
     def key(item):
-        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
-        layer = LAYERS.index(parts[0]) if parts[0] in LAYERS else len(LAYERS)
-        return layer, item.name == LAST_ENGINE_TEST
+        layer = layer_of(item)
+        shares_engines = "engines" in item.fixturenames
+        return (not shares_engines, item.name == LAST_ENGINE_TEST, item.get_closest_marker("disruptive") is not None,
+                LAYERS.index(layer) if layer in LAYERS else len(LAYERS))
 
-    items.sort(key=key)  # stable: within a layer, files and tests keep pytest's own order
+    items.sort(key=key)  # stable: within a group, files and tests keep pytest's own order
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "disruptive: kills or freezes a session engine; runs after the others")
+
+
+# --- how long each layer took, printed at the end (scripts/test.sh adds its set-up time) ---------------------
+_LAYER_SECONDS: dict[str, float] = defaultdict(float)
+_LAYER_COUNTS: dict[str, int] = defaultdict(int)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    started = time.monotonic()
+    yield
+    _LAYER_SECONDS[layer_of(item)] += time.monotonic() - started
+    _LAYER_COUNTS[layer_of(item)] += 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _LAYER_SECONDS:
+        return
+    terminalreporter.section("time by layer")
+    setup = os.environ.get("TEST_SETUP_S")
+    if setup:
+        terminalreporter.write_line(f"{'set-up (scripts/setup_env.sh)':32} {float(setup):7.0f} s")
+    for layer in (*LAYERS, "other"):
+        if layer in _LAYER_SECONDS:
+            terminalreporter.write_line(f"{'tests/' + layer + f' ({_LAYER_COUNTS[layer]} tests)':32} "
+                                        f"{_LAYER_SECONDS[layer]:7.0f} s")
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +88,7 @@ def engine_settings(*extra: str):
 
     return Settings.from_args(
         ["--model", "tiny", "--cache-dir", str(CACHE), "--cpu-kv-cache-gib", "1", "--port", "0",
-         "--startup-timeout", "900", "--video-timeout", "300", "--request-timeout", "30", *extra],
+         "--startup-timeout", str(ENGINE_WAIT_S), "--video-timeout", "300", "--request-timeout", "30", *extra],
         env={})
 
 
@@ -59,7 +101,7 @@ def engines(output_dir):
     eng.start()
     try:
         try:
-            eng.wait_ready(timeout=900)
+            eng.wait_ready(timeout=ENGINE_WAIT_S)
         except Exception as exc:
             logs = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-4000:]
                              for p in sorted((output_dir / "engine-logs").glob("*.log")))

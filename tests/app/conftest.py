@@ -7,6 +7,12 @@ import shutil
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.waits import ENGINE_WAIT_S
+
+# Every retrying assertion waits for its event as long as any engine wait may take (Playwright's default of
+# 5 s failed on a cold machine, issue 10): a limit reached is a failure, never a pass.
+expect.set_options(timeout=ENGINE_WAIT_S * 1000)
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -27,7 +33,7 @@ def browser():
 def page(browser, app_url, output_dir, request):
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     pg = context.new_page()
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(ENGINE_WAIT_S * 1000)
     pg.goto(app_url)
     expect(pg.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
     yield pg

@@ -24,6 +24,7 @@ from demo.images import check_image
 from demo.messages import MESSAGES, ImageError, VideoError
 from tests import badfiles
 from tests.conftest import page_instance
+from tests.waits import ENGINE_WAIT_S
 from tests.unit.test_bad_files import IMAGE_ERRORS, IMAGE_OK, VIDEO_ERRORS, VIDEO_OK
 
 QUESTION = "Describe this image."
@@ -113,7 +114,7 @@ def test_no_image_is_a_sentence(client):
 @pytest.mark.parametrize("name", VIDEO_OK)
 def test_every_container_is_answered(client, videos, name):
     _, plan = video_frames.read_clip(str(videos[name]), token_budget=video_frames.video_token_budget(8192, 8),
-                                     fps=2.0, max_frames=4, timeout=60)
+                                     fps=2.0, max_frames=4, timeout=ENGINE_WAIT_S)
     stats, answer = client.predict(handle_file(str(videos[name])), "Describe this video.", 2.0, 4, *GEN,
                                    api_name="/describe_video")
     answered(stats, answer)
@@ -134,7 +135,7 @@ def test_bad_videos_are_refused_with_a_sentence(client, videos, name):
 def test_a_ten_minute_clip_is_reduced_to_fit(client, tmp_path):
     path = badfiles.long_clip(tmp_path / "ten-minutes.mp4")
     _, plan = video_frames.read_clip(str(path), token_budget=video_frames.video_token_budget(8192, 8), fps=2.0,
-                                     max_frames=256, timeout=120)
+                                     max_frames=256, timeout=ENGINE_WAIT_S)
     assert plan.nframes == 256  # of 1200 at 2 per second
     stats, answer = client.predict(handle_file(str(path)), "Describe this video.", 2.0, 256, *GEN,
                                    api_name="/describe_video")
@@ -162,8 +163,9 @@ def test_a_reader_that_hangs_is_stopped_and_the_next_video_works(engines, videos
         list(quick.answer_video(str(fifo), "Describe this video.", VideoSampling(max_frames=4), max_tokens=8))
     assert info.value.code == "too_slow"
     assert str(info.value) == MESSAGES["too_slow"]
-    events = list(quick.answer_video(str(videos["vertical.mp4"]), "Describe this video.",
-                                     VideoSampling(max_frames=4), max_tokens=8))
+    # the next video works (with the usual time limit: 3 s to read one is a bet on a cold machine's speed)
+    events = list(engines.answer_video(str(videos["vertical.mp4"]), "Describe this video.",
+                                       VideoSampling(max_frames=4), max_tokens=8))
     assert events[-1].kind == "done" and events[-1].answer.completion_tokens >= 1
 
 
@@ -199,7 +201,7 @@ def call_raw(app_url: str, endpoint: str, data: list) -> str:
                       headers={"Content-Type": "application/json"}, timeout=30)
     resp.raise_for_status()
     event_id = resp.json()["event_id"]
-    with httpx.stream("GET", f"{app_url}/gradio_api/call{endpoint}/{event_id}", timeout=120) as stream:
+    with httpx.stream("GET", f"{app_url}/gradio_api/call{endpoint}/{event_id}", timeout=ENGINE_WAIT_S) as stream:
         return "".join(stream.iter_text())
 
 

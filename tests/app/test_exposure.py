@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,6 +24,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from demo.messages import MESSAGES
+from tests.waits import ENGINE_WAIT_S, finished, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -43,7 +43,7 @@ def group_processes(leader: int) -> list[psutil.Process]:
 
 
 def http_status(url: str, *, method: str = "GET", body: dict | None = None, headers: dict | None = None,
-                timeout: float = 60) -> tuple[int, str]:
+                timeout: float = ENGINE_WAIT_S) -> tuple[int, str]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
                                  headers={"Content-Type": "application/json", **(headers or {})})
@@ -200,7 +200,8 @@ def raw_chat(app_url: str, data: list) -> tuple[int, list[dict]]:
     except urllib.error.HTTPError as exc:
         return exc.code, []
     events = []
-    with urllib.request.urlopen(f"{app_url}/gradio_api/queue/data?session_hash={session}", timeout=120) as resp:
+    with urllib.request.urlopen(f"{app_url}/gradio_api/queue/data?session_hash={session}",
+                                timeout=ENGINE_WAIT_S) as resp:
         for line in resp:
             line = line.decode().strip()
             if line.startswith("data:"):
@@ -212,10 +213,7 @@ def raw_chat(app_url: str, data: list) -> tuple[int, list[dict]]:
 
 def server_requests(engines) -> float:
     """Requests the vLLM server has finished, for any reason (its own counter)."""
-    with urllib.request.urlopen(f"{engines.server.endpoint.root}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("vllm:request_success_total"))
+    return sum(finished(engines).values())
 
 
 def test_extra_arguments_in_a_raw_request_go_nowhere(app_url, engines):
@@ -230,11 +228,9 @@ def test_extra_arguments_in_a_raw_request_go_nowhere(app_url, engines):
 
 
 def wait_for_count(engines, expected: float) -> None:
-    """The server's finished-request counter reaches ``expected`` (it is updated just after the answer)."""
-    for _ in range(100):
-        if server_requests(engines) >= expected:
-            break
-        time.sleep(0.05)
+    """The server's finished-request counter reaches ``expected`` (it is updated just after the answer), and
+    not more."""
+    wait_until(lambda: server_requests(engines) >= expected, "the server to count the request")
     assert server_requests(engines) == expected
 
 

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from tests.conftest import CACHE, OUTPUT, ROOT
+from tests.waits import ENGINE_WAIT_S
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -44,7 +45,7 @@ class AppProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_page(self, timeout: float = 300) -> None:
+    def wait_page(self, timeout: float = ENGINE_WAIT_S) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -64,7 +65,7 @@ class AppProcess:
         except psutil.NoSuchProcess:
             return []
 
-    def terminate(self, timeout: float = 120, sig: int = signal.SIGTERM) -> list[psutil.Process]:
+    def terminate(self, timeout: float = ENGINE_WAIT_S, sig: int = signal.SIGTERM) -> list[psutil.Process]:
         """SIGTERM the app, as a Space or `kill` does (or SIGINT, as Ctrl-C does); return the descendants
         still alive after ``timeout``."""
         family = self.descendants()
@@ -93,7 +94,7 @@ class AppProcess:
         self._log.close()
 
 
-def wait_answer(client, api_name: str, *args, timeout: float = 900, **kwargs):
+def wait_answer(client, api_name: str, *args, timeout: float = ENGINE_WAIT_S, **kwargs):
     """Ask ``api_name`` until the engines are up (before that the app says they are starting)."""
     deadline = time.monotonic() + timeout
     last = None
@@ -111,5 +112,5 @@ def wait_answer(client, api_name: str, *args, timeout: float = 900, **kwargs):
 @pytest.fixture
 def tiny_args() -> list[str]:
     return ["--model", "tiny", "--cache-dir", str(CACHE), "--cpu-kv-cache-gib", "1", "--port", "0",
-            "--startup-timeout", "900"]
+            "--startup-timeout", str(ENGINE_WAIT_S)]
 

@@ -1,9 +1,10 @@
 """Scaling out: the page attached (``--api-base``) to a vLLM server it did not start, with no local engine.
 
-The server is a second, separate real vLLM server on the tiny checkpoint, started by the app's own launcher
-under a different served name and context length, as a multi-GPU ``vllm serve`` deployment would be. The app
-must find both out from ``/v1/models``, send chat, images and video (as ``video_url`` frames) to it, and on
-SIGTERM stop itself without touching the server.
+The server is the test session's real vLLM server (started by the app's own launcher, as every engine test
+uses it), standing in for a multi-GPU ``vllm serve`` deployment; no second server is started for this (each
+start costs a minute or more on the test machines). ``app.py`` is told a wrong served name and a smaller
+context than the server has: it must find both out from ``/v1/models``, send chat, images and video (as
+``video_url`` frames) to it, and on Ctrl-C stop itself without touching the server.
 """
 
 from __future__ import annotations
@@ -15,29 +16,21 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from demo.device_plan import Placement
-from demo.model_source import resolve_model
 from demo.processes import group_alive
-from demo.server import ServerSupervisor, free_port
-from tests.conftest import OUTPUT, engine_settings
+from demo.server import free_port
 from tests.deploy.conftest import AppProcess, base_env, wait_answer
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-REMOTE_LEN = 4096
+APP_LEN = 4096  # what the app is told; the server's own context must win
+SERVER_LEN = 8192  # the session server's (the seed's --max-model-len)
 
 
 @pytest.fixture(scope="module")
-def remote_server():
-    settings = engine_settings("--served-model-name", "tiny-remote", "--max-model-len", str(REMOTE_LEN),
-                               "--video-max-tokens", "512")
-    server = ServerSupervisor(settings, str(resolve_model(settings)), Placement("cpu", cpu_kv_cache_gib=1),
-                              OUTPUT / "deploy-logs")
-    server.start()
-    try:
-        server.wait_ready(900)
-        yield server
-    finally:
-        server.stop()
+def remote_server(engines):
+    """The session's server, seen from outside: ready, its context not the app's."""
+    assert engines.server.status.get().state == "ready"
+    assert engines.max_model_len == SERVER_LEN
+    return engines.server
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +38,7 @@ def attached_app(remote_server):
     port = free_port()
     endpoint = remote_server.endpoint
     app = AppProcess("attached", ["--api-base", endpoint.root, "--api-key", endpoint.api_key,
+                                  "--served-model-name", "not-served-here", "--max-model-len", str(APP_LEN),
                                   "--video-max-tokens", "512"], base_env(GRADIO_SERVER_PORT=str(port)), port)
     try:
         app.wait_page()
@@ -78,10 +72,11 @@ def test_chat_goes_to_the_attached_server_under_its_served_name(client):
     assert "completion tokens" in stats
 
 
-def test_the_context_is_the_attached_servers(client):
-    with pytest.raises(Exception) as info:  # 4096 on the remote server, not the app's default 8192
-        client.predict("word " * 5000, api_name="/chat")
-    assert f"({REMOTE_LEN} tokens)" in str(info.value)
+def test_the_context_is_the_attached_servers(client, remote_server):
+    server_len = SERVER_LEN
+    with pytest.raises(Exception) as info:  # the server's 8192, not the 4096 the app was told
+        client.predict("word " * (server_len + 100), api_name="/chat")
+    assert f"({server_len} tokens)" in str(info.value)
 
 
 def test_image_through_the_attached_server(client):
@@ -98,7 +93,7 @@ def test_video_goes_to_the_attached_server_as_frames_within_its_context(client):
     assert answer and "finish:" in stats
     # 8 frames of the example clip reached the model: far more prompt tokens than the question alone
     assert prompt_tokens(stats) > 4 * 20
-    assert prompt_tokens(stats) < REMOTE_LEN
+    assert prompt_tokens(stats) < SERVER_LEN
     assert len([u for u in updates if u[1]]) >= 2  # the answer streamed, as chat does
 
 

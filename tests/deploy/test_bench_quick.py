@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.waits import ENGINE_WAIT_S
+
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ("## 1. Streaming overhead", "## 2. Concurrency", "## 3. Video preparation", "## 4. Image preparation",
             "## 5. Start-up")
@@ -24,7 +26,7 @@ def test_bench_quick_writes_every_figure(tmp_path, output_dir):
                                 stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         try:
-            code = proc.wait(timeout=1500)
+            code = proc.wait(timeout=2 * ENGINE_WAIT_S)  # one server start and four small figures
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGTERM)  # the harness stops its engines on SIGTERM
             try:

@@ -45,7 +45,7 @@ def test_app_starts_from_environment_variables_alone_and_sigterm_stops_everythin
         engines = [p for p in app.descendants() if "vllm" in " ".join(p.cmdline()) or "spawn" in " ".join(p.cmdline())]
         assert engines  # the server and the worker run under the app
 
-        alive = app.terminate(timeout=120)
+        alive = app.terminate()
         assert not alive, [" ".join(p.cmdline()) for p in alive]
         assert app.proc.returncode is not None
     finally:

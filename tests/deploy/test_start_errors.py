@@ -9,12 +9,13 @@ import psutil
 
 from demo.server import free_port
 from tests.deploy.conftest import AppProcess, base_env
+from tests.waits import ENGINE_WAIT_S
 
 
 def run_to_exit(name: str, args: list[str], port: int) -> tuple[int, str, list]:
     app = AppProcess(name, args, base_env(GRADIO_SERVER_PORT=str(port)), port)
     try:
-        code = app.proc.wait(180)
+        code = app.proc.wait(ENGINE_WAIT_S)
         return code, app.log(), app.descendants()
     finally:
         app.kill_everything()

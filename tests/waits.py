@@ -1,0 +1,107 @@
+"""Waiting in tests without betting on the engine's speed, and vLLM's own counters as witnesses.
+
+Every wait ends on the event it waits for (an answer's end, a state); its limit is one setting,
+``TEST_ENGINE_WAIT_S`` (default 900 s), sized for a cold 2-core machine where both engines start, restart and
+answer while other tests run. A limit is a failure, never a pass: no test asserts a duration.
+
+Stop and cancel tests use vLLM's finished-request counter by reason (``vllm:request_success_total``): a
+request that runs to its end is counted under ``length`` (or ``stop``); one that the client aborts is not
+counted at all (vLLM 0.32, ``OutputProcessor.abort_requests`` records no finish). So "the engine is idle
+again and counted no finish" proves the abort, and a build whose Stop does nothing fails, because the
+request then finishes on its own and is counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+
+import pytest
+
+ENGINE_WAIT_S = float(os.environ.get("TEST_ENGINE_WAIT_S", "900"))
+
+
+def wait_until(predicate, what: str, timeout: float = ENGINE_WAIT_S, poll: float = 0.1) -> None:
+    """Poll ``predicate`` until it is true; fail (naming ``what``) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(poll)
+
+
+def metrics(engines) -> dict[str, float]:
+    """vLLM's Prometheus metrics, ``name{labels}`` -> value (summed when a name repeats)."""
+    with urllib.request.urlopen(f"{engines.server.endpoint.root}/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = out.get(key, 0.0) + float(value)
+    return out
+
+
+def metric(engines, name: str, label: str = "") -> float:
+    """The sum of the series of ``name`` whose labels contain ``label``."""
+    return sum(v for k, v in metrics(engines).items() if k.split("{", 1)[0] == name and label in k)
+
+
+def running_requests(engines) -> float:
+    return metric(engines, "vllm:num_requests_running")
+
+
+def in_engine(engines) -> float:
+    """Requests vLLM holds: running or waiting."""
+    return metric(engines, "vllm:num_requests_running") + metric(engines, "vllm:num_requests_waiting")
+
+
+def finished(engines) -> dict[str, float]:
+    """Requests vLLM saw through to a finish of their own, by reason (stop, length, ...); aborts are not here."""
+    return {reason: metric(engines, "vllm:request_success_total", f'finished_reason="{reason}"')
+            for reason in ("stop", "length", "error", "repetition")}
+
+
+def generated_tokens(engines) -> float:
+    return metric(engines, "vllm:generation_tokens_total")
+
+
+class AbortWitness:
+    """Taken before a long request starts; :meth:`check` after the Stop proves vLLM aborted it.
+
+    ``max_tokens`` must be far more than the engine can make while the test reaches its Stop. After the Stop it
+    waits (on state) until vLLM holds no request, then asserts that no request finished on its own and that
+    fewer than ``max_tokens`` tokens were made. Without a working Stop the request runs to ``max_tokens`` and
+    is counted under ``length``: the check fails.
+    """
+
+    def __init__(self, engines, max_tokens: int):
+        wait_until(lambda: in_engine(engines) == 0, "the server to be idle before the test")
+        self.engines, self.max_tokens = engines, max_tokens
+        self.finished, self.tokens = finished(engines), generated_tokens(engines)
+
+    def check(self) -> None:
+        # A one-token request first: when it is answered, vLLM has stepped (and published its gauges) after
+        # the Stop, so "holds no request" below is read from the engine's present, not from before the Stop.
+        one_token(self.engines)
+        counted = sum(self.finished.values()) + 1
+        wait_until(lambda: in_engine(self.engines) == 0 and sum(finished(self.engines).values()) >= counted,
+                   "vLLM to hold no request after the stop")
+        after = finished(self.engines)
+        expected = dict(self.finished, length=self.finished["length"] + 1)  # the one-token request
+        assert after == expected, f"the request finished on its own, not aborted: {self.finished} -> {after}"
+        made = generated_tokens(self.engines) - self.tokens
+        assert made < self.max_tokens, f"{made:.0f} tokens made: the request ran to its end"
+
+
+def one_token(engines) -> None:
+    """One completion of exactly one token, straight to the server (``ignore_eos``: it always ends by length)."""
+    ep = engines.server.endpoint
+    body = json.dumps({"model": ep.model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1,
+                       "ignore_eos": True}).encode()
+    request = urllib.request.Request(f"{ep.base_url}/chat/completions", data=body, headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {ep.api_key}"})
+    with urllib.request.urlopen(request, timeout=ENGINE_WAIT_S) as resp:
+        assert json.load(resp)["choices"][0]["finish_reason"] == "length"
