@@ -1,17 +1,21 @@
-"""Streaming chat (and image) answers from an OpenAI-compatible vLLM server through the ``openai`` SDK.
+"""Streaming chat (and image) answers from an OpenAI-compatible vLLM server through the async ``openai`` SDK.
 
-A plain generator per request (FastChat's ``model_worker_stream_iter`` idea): it yields text deltas as the
-server makes them and, last, an :class:`AnswerStats`. Closing the generator early closes the HTTP stream,
-which makes vLLM abort the request (seen: ``vllm:num_requests_running`` drops to 0, shared/TESTBED.md).
+One async generator per request (FastChat's ``model_worker_stream_iter`` idea, on one event loop as vLLM's own
+API server does): it yields text as the server makes it and, last, an :class:`AnswerStats`. Reading and
+yielding happen in the caller's own task, with no reader running ahead: cancelling that task (Stop, a closed
+tab) interrupts the pending read at once and closes the HTTP stream, which makes vLLM abort the request,
+during prefill too (shared/TESTBED.md; a reader thread that ran ahead once let a whole answer finish before
+Stop arrived). Text is coalesced (:func:`coalesce`): a page needs about 25 updates a second, not one per token.
 SDK errors become :class:`EngineError` sentences.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import AsyncIterator
 
 import httpx
 import openai
@@ -70,10 +74,10 @@ class AnswerStats:
                 f"finish: {self.finish_reason}")
 
 
-def make_client(base_url: str, api_key: str, request_timeout: float) -> openai.OpenAI:
-    """An SDK client whose read timeout bounds the wait for each streamed chunk; no silent retries."""
-    return openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0,
-                         timeout=httpx.Timeout(request_timeout, connect=5.0))
+def make_client(base_url: str, api_key: str, request_timeout: float) -> openai.AsyncOpenAI:
+    """An async SDK client whose read timeout bounds the wait for each streamed chunk; no silent retries."""
+    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0,
+                              timeout=httpx.Timeout(request_timeout, connect=5.0))
 
 
 def map_error(exc: Exception, *, max_model_len: int, request_timeout: float) -> EngineError:
@@ -99,13 +103,24 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def stream_chat(client: openai.OpenAI, model: str, messages: list[dict], params: GenerationParams, *,
-                max_model_len: int, request_timeout: float, media_io_kwargs: dict | None = None
-                ) -> Iterator[str | AnswerStats]:
-    """Yield each text delta as it arrives, then one :class:`AnswerStats`.
+async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
+                      max_model_len: int, request_timeout: float, media_io_kwargs: dict | None = None,
+                      interval: float = 0.0) -> AsyncIterator[str | AnswerStats]:
+    """Yield the answer's text as it arrives (coalesced to one piece per ``interval`` seconds), then one
+    :class:`AnswerStats`.
 
     ``media_io_kwargs`` is the app's own (video frame timing); nothing a user sends reaches ``extra_body``.
     """
+    async for item in coalesce(_deltas(client, model, messages, params, max_model_len=max_model_len,
+                                       request_timeout=request_timeout, media_io_kwargs=media_io_kwargs),
+                               interval):
+        yield item
+
+
+async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
+                  max_model_len: int, request_timeout: float, media_io_kwargs: dict | None
+                  ) -> AsyncIterator[str | AnswerStats]:
+    """Each text delta as the server sends it, then the :class:`AnswerStats`."""
     extra_body = {"top_k": params.top_k}
     if media_io_kwargs:
         extra_body["media_io_kwargs"] = media_io_kwargs
@@ -113,13 +128,13 @@ def stream_chat(client: openai.OpenAI, model: str, messages: list[dict], params:
     first = None
     finish, usage = None, None
     try:
-        stream = client.chat.completions.create(
+        stream = await client.chat.completions.create(
             model=model, messages=messages, stream=True, stream_options={"include_usage": True},
             temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
             presence_penalty=params.presence_penalty, extra_body=extra_body,
         )
-        with stream:  # leaving early (Stop, closed tab) closes the stream: vLLM aborts the request
-            for chunk in stream:
+        async with stream:  # leaving early (Stop, closed tab, cancel) closes the stream: vLLM aborts the request
+            async for chunk in stream:
                 if chunk.usage is not None:
                     usage = chunk.usage
                 for choice in chunk.choices:
@@ -135,3 +150,53 @@ def stream_chat(client: openai.OpenAI, model: str, messages: list[dict], params:
         raise EngineError("server_lost")
     yield AnswerStats(finish, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                       first, time.perf_counter() - start)
+
+
+async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
+    """Merge the text items of ``source`` so that at most one is yielded per ``interval`` seconds.
+
+    The first text goes out at once; after that, text waits until ``interval`` has passed since the last
+    piece and then goes out whole, also when the source is silent meanwhile (a timer, not the next delta,
+    flushes it). Anything that is not text (the stats) flushes the text first and passes through. Nothing is
+    dropped or reordered. Only one read of ``source`` is ever pending, in this task: a cancel interrupts it and
+    closes ``source``; no reader runs ahead of the consumer.
+    """
+    if interval <= 0:
+        async for item in source:
+            yield item
+        return
+    loop = asyncio.get_running_loop()
+    pending, last, reading = "", None, None
+    try:
+        while True:
+            if reading is None:
+                reading = asyncio.ensure_future(anext(source))
+            wait = None if not pending else max(0.0, last + interval - loop.time())
+            done, _ = await asyncio.wait({reading}, timeout=wait)
+            if not done:  # the interval is over and text is waiting: send it
+                yield pending
+                pending, last = "", loop.time()
+                continue
+            try:
+                item = reading.result()
+            except StopAsyncIteration:
+                break
+            finally:
+                reading = None
+            if isinstance(item, str):
+                pending += item
+                if last is None or loop.time() - last >= interval:
+                    yield pending
+                    pending, last = "", loop.time()
+                continue
+            if pending:
+                yield pending
+                pending, last = "", loop.time()
+            yield item
+        if pending:
+            yield pending
+    finally:
+        if reading is not None:  # cancelled (or failed) while a read was pending: end it before closing
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+        await source.aclose()

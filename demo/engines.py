@@ -1,17 +1,21 @@
 """The Python surface the page uses: start/stop both engines, stream a chat answer, answer a video, report status.
 
-Nothing here imports Gradio (STYLE.md: the back end knows nothing of the UI); the page consumes these
-generators. ``Engines.create(settings)`` resolves the model, detects GPUs and makes the device plan.
+Nothing here imports Gradio (STYLE.md: the back end knows nothing of the UI); the page consumes these async
+generators on its event loop. Blocking work (reading and sampling a video, waiting on the worker's queue) runs
+in threads that a cancel abandons, so no event loop waits on it and no thread is held per stream.
+``Engines.create(settings)`` resolves the model, detects GPUs and makes the device plan.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 import numpy as np
 
@@ -78,8 +82,8 @@ class Engines:
         else:
             self.server = AttachedServer(settings)
         self.worker = VideoWorker(settings, str(model_path), plan.worker, log_dir) if plan.worker else None
-        self.client = make_client(self.server.endpoint.base_url, self.server.endpoint.api_key,
-                                  settings.request_timeout)
+        # One async client per event loop: an httpx connection belongs to the loop that opened it.
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._starter: threading.Thread | None = None
 
     @classmethod
@@ -150,16 +154,26 @@ class Engines:
             raise EngineError("server_unresponsive", detail=st.detail)
         raise EngineError("server_unavailable", detail=st.detail.splitlines()[0] if st.detail else st.state)
 
-    def stream_chat(self, messages: list[dict], params: GenerationParams | None = None
-                    ) -> Iterator[str | AnswerStats]:
-        """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts)."""
+    @property
+    def client(self):
+        """The async OpenAI client of the running event loop."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = make_client(self.server.endpoint.base_url, self.server.endpoint.api_key,
+                                                       self.settings.request_timeout)
+        return client
+
+    async def stream_chat(self, messages: list[dict], params: GenerationParams | None = None
+                          ) -> AsyncIterator[str | AnswerStats]:
+        """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts): text pieces, coalesced to
+        one per ``--stream-interval``, then the stats. Cancelling the consumer aborts the request in vLLM."""
         self._require_server()
         params = (params or GenerationParams()).clamped(self.max_model_len)
-        # One update per delta, read as the page asks for it: the page's pace holds the server back through
-        # the socket, so that Stop, a closed tab or a cancelled job still has an answer to abort. (Reading ahead
-        # in a thread to merge deltas let the tiny model finish 6,000 tokens before Stop could land: bench/.)
-        yield from stream_chat(self.client, self.server.endpoint.model, messages, params,
-                               max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout)
+        async for item in stream_chat(self.client, self.server.endpoint.model, messages, params,
+                                      max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout,
+                                      interval=self.settings.stream_interval):
+            yield item
 
     def video_budget(self, max_tokens: int | None = None) -> int:
         return video_frames.video_token_budget(self.max_model_len,
@@ -177,43 +191,48 @@ class Engines:
             max_pixels=sampling.max_pixels, start=sampling.start, end=sampling.end,
             timeout=self.settings.video_read_timeout)
 
-    def answer_video(self, path: str, question: str, sampling: VideoSampling | None = None,
-                     max_tokens: int | None = None, sampling_params: dict | None = None) -> Iterator[VideoEvent]:
+    async def answer_video(self, path: str, question: str, sampling: VideoSampling | None = None,
+                           max_tokens: int | None = None, sampling_params: dict | None = None
+                           ) -> AsyncIterator[VideoEvent]:
         """Sample the clip (yielding the frames first), then answer in the worker, yielding its progress.
 
         Without a worker (the device plan's choice, or an attached server) the same frames go to the server,
         and the answer streams as "delta" events.
         """
         if self.worker is None:
-            yield from self._answer_video_on_server(path, question, sampling, max_tokens, sampling_params)
+            async for ev in self._answer_video_on_server(path, question, sampling, max_tokens, sampling_params):
+                yield ev
             return
         st = self.worker.status.get()
         if st.state != "ready":
             raise EngineError("worker_unavailable", detail=st.describe())
         yield VideoEvent("stage", "reading")
-        frames, plan = self.prepare_video(path, sampling or VideoSampling(), max_tokens)
+        frames, plan = await asyncio.to_thread(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
         yield VideoEvent("frames", frames=frames, plan=plan)
-        array = np.stack([np.asarray(f) for f in frames])
-        for ev in self.worker.answer(array, plan.sample_fps, question, max_tokens, sampling_params):
+        array = await asyncio.to_thread(lambda: np.stack([np.asarray(f) for f in frames]))
+        job = self.worker.answer(array, plan.sample_fps, question, max_tokens, sampling_params)
+        async for ev in iterate_in_thread(job):
             yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)
 
-    def _answer_video_on_server(self, path: str, question: str, sampling: VideoSampling | None,
-                                max_tokens: int | None, sampling_params: dict | None) -> Iterator[VideoEvent]:
+    async def _answer_video_on_server(self, path: str, question: str, sampling: VideoSampling | None,
+                                      max_tokens: int | None, sampling_params: dict | None
+                                      ) -> AsyncIterator[VideoEvent]:
         self._require_server()
         yield VideoEvent("stage", "reading")
-        frames, plan = self.prepare_video(path, sampling or VideoSampling(), max_tokens)
+        frames, plan = await asyncio.to_thread(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
         yield VideoEvent("frames", frames=frames, plan=plan)
         yield VideoEvent("stage", "encoding")
         started = time.perf_counter()
-        messages, media_io_kwargs = video_via_server.video_messages(frames, plan.sample_fps, question)
+        messages, media_io_kwargs = await asyncio.to_thread(video_via_server.video_messages, frames,
+                                                            plan.sample_fps, question)
         prepare_s = time.perf_counter() - started
         params = GenerationParams(max_tokens=max_tokens or self.settings.video_max_tokens,
                                   **(sampling_params or {})).clamped(self.max_model_len)
         yield VideoEvent("stage", "generating")
         text, stats = "", None
-        for item in stream_chat(self.client, self.server.endpoint.model, messages, params,
-                                max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout,
-                                media_io_kwargs=media_io_kwargs):
+        async for item in stream_chat(self.client, self.server.endpoint.model, messages, params,
+                                      max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout,
+                                      media_io_kwargs=media_io_kwargs, interval=self.settings.stream_interval):
             if isinstance(item, str):
                 text += item
                 yield VideoEvent("delta", item)
@@ -221,3 +240,31 @@ class Engines:
                 stats = item
         yield VideoEvent("done", answer=VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
                                                     stats.completion_tokens, prepare_s, stats.total_s))
+
+
+async def iterate_in_thread(items: Iterator) -> AsyncIterator:
+    """Iterate a blocking iterator with each ``next`` in a worker thread, so the event loop never waits on it.
+
+    A cancel abandons the pending ``next`` (the thread finishes it on its own: the worker's queue is polled
+    twice a second) and the iterator is closed once that thread is out of it, so its ``finally`` runs.
+    """
+    done = object()
+    try:
+        while True:
+            item = await asyncio.to_thread(next, items, done)
+            if item is done:
+                return
+            yield item
+    finally:
+        threading.Thread(target=_close_when_free, args=(items,), daemon=True).start()
+
+
+def _close_when_free(items: Iterator) -> None:
+    close = getattr(items, "close", None)
+    for _ in range(600):  # a generator busy in another thread refuses close() until it yields or returns
+        try:
+            if close is not None:
+                close()
+            return
+        except ValueError:
+            time.sleep(0.05)

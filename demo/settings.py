@@ -67,6 +67,8 @@ class Settings:
                                           "a server silent for that long is restarted.")
     video_timeout: float = _opt(900.0, "Seconds a video job may take in the worker before it fails.")
     video_read_timeout: float = _opt(120.0, "Seconds reading and sampling one video may take before it is stopped.")
+    stream_interval: float = _opt(0.04, "Seconds between two updates of a streaming answer; text that arrives "
+                                        "meanwhile goes out together (0: one update per token).")
     concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them).")
     max_queue_size: int = _opt(64, "Requests that may wait in the page's queue; more are turned away.")
     max_file_size_mb: int = _opt(200, "Largest upload, in MB; larger files are refused before they are read.")
@@ -109,6 +111,8 @@ class Settings:
                 out.append(f"--{_flag(name)} must be at least 1")
         if self.video_max_tokens >= self.max_model_len:
             out.append("--video-max-tokens must be smaller than --max-model-len")
+        if not 0.0 <= self.stream_interval <= 1.0:
+            out.append("--stream-interval must be between 0 and 1 second")
         for name in ("port", "app_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 out.append(f"--{_flag(name)} must be a port number (0 picks a free one)")

@@ -7,6 +7,8 @@ as the page, because the API can be called without it. Their components are hidd
 
 from __future__ import annotations
 
+import asyncio
+
 import gradio as gr
 
 from ..chat_stream import GenerationParams
@@ -32,10 +34,11 @@ def history_from_api(history) -> list[dict]:
             for t in history]
 
 
-def _stream(engines: Engines, history: list[dict], system_prompt: str, params: GenerationParams):
+async def _stream(engines: Engines, history: list[dict], system_prompt: str, params: GenerationParams):
     answer = ""
     try:
-        for item in engines.stream_chat(to_openai(history, system_prompt), params):
+        messages = await asyncio.to_thread(to_openai, history, system_prompt)
+        async for item in engines.stream_chat(messages, params):
             if isinstance(item, str):
                 answer += item
                 yield "", answer
@@ -64,31 +67,36 @@ def build_api(engines: Engines) -> None:
         trigger = gr.Button()
 
     # Parameter names are the API's argument names (gradio_client keywords).
-    def chat(message, system_prompt, history, temperature, top_p, top_k, max_tokens, presence_penalty):
+    async def chat(message, system_prompt, history, temperature, top_p, top_k, max_tokens, presence_penalty):
         """Answer a message, given an optional system prompt and earlier turns; streams (stats, answer)."""
         text = clean_text(message).strip()
         if not text:
             raise gr.Error(MESSAGES["empty"], print_exception=False)
-        yield from _stream(engines, history_from_api(history) + [user_turn(text)], clean_text(system_prompt),
-                           params_from(temperature, top_p, top_k, max_tokens, presence_penalty))
+        async for update in _stream(engines, history_from_api(history) + [user_turn(text)],
+                                    clean_text(system_prompt),
+                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty)):
+            yield update
 
-    def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty):
+    async def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty):
         """Answer a question about one image; streams (stats, answer)."""
         if not image:
             raise gr.Error(MESSAGES["image_missing"], print_exception=False)
         try:
-            check_image(image)
+            await asyncio.to_thread(check_image, image)
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
         turn = user_turn(clean_text(question).strip() or "Describe this image.", [image])
-        yield from _stream(engines, [turn], "", params_from(temperature, top_p, top_k, max_tokens, presence_penalty))
+        async for update in _stream(engines, [turn], "",
+                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty)):
+            yield update
 
-    def describe_video(video, question, fps, max_frames, temperature, top_p, top_k, max_tokens, presence_penalty):
+    async def describe_video(video, question, fps, max_frames, temperature, top_p, top_k, max_tokens,
+                             presence_penalty):
         """Answer a question about a video, sampled at fps up to max_frames; returns (stats, answer)."""
         sampling = sampling_from(fps or 2.0, max_frames or 64, "360p", 0, 0)
         params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
         try:
-            for kind, *rest in run_video(engines, video, question or VIDEO_QUESTION, sampling, params):
+            async for kind, *rest in run_video(engines, video, question or VIDEO_QUESTION, sampling, params):
                 if kind == "partial":  # video through the server streams
                     yield "", rest[0]
                 elif kind == "answer":

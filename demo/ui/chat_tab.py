@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import gradio as gr
 
 from ..conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_text, user_turn
@@ -16,18 +18,21 @@ EXAMPLES = [
 ]
 
 
-def stream_answer(engines: Engines, history: list[dict], system_prompt: str, params, chatbot, state, stats,
-                  textbox):
+async def stream_answer(engines: Engines, history: list[dict], system_prompt: str, params, chatbot, state, stats,
+                        textbox):
     """Shared by the Chat and Image tabs: stream the answer to ``history`` into the chat box and the state.
 
-    On failure the user's last message goes back into the text box (nothing is lost), the conversation is
-    restored, and the sentence is shown.
+    An async generator, awaited in the request's own task: Stop, Clear or a closed tab cancel that task, which
+    closes the HTTP stream, which aborts the request in vLLM. On failure the user's last message goes back into
+    the text box (nothing is lost), the conversation is restored, and the sentence is shown.
     """
     if not history or history[-1]["role"] != "user":
         return
     answer, final = "", None
     try:
-        for item in engines.stream_chat(to_openai(history, system_prompt), params):
+        # reading and resizing the images, off the event loop
+        messages = await asyncio.to_thread(to_openai, history, system_prompt)
+        async for item in engines.stream_chat(messages, params):
             if isinstance(item, str):
                 answer += item
                 current = history + [assistant_turn(answer)]
@@ -71,9 +76,10 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
         history = history + [user_turn(text)]
         return {state: history, chatbot: to_chatbot(history), textbox: "", stats: ""}
 
-    def respond(history, system_prompt, *gen):
-        yield from stream_answer(engines, history, system_prompt, params_from(*gen), chatbot, state, stats,
-                                 textbox)
+    async def respond(history, system_prompt, *gen):
+        async for update in stream_answer(engines, history, system_prompt, params_from(*gen), chatbot, state,
+                                          stats, textbox):
+            yield update
 
     def drop_last_answer(history: list[dict]):
         if history and history[-1]["role"] == "assistant":

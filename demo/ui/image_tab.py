@@ -80,8 +80,9 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
         history = history + [user_turn(text, new)]
         return {state: history, sent: already + new, chatbot: to_chatbot(history), question: "", stats: ""}
 
-    def respond(history, *gen):
-        yield from stream_answer(engines, history, "", params_from(*gen), chatbot, state, stats, question)
+    async def respond(history, *gen):
+        async for update in stream_answer(engines, history, "", params_from(*gen), chatbot, state, stats, question):
+            yield update
 
     events = []
     for trigger in (question.submit, ask.click):

@@ -32,7 +32,7 @@ def sampling_from(fps, max_frames, quality, start, end) -> VideoSampling:
                          start=float(start or 0), end=float(end) if end else None)
 
 
-def run_video(engines: Engines, video, question, sampling: VideoSampling, params):
+async def run_video(engines: Engines, video, question, sampling: VideoSampling, params):
     """Yield ("frames", frames, caption), ("status", text), ("partial", text so far), last ("answer", text, stats).
 
     Raises :class:`UserFacingError` with the sentence when the video or the engines fail.
@@ -45,7 +45,7 @@ def run_video(engines: Engines, video, question, sampling: VideoSampling, params
     sampling_params = {"temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
                        "presence_penalty": params.presence_penalty}
     partial = ""
-    for ev in engines.answer_video(str(video), question, sampling, max_tokens, sampling_params):
+    async for ev in engines.answer_video(str(video), question, sampling, max_tokens, sampling_params):
         if ev.kind == "frames":
             caption = frames_caption(ev.plan, engines.max_model_len, engines.video_budget(max_tokens))
             yield "frames", ev.frames, caption
@@ -93,11 +93,11 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
             stats = gr.Markdown(elem_id="video-stats")
 
     # --- register listeners ---------------------------------------------------------------------------------
-    def describe(video_path, text, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
+    async def describe(video_path, text, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
         yield {status: "Reading the video…", frames: None, tokens: "", answer: "", stats: ""}
         sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
         try:
-            for kind, *rest in run_video(engines, video_path, text, sampling, params_from(*gen)):
+            async for kind, *rest in run_video(engines, video_path, text, sampling, params_from(*gen)):
                 if kind == "frames":
                     yield {frames: rest[0], tokens: rest[1]}
                 elif kind == "status":

@@ -8,6 +8,7 @@ room for frames) call ``Engines`` directly. Structure only: the tiny checkpoint'
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import html
@@ -24,6 +25,7 @@ from demo.images import check_image
 from demo.messages import MESSAGES, ImageError, VideoError
 from tests import badfiles
 from tests.conftest import page_instance
+from tests.drive import collect
 from tests.waits import ENGINE_WAIT_S
 from tests.unit.test_bad_files import IMAGE_ERRORS, IMAGE_OK, VIDEO_ERRORS, VIDEO_OK
 
@@ -146,9 +148,11 @@ def test_a_ten_minute_clip_is_reduced_to_fit(client, tmp_path):
 def test_no_room_for_frames_is_refused_before_any_engine_work(engines, videos):
     events = []
     with pytest.raises(VideoError) as info:
-        for ev in engines.answer_video(str(videos["vertical.mp4"]), "Describe this video.", VideoSampling(),
-                                       max_tokens=8000):
-            events.append(ev)
+        async def ask():
+            async for ev in engines.answer_video(str(videos["vertical.mp4"]), "Describe this video.",
+                                                 VideoSampling(), max_tokens=8000):
+                events.append(ev)
+        asyncio.run(ask())
     assert info.value.code == "no_room"
     assert str(info.value) == MESSAGES["no_room"].format(budget=8192 - 8000 - 256)
     assert [e.kind for e in events] == ["stage"]  # reading only: no frames, nothing sent to the worker
@@ -160,12 +164,12 @@ def test_a_reader_that_hangs_is_stopped_and_the_next_video_works(engines, videos
     fifo = tmp_path / "never-written.mp4"
     os.mkfifo(fifo)  # opening it blocks until someone writes: a decoder that never returns
     with pytest.raises(VideoError) as info:
-        list(quick.answer_video(str(fifo), "Describe this video.", VideoSampling(max_frames=4), max_tokens=8))
+        collect(quick.answer_video(str(fifo), "Describe this video.", VideoSampling(max_frames=4), max_tokens=8))
     assert info.value.code == "too_slow"
     assert str(info.value) == MESSAGES["too_slow"]
     # the next video works (with the usual time limit: 3 s to read one is a bet on a cold machine's speed)
-    events = list(engines.answer_video(str(videos["vertical.mp4"]), "Describe this video.",
-                                       VideoSampling(max_frames=4), max_tokens=8))
+    events = collect(engines.answer_video(str(videos["vertical.mp4"]), "Describe this video.",
+                                          VideoSampling(max_frames=4), max_tokens=8))
     assert events[-1].kind == "done" and events[-1].answer.completion_tokens >= 1
 
 

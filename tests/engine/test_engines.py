@@ -6,6 +6,7 @@ error codes), never wording.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
@@ -21,6 +22,7 @@ from demo.engines import VideoSampling
 from demo.images import image_part
 from demo.messages import EngineError
 from demo.processes import group_alive
+from tests.drive import collect, take_then_cancel
 from tests.waits import ENGINE_WAIT_S, AbortWitness, wait_until
 
 SHORT = GenerationParams(max_tokens=24)
@@ -31,7 +33,7 @@ LONG = GenerationParams(temperature=0.0, max_tokens=7000, presence_penalty=0.0)
 
 
 def run(engines, messages, params=SHORT):
-    out = list(engines.stream_chat(messages, params))
+    out = collect(engines.stream_chat(messages, params))
     deltas, stats = out[:-1], out[-1]
     assert isinstance(stats, AnswerStats)
     assert all(isinstance(d, str) and d for d in deltas)
@@ -89,8 +91,8 @@ def test_two_images_and_a_follow_up_in_one_conversation(engines):
 
 def test_video_answer_through_the_worker(engines, tmp_path):
     clip = make_clip(tmp_path / "clip.mp4")
-    events = list(engines.answer_video(str(clip), "Describe this video. And guess what is the man going to do?",
-                                       VideoSampling(fps=2.0, max_frames=16), max_tokens=32))
+    events = collect(engines.answer_video(str(clip), "Describe this video. And guess what is the man going to do?",
+                                          VideoSampling(fps=2.0, max_frames=16), max_tokens=32))
     kinds = [e.kind for e in events]
     assert kinds[0] == "stage" and kinds[-1] == "done"
     stages = [e.detail for e in events if e.kind == "stage"]
@@ -109,10 +111,8 @@ def test_video_answer_through_the_worker(engines, tmp_path):
 
 def test_stop_aborts_the_request_on_the_server(engines):
     witness = AbortWitness(engines, LONG.max_tokens)
-    gen = engines.stream_chat([{"role": "user", "content": "Write a very long story."}], LONG)
-    got = [next(gen) for _ in range(3)]
-    assert all(isinstance(g, str) for g in got)
-    gen.close()  # what the page's Stop does
+    got = take_then_cancel(engines.stream_chat([{"role": "user", "content": "Write a very long story."}], LONG), 3)
+    assert len(got) >= 3 and all(isinstance(g, str) for g in got)  # cancelled mid-answer, as the page's Stop does
     witness.check()  # vLLM idle again, no finish counted, far fewer tokens than asked for
 
 
@@ -144,21 +144,25 @@ def test_concurrent_users_are_all_answered(engines):
     assert len(results) == 8 and all(r.completion_tokens >= 1 for r in results)
 
 
-
-
 @pytest.mark.disruptive
 def test_server_killed_mid_stream_is_a_sentence_and_it_comes_back(engines):
     old_pid = engines.server.pid
     assert old_pid is not None
-    gen = engines.stream_chat([{"role": "user", "content": "Write a very long story."}], LONG)
-    assert all(isinstance(next(gen), str) for _ in range(3))  # the answer is streaming
-    os.kill(old_pid, signal.SIGKILL)
+
+    async def kill_mid_answer():
+        gen = engines.stream_chat([{"role": "user", "content": "Write a very long story."}], LONG)
+        assert all(isinstance(await anext(gen), str) for _ in range(3))  # the answer is streaming
+        os.kill(old_pid, signal.SIGKILL)
+        try:
+            return [item async for item in gen][-1]
+        except EngineError as exc:
+            return exc
+
     # The open stream ends with a sentence, not a hang and not a silently cut answer. (The tiny model can make
     # the whole answer before the kill lands, the rest waiting in the socket: then it arrives complete.)
-    try:
-        last = list(gen)[-1]
-    except EngineError as exc:
-        assert exc.code in ("server_lost", "server_unavailable")
+    last = asyncio.run(kill_mid_answer())
+    if isinstance(last, EngineError):
+        assert last.code in ("server_lost", "server_unavailable")
     else:
         assert isinstance(last, AnswerStats) and last.finish_reason in ("stop", "length")
     wait_until(lambda: engines.server.status.get().state in ("restarting", "starting"),
@@ -179,25 +183,30 @@ def test_worker_killed_mid_job_is_a_sentence_and_it_comes_back(engines, tmp_path
     old_pid = engines.worker.pid
     assert old_pid is not None
     clip = make_clip(tmp_path / "long.mp4", seconds=8)
-    events = engines.answer_video(str(clip), "Describe this video in detail.", VideoSampling(fps=4, max_frames=32),
-                                  max_tokens=4000, sampling_params={"temperature": 0.0, "presence_penalty": 0.0})  # greedy: no early end
-    for ev in events:
-        if ev.kind == "stage" and ev.detail == "generating":
-            break  # the worker holds the job now
-    else:
-        pytest.fail("the job never reached the worker")
-    os.kill(old_pid, signal.SIGKILL)
-    with pytest.raises(EngineError) as info:
-        for _ in events:
-            pass
-    assert info.value.code == "worker_crashed"
+
+    async def kill_mid_job():
+        # greedy, so that the long answer cannot end on its own before the kill
+        events = engines.answer_video(str(clip), "Describe this video in detail.", VideoSampling(fps=4, max_frames=32),
+                                      max_tokens=4000, sampling_params={"temperature": 0.0, "presence_penalty": 0.0})
+        async for ev in events:
+            if ev.kind == "stage" and ev.detail == "generating":
+                break  # the worker holds the job now
+        else:
+            pytest.fail("the job never reached the worker")
+        os.kill(old_pid, signal.SIGKILL)
+        with pytest.raises(EngineError) as info:
+            async for _ in events:
+                pass
+        return info.value
+
+    assert asyncio.run(kill_mid_job()).code == "worker_crashed"
     with pytest.raises(EngineError) as info:  # while it restarts, a new job gets a sentence at once
-        list(engines.answer_video(str(clip), "Describe this video."))
+        collect(engines.answer_video(str(clip), "Describe this video."))
     assert info.value.code == "worker_unavailable"
     engines.worker.wait_ready(timeout=ENGINE_WAIT_S)
     assert engines.worker.pid not in (None, old_pid)
     assert not group_alive(old_pid)
-    events = list(engines.answer_video(str(clip), "Describe this video.", max_tokens=16))
+    events = collect(engines.answer_video(str(clip), "Describe this video.", max_tokens=16))
     assert events[-1].kind == "done" and events[-1].answer.completion_tokens >= 1
 
 

@@ -37,6 +37,7 @@ VALUES = {
     "request_timeout": ("30", 30.0, "45", 45.0),
     "video_timeout": ("90", 90.0, "100", 100.0),
     "video_read_timeout": ("30", 30.0, "45.5", 45.5),
+    "stream_interval": ("0.1", 0.1, "0", 0.0),
     "concurrency_limit": ("8", 8, "4", 4),
     "max_queue_size": ("16", 16, "128", 128),
     "max_file_size_mb": ("50", 50, "500", 500),
