@@ -48,11 +48,11 @@ def start_server(log_dir: Path, timeout: float = 900.0) -> Server:
     from demo.model_source import resolve_model
     from demo.server import ServerSupervisor, health_ok
 
+    from demo.engines import make_plan
+
     settings = engine_settings()
     model = resolve_model(settings)
-    from demo.device_plan import Placement
-
-    placement = Placement("cpu", cpu_kv_cache_gib=settings.cpu_kv_cache_gib)
+    placement = make_plan(settings, model).server  # the app's own plan for this machine (eager on CPUs)
     sup = ServerSupervisor(settings, str(model), placement, log_dir)
     # One flag beyond the app's command: per-request mm_processor_kwargs, so that the image figure can send
     # the original photo with the app's pixel budget (it changes nothing for requests that do not use it).

@@ -114,14 +114,15 @@ def import_seconds(modules: str, trials: int = 1) -> list[float]:
 
 def worker(log_dir: Path, timeout: float = 900.0) -> dict:
     """The video worker alone, started as the app starts it (``demo.video_worker.VideoWorker``)."""
-    from demo.device_plan import Placement
+    from demo.engines import make_plan
     from demo.model_source import resolve_model
     from demo.video_worker import VideoWorker
 
     from .services import engine_settings
 
     settings = engine_settings()
-    w = VideoWorker(settings, str(resolve_model(settings)), Placement("cpu", cpu_kv_cache_gib=1), log_dir)
+    model = resolve_model(settings)
+    w = VideoWorker(settings, str(model), make_plan(settings, model).worker, log_dir)  # the app's plan
     if w.log_path.exists():
         w.log_path.unlink()
     w.log_path.parent.mkdir(parents=True, exist_ok=True)
