@@ -105,3 +105,11 @@ def one_token(engines) -> None:
         "Content-Type": "application/json", "Authorization": f"Bearer {ep.api_key}"})
     with urllib.request.urlopen(request, timeout=ENGINE_WAIT_S) as resp:
         assert json.load(resp)["choices"][0]["finish_reason"] == "length"
+
+
+def app_client(url: str):
+    """A ``gradio_client.Client`` whose HTTP requests may take as long as any engine wait: its default of 5 s
+    let a request to join the queue time out on a busy 2-core machine (seen)."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, httpx_kwargs={"timeout": ENGINE_WAIT_S})

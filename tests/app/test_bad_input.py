@@ -17,7 +17,7 @@ import os
 
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from demo import video_frames
 from demo.engines import VideoSampling
@@ -26,7 +26,7 @@ from demo.messages import MESSAGES, ImageError, VideoError
 from tests import badfiles
 from tests.conftest import page_instance
 from tests.drive import collect
-from tests.waits import ENGINE_WAIT_S
+from tests.waits import ENGINE_WAIT_S, app_client
 from tests.unit.test_bad_files import IMAGE_ERRORS, IMAGE_OK, VIDEO_ERRORS, VIDEO_OK
 
 QUESTION = "Describe this image."
@@ -35,7 +35,7 @@ GEN = (0.0, 1.0, -1, 8, 0.0)  # temperature, top_p, top_k, max_tokens, presence_
 
 @pytest.fixture(scope="module")
 def client(app_url):
-    return Client(app_url, verbose=False)
+    return app_client(app_url)
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def small_upload_url(engines):
 def test_uploads_over_the_limit_are_refused_before_they_are_read(small_upload_url, images, tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(images["huge-12000x9000.jpg"].read_bytes())  # 1.7 MB > 1 MB
-    client = Client(small_upload_url, verbose=False)
+    client = app_client(small_upload_url)
     assert client.config["max_file_size"] == 1024 * 1024
     # gradio_client checks the size against the page's limit before sending anything ...
     text = refused(lambda: client.predict(handle_file(str(big)), QUESTION, *GEN, api_name="/describe_image"))

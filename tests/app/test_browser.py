@@ -32,7 +32,8 @@ def watch_text_growth(pg, selector: str) -> None:
 def set_generation(pg, **values) -> None:
     """Type values into the shared generation settings (``max_tokens=4096, temperature=0``)."""
     labels = {"max_tokens": "Max new tokens", "temperature": "Temperature", "presence_penalty": "Presence penalty"}
-    pg.get_by_text("Generation settings (all tabs)").click()
+    if not pg.get_by_label(labels["max_tokens"]).first.is_visible():  # the accordion is closed: open it
+        pg.get_by_text("Generation settings (all tabs)").click()
     for name, value in values.items():
         box = pg.get_by_label(labels[name]).first
         box.fill(str(value))
@@ -68,11 +69,14 @@ def test_stop_stops_the_answer_on_the_server(page, engines):
     expect(bot).not_to_have_text("")  # the answer is streaming into the page
     page.locator("#chat-stop").click()
     witness.check()  # aborted in vLLM, not only in the page: no finish counted, far fewer tokens than asked
-    expect(page.locator("#chat-stats")).to_have_text("")  # the answer never reached its end
-    # and the chat still works
+    # and the chat still works: the next message is answered (its stats line; a greedy answer of random
+    # weights may be empty, so the text itself is not the witness). Gradio 6 may paint "Error" over the
+    # cancelled event's outputs (gradio-app/gradio#10648, #10342): not asserted either way here.
+    set_generation(page, max_tokens=16)
     page.locator("#chat-input textarea").fill("hello")
     page.locator("#chat-send").click()
-    expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(2)
+    expect(page.locator("#chat-box [data-testid='user']")).to_have_count(2)
+    expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
 
 
 def test_image_from_assets_is_uploaded_and_answered(page):

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from demo.messages import MESSAGES
-from tests.waits import ENGINE_WAIT_S, finished, wait_until
+from tests.waits import ENGINE_WAIT_S, app_client, finished, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -157,7 +157,7 @@ def test_server_fetches_no_user_url(engines, kind, path):
 # --- the API forwards only validated settings ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def client(app_url):
-    return Client(app_url, verbose=False)
+    return app_client(app_url)
 
 
 CHAT_PARAMETERS = ["message", "system_prompt", "history", "temperature", "top_p", "top_k", "max_tokens",
@@ -326,7 +326,7 @@ def test_uploads_are_deleted_when_the_page_closes(engines, tmp_path):
     kwargs.update(server_port=free_port(), server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**kwargs)
     try:
-        client = Client(url, verbose=False)
+        client = app_client(url)
         stats, _ = client.predict(handle_file(str(tmp_path / name)), "Describe this image.", 0.7, 0.8, 20, 4, 0.0,
                                   api_name="/describe_image")
         assert "completion tokens" in stats

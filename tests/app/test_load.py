@@ -10,12 +10,12 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.utils import QueueError, Status
 
 from tests.conftest import page_instance
 from tests.engine.test_engines import make_clip
-from tests.waits import ENGINE_WAIT_S, AbortWitness, wait_until
+from tests.waits import ENGINE_WAIT_S, AbortWitness, app_client, wait_until
 
 # An answer still streaming when it is cancelled: greedy (random weights then loop without an end-of-text
 # token, the same way every run) and far longer than the checks take (the eager CPU engine: ~100 tokens/s).
@@ -36,10 +36,13 @@ def wait_for(predicate, what: str) -> None:
 def test_a_full_queue_turns_the_extra_users_away_and_answers_the_others(engines):
     running, queue = 2, 3
     with page_instance(engines, concurrency_limit=running, max_queue_size=queue) as url:
-        client = Client(url, verbose=False)
+        client = app_client(url)
         # the running slots are taken by long answers first, so that the queue's size is what is measured
-        blockers = [client.submit(*chat_args(f"Write a long story number {i}.", LONG), api_name="/chat")
-                    for i in range(running)]
+        # (each in a session of its own: Gradio's cancel ends every task of that function in the session)
+        # (the clients are kept: a client that is garbage-collected closes its session, which ends its job)
+        blocker_clients = [app_client(url) for _ in range(running)]
+        blockers = [c.submit(*chat_args(f"Write a long story number {i}.", LONG), api_name="/chat")
+                    for i, c in enumerate(blocker_clients)]
         wait_for(lambda: all(len(b.outputs()) >= 3 for b in blockers), "the first answers to stream")
 
         def join(i):
@@ -79,8 +82,11 @@ def test_a_full_queue_tells_a_raw_caller_in_a_sentence(engines):
     import urllib.request
 
     with page_instance(engines, concurrency_limit=1, max_queue_size=1) as url:
-        client = Client(url, verbose=False)
-        blocker = client.submit(*chat_args("Write a long story.", LONG), api_name="/chat")
+        client = app_client(url)
+        # in a session of its own: Gradio's cancel ends every task of that function in the session
+        # (and kept: a client that is garbage-collected closes its session, which ends its job)
+        blocker_client = app_client(url)
+        blocker = blocker_client.submit(*chat_args("Write a long story.", LONG), api_name="/chat")
         wait_for(lambda: len(blocker.outputs()) >= 3, "the first answer to stream")
         waiting = client.submit(*chat_args("Count to two.", 8), api_name="/chat")
         wait_for(lambda: waiting.status().code == Status.IN_QUEUE, "the second request to wait in the queue")
@@ -101,7 +107,7 @@ def test_a_full_queue_tells_a_raw_caller_in_a_sentence(engines):
 
 # --- a long video job does not hold up chat -----------------------------------------------------------------
 def test_chat_keeps_flowing_while_a_long_video_job_runs(app_url, engines, tmp_path):
-    client = Client(app_url, verbose=False)
+    client = app_client(app_url)
     clip = make_clip(tmp_path / "long.mp4", seconds=30, fps=8, size=(640, 360))
     # many frames and the longest answer the settings allow
     video = client.submit(handle_file(str(clip)), "Describe this video in detail.", 8.0, 256,
@@ -120,7 +126,7 @@ def test_chat_keeps_flowing_while_a_long_video_job_runs(app_url, engines, tmp_pa
 # --- users who leave ----------------------------------------------------------------------------------------
 def test_cancelling_a_job_aborts_the_request_on_the_server(app_url, engines):
     witness = AbortWitness(engines, LONG)
-    client = Client(app_url, verbose=False)
+    client = app_client(app_url)
     job = client.submit(*chat_args("Write a very long story about the sea.", LONG), api_name="/chat")
     wait_for(lambda: len(job.outputs()) >= 3, "the answer to stream")
     job.cancel()

@@ -14,11 +14,12 @@ import signal
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from demo.processes import group_alive
 from demo.server import free_port
 from tests.deploy.conftest import AppProcess, base_env, wait_answer
+from tests.waits import app_client
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 APP_LEN = 4096  # what the app is told; the server's own context must win
@@ -49,7 +50,7 @@ def attached_app(remote_server):
 
 @pytest.fixture(scope="module")
 def client(attached_app):
-    return Client(attached_app.url, verbose=False)
+    return app_client(attached_app.url)
 
 
 def prompt_tokens(stats: str) -> int:

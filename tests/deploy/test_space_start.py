@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import psutil
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from tests.conftest import CACHE
 from tests.deploy.conftest import AppProcess, base_env, wait_answer
+from tests.waits import app_client
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SPACE_PORT = 7860
@@ -36,7 +37,7 @@ def test_app_starts_from_environment_variables_alone_and_sigterm_stops_everythin
                      if c.status == psutil.CONN_LISTEN}
         assert ("0.0.0.0", SPACE_PORT) in listening
 
-        client = Client(app.url, verbose=False)
+        client = app_client(app.url)
         _, answer = wait_answer(client, "/chat", message="hello", max_tokens=8)
         assert answer
         stats, answer = wait_answer(client, "/describe_video", handle_file(str(ASSETS / "example.mp4")),
