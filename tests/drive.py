@@ -12,9 +12,14 @@ def collect(agen) -> list:
     return asyncio.run(run())
 
 
-def take_then_cancel(agen, n: int) -> list:
+def take_then_cancel(agen, n: int, then=None) -> list:
     """Consume in a task, as Gradio does, and cancel that task once ``n`` items have arrived: the cancel lands
-    inside the generator, awaiting its next read (what Stop or a closed tab does to the page's handler)."""
+    inside the generator, awaiting its next read (what Stop or a closed tab does to the page's handler).
+
+    ``then`` (a blocking check) runs in a thread while the event loop is still alive, as the page's loop always
+    is: work that escaped the cancel (a reader task running ahead) keeps running meanwhile, instead of being
+    cancelled by ``asyncio.run``'s shutdown, which would hide it.
+    """
     async def run():
         got = []
 
@@ -28,5 +33,7 @@ def take_then_cancel(agen, n: int) -> list:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await agen.aclose()
+        if then is not None:
+            await asyncio.to_thread(then)
         return got
     return asyncio.run(run())
