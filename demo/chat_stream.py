@@ -111,29 +111,10 @@ async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dic
 
     ``media_io_kwargs`` is the app's own (video frame timing); nothing a user sends reaches ``extra_body``.
     """
-    source = coalesce(_deltas(client, model, messages, params, max_model_len=max_model_len,
-                              request_timeout=request_timeout, media_io_kwargs=media_io_kwargs), interval)
-    close_when_task_ends(source)
-    async for item in source:
+    async for item in coalesce(_deltas(client, model, messages, params, max_model_len=max_model_len,
+                                       request_timeout=request_timeout, media_io_kwargs=media_io_kwargs),
+                               interval):
         yield item
-
-
-def close_when_task_ends(agen) -> None:
-    """Close ``agen`` when the task that consumes it ends, if it has not finished by then.
-
-    Gradio cancels a request's task wherever it is: between two updates it is in Gradio's own code, not in this
-    generator, which then stays suspended with its HTTP stream open until the garbage collector finds it (seen:
-    vLLM aborted 30 s late, or the answer ran to its end). Closing it from the task's end closes the stream.
-    """
-    task = asyncio.current_task()
-    if task is None:
-        return
-
-    def on_done(_task) -> None:
-        if agen.ag_frame is not None and not agen.ag_running:  # suspended, not finished
-            asyncio.get_running_loop().create_task(agen.aclose())
-
-    task.add_done_callback(on_done)
 
 
 async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,

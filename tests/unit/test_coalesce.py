@@ -104,37 +104,3 @@ def test_an_error_of_the_source_reaches_the_consumer():
 
     with pytest.raises(RuntimeError, match="server gone"):
         run(gather(coalesce(source(), 0.04)))
-
-
-def test_a_task_cancelled_outside_the_stream_still_closes_it():
-    """Gradio's cancel can land between two reads, in its own code: the stream must still be closed."""
-    from demo.chat_stream import close_when_task_ends
-
-    events = []
-
-    async def source():
-        try:
-            yield "a"
-            yield "b"
-        finally:
-            events.append("closed")
-
-    async def scenario():
-        started = asyncio.Event()
-
-        async def consume():
-            agen = source()
-            close_when_task_ends(agen)
-            await anext(agen)
-            started.set()
-            await asyncio.sleep(3600)  # outside the generator, as Gradio is between two updates
-
-        task = asyncio.ensure_future(consume())
-        await started.wait()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        for _ in range(10):  # the close is scheduled by the task's done callback
-            await asyncio.sleep(0)
-        return list(events)  # read while the loop runs (its shutdown would close the generator anyway)
-
-    assert run(scenario()) == ["closed"]
