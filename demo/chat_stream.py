@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import AsyncIterator
 
@@ -111,10 +112,11 @@ async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dic
 
     ``media_io_kwargs`` is the app's own (video frame timing); nothing a user sends reaches ``extra_body``.
     """
-    async for item in coalesce(_deltas(client, model, messages, params, max_model_len=max_model_len,
-                                       request_timeout=request_timeout, media_io_kwargs=media_io_kwargs),
-                               interval):
-        yield item
+    deltas = _deltas(client, model, messages, params, max_model_len=max_model_len,
+                     request_timeout=request_timeout, media_io_kwargs=media_io_kwargs)
+    async with aclosing(coalesce(deltas, interval)) as items:
+        async for item in items:
+            yield item
 
 
 async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
@@ -158,12 +160,14 @@ async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
     The first text goes out at once; after that, text waits until ``interval`` has passed since the last
     piece and then goes out whole, also when the source is silent meanwhile (a timer, not the next delta,
     flushes it). Anything that is not text (the stats) flushes the text first and passes through. Nothing is
-    dropped or reordered. Only one read of ``source`` is ever pending, in this task: a cancel interrupts it and
-    closes ``source``; no reader runs ahead of the consumer.
+    dropped or reordered. At most one read of ``source`` is pending (a child task, awaited beside the timer): a
+    cancel, or closing this generator, cancels that read and closes ``source``; no reader runs ahead of the
+    consumer.
     """
     if interval <= 0:
-        async for item in source:
-            yield item
+        async with aclosing(source):
+            async for item in source:
+                yield item
         return
     loop = asyncio.get_running_loop()
     pending, last, reading = "", None, None

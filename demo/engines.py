@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import weakref
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Iterator
@@ -85,6 +86,8 @@ class Engines:
         # One async client per event loop: an httpx connection belongs to the loop that opened it.
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._starter: threading.Thread | None = None
+        self._open_streams = 0  # HTTP streams to the server now open (answers being read)
+        self._open_lock = threading.Lock()  # streams are read on several event loops (one per thread)
 
     @classmethod
     def create(cls, settings: Settings, log_dir: str | os.PathLike | None = None) -> "Engines":
@@ -170,10 +173,30 @@ class Engines:
         one per ``--stream-interval``, then the stats. Cancelling the consumer aborts the request in vLLM."""
         self._require_server()
         params = (params or GenerationParams()).clamped(self.max_model_len)
-        async for item in stream_chat(self.client, self.server.endpoint.model, messages, params,
-                                      max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout,
-                                      interval=self.settings.stream_interval):
-            yield item
+        # Every layer closes the one below it (aclosing): Gradio ends a cancelled or abandoned run by closing the
+        # handler's generator where it waits at a yield, and an ``async for`` alone would leave this stream open
+        # until garbage collection (seen: vLLM finished cancelled answers). The same in every nested stream.
+        async with self._counted(), aclosing(stream_chat(self.client, self.server.endpoint.model, messages, params,
+                                                         max_model_len=self.max_model_len,
+                                                         request_timeout=self.settings.request_timeout,
+                                                         interval=self.settings.stream_interval)) as items:
+            async for item in items:
+                yield item
+
+    @property
+    def open_streams(self) -> int:
+        """Answers being read from the server now; a stream counts until it is closed (ended, stopped, failed)."""
+        return self._open_streams
+
+    @asynccontextmanager
+    async def _counted(self):
+        with self._open_lock:
+            self._open_streams += 1
+        try:
+            yield
+        finally:
+            with self._open_lock:
+                self._open_streams -= 1
 
     def video_budget(self, max_tokens: int | None = None) -> int:
         return video_frames.video_token_budget(self.max_model_len,
@@ -200,8 +223,10 @@ class Engines:
         and the answer streams as "delta" events.
         """
         if self.worker is None:
-            async for ev in self._answer_video_on_server(path, question, sampling, max_tokens, sampling_params):
-                yield ev
+            async with aclosing(self._answer_video_on_server(path, question, sampling, max_tokens,
+                                                             sampling_params)) as events:
+                async for ev in events:
+                    yield ev
             return
         st = self.worker.status.get()
         if st.state != "ready":
@@ -211,8 +236,9 @@ class Engines:
         yield VideoEvent("frames", frames=frames, plan=plan)
         array = await asyncio.to_thread(lambda: np.stack([np.asarray(f) for f in frames]))
         job = self.worker.answer(array, plan.sample_fps, question, max_tokens, sampling_params)
-        async for ev in iterate_in_thread(job):
-            yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)
+        async with aclosing(iterate_in_thread(job)) as events:
+            async for ev in events:
+                yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)
 
     async def _answer_video_on_server(self, path: str, question: str, sampling: VideoSampling | None,
                                       max_tokens: int | None, sampling_params: dict | None
@@ -230,14 +256,17 @@ class Engines:
                                   **(sampling_params or {})).clamped(self.max_model_len)
         yield VideoEvent("stage", "generating")
         text, stats = "", None
-        async for item in stream_chat(self.client, self.server.endpoint.model, messages, params,
-                                      max_model_len=self.max_model_len, request_timeout=self.settings.request_timeout,
-                                      media_io_kwargs=media_io_kwargs, interval=self.settings.stream_interval):
-            if isinstance(item, str):
-                text += item
-                yield VideoEvent("delta", item)
-            else:
-                stats = item
+        async with self._counted(), aclosing(stream_chat(self.client, self.server.endpoint.model, messages, params,
+                                                         max_model_len=self.max_model_len,
+                                                         request_timeout=self.settings.request_timeout,
+                                                         media_io_kwargs=media_io_kwargs,
+                                                         interval=self.settings.stream_interval)) as items:
+            async for item in items:
+                if isinstance(item, str):
+                    text += item
+                    yield VideoEvent("delta", item)
+                else:
+                    stats = item
         yield VideoEvent("done", answer=VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
                                                     stats.completion_tokens, prepare_s, stats.total_s))
 

@@ -68,13 +68,19 @@ def generated_tokens(engines) -> float:
     return metric(engines, "vllm:generation_tokens_total")
 
 
-class AbortWitness:
-    """Taken before a long request starts; :meth:`check` after the Stop proves vLLM aborted it.
+class Inconclusive(Exception):
+    """The answer reached its end before the stop was carried out: this attempt proves nothing either way."""
 
-    ``max_tokens`` must be far more than the engine can make while the test reaches its Stop. After the Stop it
-    waits (on state) until vLLM holds no request, then asserts that no request finished on its own and that
-    fewer than ``max_tokens`` tokens were made. Without a working Stop the request runs to ``max_tokens`` and
-    is counted under ``length``: the check fails.
+
+class AbortWitness:
+    """Taken before a long request starts; :meth:`check`, once the app has closed its stream after the Stop,
+    proves vLLM aborted the request.
+
+    It first requires that the answer had not ended on its own by then (else :class:`Inconclusive`: on this
+    2-core VM a process can stall for seconds while vLLM decodes, and a 4096-token answer of the tiny model
+    takes about 8 s). Then it waits (on state) until vLLM holds no request, and asserts that no request finished
+    on its own and that fewer than ``max_tokens`` tokens were made. Without a working Stop the stream closes
+    only at the answer's end, which is counted under ``length``: every attempt is inconclusive or fails.
     """
 
     def __init__(self, engines, max_tokens: int):
@@ -82,7 +88,14 @@ class AbortWitness:
         self.engines, self.max_tokens = engines, max_tokens
         self.finished, self.tokens = finished(engines), generated_tokens(engines)
 
+    def wait_decoding(self, done=lambda: False) -> None:
+        wait_decoding(self.engines, self.tokens, done)
+
     def check(self) -> None:
+        wait_until(lambda: self.engines.open_streams == 0, "the app to close its stream after the stop")
+        at_close = finished(self.engines)
+        if at_close != self.finished:
+            raise Inconclusive(f"the answer had ended before its stream was closed: {self.finished} -> {at_close}")
         # A one-token request first: when it is answered, vLLM has stepped (and published its gauges) after
         # the Stop, so "holds no request" below is read from the engine's present, not from before the Stop.
         one_token(self.engines)
@@ -90,10 +103,46 @@ class AbortWitness:
         wait_until(lambda: in_engine(self.engines) == 0 and sum(finished(self.engines).values()) >= counted,
                    "vLLM to hold no request after the stop")
         after = finished(self.engines)
-        expected = dict(self.finished, length=self.finished["length"] + 1)  # the one-token request
-        assert after == expected, f"the request finished on its own, not aborted: {self.finished} -> {after}"
         made = generated_tokens(self.engines) - self.tokens
+        expected = dict(self.finished, length=self.finished["length"] + 1)  # the one-token request
+        assert after == expected, (f"the request finished on its own, not aborted: {self.finished} -> {after}, "
+                                   f"{made:.0f} tokens made")
         assert made < self.max_tokens, f"{made:.0f} tokens made: the request ran to its end"
+
+
+def prove_abort(engines, max_tokens: int, attempt, tries: int = 3) -> None:
+    """Call ``attempt(witness)`` (start a long answer, stop it, ``witness.check()``) until one attempt proves
+    the abort; fail when ``tries`` attempts were all inconclusive, which is what a Stop that does nothing gives."""
+    reasons = []
+    for _ in range(tries):
+        try:
+            attempt(AbortWitness(engines, max_tokens))
+            return
+        except Inconclusive as exc:
+            reasons.append(str(exc))
+    pytest.fail(f"no attempt stopped the answer before its end ({tries} tries): " + "; ".join(reasons))
+
+
+def wait_decoding(engines, since_tokens: float, done=lambda: False) -> None:
+    """Wait until vLLM has made tokens since ``since_tokens`` (its counter), the signal a Stop test acts on;
+    fail if ``done()`` (the job ended first).
+
+    Not the streamed text: greedy random weights can loop on a byte token that never completes a character,
+    and vLLM then streams nothing until the answer's end (seen: 3913 tokens made before the third piece). Not
+    the running-requests gauge either: a queue test once polled it twenty times while the log said "Running: 2
+    reqs" and never read 2.
+    """
+    wait_until(lambda: generated_tokens(engines) > since_tokens or done(), "vLLM to make the answer", poll=0.05)
+    assert not done(), "the request ended before vLLM made any of it"
+
+
+def wait_processing(*jobs) -> None:
+    """Wait until each ``gradio_client`` job runs (holds one of the app's concurrency slots); fail if one ended."""
+    from gradio_client.utils import Status
+
+    wait_until(lambda: all(j.status().code in (Status.PROCESSING, Status.ITERATING) or j.done() for j in jobs),
+               "the jobs to run", poll=0.05)
+    assert not any(j.done() for j in jobs), [j.status() for j in jobs if j.done()]
 
 
 def one_token(engines) -> None:

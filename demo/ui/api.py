@@ -8,6 +8,7 @@ as the page, because the API can be called without it. Their components are hidd
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 
 import gradio as gr
 
@@ -38,12 +39,13 @@ async def _stream(engines: Engines, history: list[dict], system_prompt: str, par
     answer = ""
     try:
         messages = await asyncio.to_thread(to_openai, history, system_prompt)
-        async for item in engines.stream_chat(messages, params):
-            if isinstance(item, str):
-                answer += item
-                yield "", answer
-            else:
-                yield item.describe(), answer
+        async with aclosing(engines.stream_chat(messages, params)) as items:
+            async for item in items:
+                if isinstance(item, str):
+                    answer += item
+                    yield "", answer
+                else:
+                    yield item.describe(), answer
     except UserFacingError as exc:
         raise as_gradio_error(exc) from None
 
@@ -72,10 +74,11 @@ def build_api(engines: Engines) -> None:
         text = clean_text(message).strip()
         if not text:
             raise gr.Error(MESSAGES["empty"], print_exception=False)
-        async for update in _stream(engines, history_from_api(history) + [user_turn(text)],
+        async with aclosing(_stream(engines, history_from_api(history) + [user_turn(text)],
                                     clean_text(system_prompt),
-                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty)):
-            yield update
+                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty))) as s:
+            async for update in s:
+                yield update
 
     async def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty):
         """Answer a question about one image; streams (stats, answer)."""
@@ -86,9 +89,10 @@ def build_api(engines: Engines) -> None:
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
         turn = user_turn(clean_text(question).strip() or "Describe this image.", [image])
-        async for update in _stream(engines, [turn], "",
-                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty)):
-            yield update
+        async with aclosing(_stream(engines, [turn], "",
+                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty))) as s:
+            async for update in s:
+                yield update
 
     async def describe_video(video, question, fps, max_frames, temperature, top_p, top_k, max_tokens,
                              presence_penalty):
@@ -96,11 +100,12 @@ def build_api(engines: Engines) -> None:
         sampling = sampling_from(fps or 2.0, max_frames or 64, "360p", 0, 0)
         params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
         try:
-            async for kind, *rest in run_video(engines, video, question or VIDEO_QUESTION, sampling, params):
-                if kind == "partial":  # video through the server streams
-                    yield "", rest[0]
-                elif kind == "answer":
-                    yield rest[1], rest[0]
+            async with aclosing(run_video(engines, video, question or VIDEO_QUESTION, sampling, params)) as s:
+                async for kind, *rest in s:
+                    if kind == "partial":  # video through the server streams
+                        yield "", rest[0]
+                    elif kind == "answer":
+                        yield rest[1], rest[0]
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
 

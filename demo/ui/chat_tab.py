@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 
 import gradio as gr
 
@@ -22,8 +23,9 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
                         textbox):
     """Shared by the Chat and Image tabs: stream the answer to ``history`` into the chat box and the state.
 
-    An async generator, awaited in the request's own task: Stop, Clear or a closed tab cancel that task, which
-    closes the HTTP stream, which aborts the request in vLLM. On failure the user's last message goes back into
+    An async generator, awaited in the request's own task: Stop, Clear or a closed tab cancel that task or close
+    this generator, which closes the HTTP stream (each layer closes the one below: ``aclosing``), which aborts
+    the request in vLLM. On failure the user's last message goes back into
     the text box (nothing is lost), the conversation is restored, and the sentence is shown.
     """
     if not history or history[-1]["role"] != "user":
@@ -32,13 +34,14 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
     try:
         # reading and resizing the images, off the event loop
         messages = await asyncio.to_thread(to_openai, history, system_prompt)
-        async for item in engines.stream_chat(messages, params):
-            if isinstance(item, str):
-                answer += item
-                current = history + [assistant_turn(answer)]
-                yield {chatbot: to_chatbot(current), state: current}
-            else:
-                final = item
+        async with aclosing(engines.stream_chat(messages, params)) as items:
+            async for item in items:
+                if isinstance(item, str):
+                    answer += item
+                    current = history + [assistant_turn(answer)]
+                    yield {chatbot: to_chatbot(current), state: current}
+                else:
+                    final = item
         current = history + [assistant_turn(answer)]
         yield {chatbot: to_chatbot(current), state: current, stats: stats_markdown(final)}
     except UserFacingError as exc:
@@ -77,9 +80,10 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
         return {state: history, chatbot: to_chatbot(history), textbox: "", stats: ""}
 
     async def respond(history, system_prompt, *gen):
-        async for update in stream_answer(engines, history, system_prompt, params_from(*gen), chatbot, state,
-                                          stats, textbox):
-            yield update
+        async with aclosing(stream_answer(engines, history, system_prompt, params_from(*gen), chatbot, state,
+                                          stats, textbox)) as updates:
+            async for update in updates:
+                yield update
 
     def drop_last_answer(history: list[dict]):
         if history and history[-1]["role"] == "assistant":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from pathlib import Path
 
 import gradio as gr
@@ -81,8 +82,10 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
         return {state: history, sent: already + new, chatbot: to_chatbot(history), question: "", stats: ""}
 
     async def respond(history, *gen):
-        async for update in stream_answer(engines, history, "", params_from(*gen), chatbot, state, stats, question):
-            yield update
+        async with aclosing(stream_answer(engines, history, "", params_from(*gen), chatbot, state, stats,
+                                          question)) as updates:
+            async for update in updates:
+                yield update
 
     events = []
     for trigger in (question.submit, ask.click):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from contextlib import aclosing
 from pathlib import Path
 
 import gradio as gr
@@ -45,24 +46,25 @@ async def run_video(engines: Engines, video, question, sampling: VideoSampling, 
     sampling_params = {"temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
                        "presence_penalty": params.presence_penalty}
     partial = ""
-    async for ev in engines.answer_video(str(video), question, sampling, max_tokens, sampling_params):
-        if ev.kind == "frames":
-            caption = frames_caption(ev.plan, engines.max_model_len, engines.video_budget(max_tokens))
-            yield "frames", ev.frames, caption
-        elif ev.kind == "delta":
-            partial += ev.detail
-            yield "partial", partial
-        elif ev.kind == "queued":
-            yield "status", f"Waiting for the video worker: {ev.detail} job(s) ahead of yours…"
-        elif ev.kind == "stage":
-            yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
-        elif ev.kind == "done":
-            a = ev.answer
-            stats = (f"{a.prompt_tokens} prompt + {a.completion_tokens} completion tokens · "
-                     f"prepared in {a.prepare_s:.2f} s · generated in {a.generate_s:.2f} s "
-                     f"({a.completion_tokens / a.generate_s if a.generate_s else 0:.1f} tokens/s) · "
-                     f"finish: {a.finish_reason}")
-            yield "answer", a.text, stats
+    async with aclosing(engines.answer_video(str(video), question, sampling, max_tokens, sampling_params)) as evs:
+        async for ev in evs:
+            if ev.kind == "frames":
+                caption = frames_caption(ev.plan, engines.max_model_len, engines.video_budget(max_tokens))
+                yield "frames", ev.frames, caption
+            elif ev.kind == "delta":
+                partial += ev.detail
+                yield "partial", partial
+            elif ev.kind == "queued":
+                yield "status", f"Waiting for the video worker: {ev.detail} job(s) ahead of yours…"
+            elif ev.kind == "stage":
+                yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
+            elif ev.kind == "done":
+                a = ev.answer
+                stats = (f"{a.prompt_tokens} prompt + {a.completion_tokens} completion tokens · "
+                         f"prepared in {a.prepare_s:.2f} s · generated in {a.generate_s:.2f} s "
+                         f"({a.completion_tokens / a.generate_s if a.generate_s else 0:.1f} tokens/s) · "
+                         f"finish: {a.finish_reason}")
+                yield "answer", a.text, stats
 
 
 def build_video_tab(engines: Engines, gen_inputs: list) -> None:
@@ -97,15 +99,16 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
         yield {status: "Reading the video…", frames: None, tokens: "", answer: "", stats: ""}
         sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
         try:
-            async for kind, *rest in run_video(engines, video_path, text, sampling, params_from(*gen)):
-                if kind == "frames":
-                    yield {frames: rest[0], tokens: rest[1]}
-                elif kind == "status":
-                    yield {status: html.escape(rest[0])}
-                elif kind == "partial":
-                    yield {answer: rest[0]}
-                else:
-                    yield {status: "Done.", answer: rest[0], stats: html.escape(rest[1])}
+            async with aclosing(run_video(engines, video_path, text, sampling, params_from(*gen))) as updates:
+                async for kind, *rest in updates:
+                    if kind == "frames":
+                        yield {frames: rest[0], tokens: rest[1]}
+                    elif kind == "status":
+                        yield {status: html.escape(rest[0])}
+                    elif kind == "partial":
+                        yield {answer: rest[0]}
+                    else:
+                        yield {status: "Done.", answer: rest[0], stats: html.escape(rest[1])}
         except UserFacingError as exc:
             tell(exc)
             yield {status: "⚠️ " + html.escape(str(exc))}

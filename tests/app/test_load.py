@@ -15,7 +15,7 @@ from gradio_client.utils import QueueError, Status
 
 from tests.conftest import page_instance
 from tests.engine.test_engines import make_clip
-from tests.waits import ENGINE_WAIT_S, AbortWitness, app_client, wait_until
+from tests.waits import ENGINE_WAIT_S, app_client, prove_abort, wait_processing, wait_until
 
 # An answer still streaming when it is cancelled: greedy (random weights then loop without an end-of-text
 # token, the same way every run) and far longer than the checks take (the eager CPU engine: ~100 tokens/s).
@@ -43,7 +43,7 @@ def test_a_full_queue_turns_the_extra_users_away_and_answers_the_others(engines)
         blocker_clients = [app_client(url) for _ in range(running)]
         blockers = [c.submit(*chat_args(f"Write a long story number {i}.", LONG), api_name="/chat")
                     for i, c in enumerate(blocker_clients)]
-        wait_for(lambda: all(len(b.outputs()) >= 3 for b in blockers), "the first answers to stream")
+        wait_processing(*blockers)  # both hold a running slot
 
         def join(i):
             job = client.submit(*chat_args(f"Count to {i}.", 8), api_name="/chat")
@@ -87,7 +87,7 @@ def test_a_full_queue_tells_a_raw_caller_in_a_sentence(engines):
         # (and kept: a client that is garbage-collected closes its session, which ends its job)
         blocker_client = app_client(url)
         blocker = blocker_client.submit(*chat_args("Write a long story.", LONG), api_name="/chat")
-        wait_for(lambda: len(blocker.outputs()) >= 3, "the first answer to stream")
+        wait_processing(blocker)  # it holds the running slot
         waiting = client.submit(*chat_args("Count to two.", 8), api_name="/chat")
         wait_for(lambda: waiting.status().code == Status.IN_QUEUE, "the second request to wait in the queue")
         config = json.loads(urllib.request.urlopen(f"{url}/config", timeout=30).read())
@@ -124,23 +124,19 @@ def test_chat_keeps_flowing_while_a_long_video_job_runs(app_url, engines, tmp_pa
 
 
 # --- users who leave ----------------------------------------------------------------------------------------
-# A known bug, not a flaky check: in warm fresh-clone runs vLLM finished these cancelled answers (counted under
-# "length"), so the cancel did not reach it in time; the page's own Stop passed every time. The tests run and
-# report XFAIL or XPASS until it is fixed (issue 10's closing note, "For the next session").
-CANCEL_GAP = pytest.mark.xfail(strict=False, reason="a gradio_client cancel or a closed tab does not always "
-                                                    "reach vLLM yet (issue 10's note)")
-
-
-@CANCEL_GAP
 def test_cancelling_a_job_aborts_the_request_on_the_server(app_url, engines):
-    witness = AbortWitness(engines, LONG)
-    client = app_client(app_url)
-    job = client.submit(*chat_args("Write a very long story about the sea.", LONG), api_name="/chat")
-    wait_for(lambda: len(job.outputs()) >= 3, "the answer to stream")
-    job.cancel()
-    witness.check()  # vLLM idle again with no finish counted: the cancel aborted it there
+    clients = []  # kept: a client that is garbage-collected closes its session
+
+    def attempt(witness):
+        clients.append(app_client(app_url))  # a session of its own each time, as a new visitor
+        job = clients[-1].submit(*chat_args("Write a very long story about the sea.", LONG), api_name="/chat")
+        witness.wait_decoding(done=job.done)  # the answer is being made
+        job.cancel()
+        witness.check()  # vLLM idle again with no finish counted: the cancel aborted it there
+
+    prove_abort(engines, LONG, attempt)
     # the page still answers
-    _, answer = client.predict(*chat_args("hello", 8), api_name="/chat")
+    _, answer = clients[-1].predict(*chat_args("hello", 8), api_name="/chat")
     assert answer
 
 
@@ -148,33 +144,34 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@CANCEL_GAP
 def test_closing_the_tab_aborts_the_request_on_the_server(app_url, engines, output_dir):
     from playwright.sync_api import expect, sync_playwright
 
     from tests.app.test_browser import LONG_ANSWER, set_generation
 
-    witness = AbortWitness(engines, LONG_ANSWER["max_tokens"])
     exe = shutil.which("chromium")
     assert exe, "Debian's chromium is missing: scripts/test.sh installs it"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 720})
-            page = context.new_page()
-            page.set_default_timeout(ENGINE_WAIT_S * 1000)
-            page.goto(app_url)
-            expect(page.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
-            set_generation(page, **LONG_ANSWER)
-            page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
-            page.locator("#chat-send").click()
-            bot = page.locator("#chat-box [data-testid='bot']")
-            expect(bot).not_to_have_text("")  # streaming into the page
-            shots = output_dir / "screenshots"
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "test_closing_the_tab_aborts_the_request_on_the_server.png"))
-            page.close()  # the person closes the tab mid-answer
-            context.close()
-        finally:
-            browser.close()
-    witness.check()  # vLLM idle again with no finish counted: the closed tab aborted it there
+
+    def attempt(witness):
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1280, "height": 720})
+                page = context.new_page()
+                page.set_default_timeout(ENGINE_WAIT_S * 1000)
+                page.goto(app_url)
+                expect(page.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
+                set_generation(page, **LONG_ANSWER)
+                page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
+                page.locator("#chat-send").click()
+                witness.wait_decoding()  # the answer is being made
+                shots = output_dir / "screenshots"
+                shots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shots / "test_closing_the_tab_aborts_the_request_on_the_server.png"))
+                page.close()  # the person closes the tab mid-answer
+                context.close()
+            finally:
+                browser.close()
+        witness.check()  # vLLM idle again with no finish counted: the closed tab aborted it there
+
+    prove_abort(engines, LONG_ANSWER["max_tokens"], attempt)
