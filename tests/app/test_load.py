@@ -124,7 +124,17 @@ def test_chat_keeps_flowing_while_a_long_video_job_runs(app_url, engines, tmp_pa
 
 
 # --- users who leave ----------------------------------------------------------------------------------------
-def test_cancelling_a_job_aborts_the_request_on_the_server(app_url, engines):
+# Each on a page instance of its own: on the session's shared page, after the other page tests, both failed all
+# three attempts in a fresh-clone run (the stream closed only at the answer's end) while they pass on a fresh
+# page; what the earlier tests leave behind in the shared instance is not found yet (see the README).
+@pytest.fixture
+def own_page_url(engines):
+    with page_instance(engines) as url:
+        yield url
+
+
+def test_cancelling_a_job_aborts_the_request_on_the_server(own_page_url, engines):
+    app_url = own_page_url
     clients = []  # kept: a client that is garbage-collected closes its session
 
     def attempt(witness):
@@ -144,7 +154,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def test_closing_the_tab_aborts_the_request_on_the_server(app_url, engines, output_dir):
+def test_closing_the_tab_aborts_the_request_on_the_server(own_page_url, engines, output_dir):
+    app_url = own_page_url
     from playwright.sync_api import expect, sync_playwright
 
     from tests.app.test_browser import LONG_ANSWER, set_generation
