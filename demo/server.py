@@ -109,7 +109,8 @@ class ServerSupervisor(Supervisor):
                          hang_limit=settings.request_timeout)
         self.placement = placement
         self.port = choose_port(settings.port)
-        self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", secrets.token_urlsafe(24),
+        # hex: a key that starts with "-" (token_urlsafe can) is read as an option when passed as `--api-key KEY`
+        self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", secrets.token_hex(24),
                                        settings.served_model_name)
         self.command = server_command(settings, model_path, placement, self.port)
         self._proc: subprocess.Popen | None = None

@@ -38,7 +38,7 @@ def remote_server(engines):
 def attached_app(remote_server):
     port = free_port()
     endpoint = remote_server.endpoint
-    app = AppProcess("attached", ["--api-base", endpoint.root, "--api-key", endpoint.api_key,
+    app = AppProcess("attached", ["--api-base", endpoint.root, f"--api-key={endpoint.api_key}",
                                   "--served-model-name", "not-served-here", "--max-model-len", str(APP_LEN),
                                   "--video-max-tokens", "512"], base_env(GRADIO_SERVER_PORT=str(port)), port)
     try:
