@@ -54,6 +54,16 @@ def _number(value, default: float) -> float:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """Tokens made so far, while the answer streams no text (prefill's end, a token that completes no character,
+    a model's hidden part). Passing it on keeps the consumer's generator yielding: Gradio notices a closed tab,
+    and closes an abandoned run, only at a yield (seen: a random-weight answer silent for thousands of tokens
+    ran to its end after its tab was closed)."""
+
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
 class AnswerStats:
     finish_reason: str | None
     prompt_tokens: int
@@ -106,9 +116,9 @@ def _short(text: str, limit: int = 300) -> str:
 
 async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
                       max_model_len: int, request_timeout: float, media_io_kwargs: dict | None = None,
-                      interval: float = 0.0) -> AsyncIterator[str | AnswerStats]:
-    """Yield the answer's text as it arrives (coalesced to one piece per ``interval`` seconds), then one
-    :class:`AnswerStats`.
+                      interval: float = 0.0) -> AsyncIterator[str | Progress | AnswerStats]:
+    """Yield the answer's text as it arrives (coalesced to one piece per ``interval`` seconds), a
+    :class:`Progress` for an interval in which tokens but no text came, then one :class:`AnswerStats`.
 
     ``media_io_kwargs`` is the app's own (video frame timing); nothing a user sends reaches ``extra_body``.
     """
@@ -121,8 +131,9 @@ async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dic
 
 async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
                   max_model_len: int, request_timeout: float, media_io_kwargs: dict | None
-                  ) -> AsyncIterator[str | AnswerStats]:
-    """Each text delta as the server sends it, then the :class:`AnswerStats`."""
+                  ) -> AsyncIterator[str | Progress | AnswerStats]:
+    """Each text delta as the server sends it (a :class:`Progress` for a token without text), then the
+    :class:`AnswerStats`."""
     extra_body = {"top_k": params.top_k}
     if media_io_kwargs:
         extra_body["media_io_kwargs"] = media_io_kwargs
@@ -131,19 +142,26 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
     finish, usage = None, None
     try:
         stream = await client.chat.completions.create(
-            model=model, messages=messages, stream=True, stream_options={"include_usage": True},
+            model=model, messages=messages, stream=True, # the running token count on every chunk (vLLM sends one per step, text or not)
+            stream_options={"include_usage": True, "continuous_usage_stats": True},
             temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
             presence_penalty=params.presence_penalty, extra_body=extra_body,
         )
+        steps = 0
         async with stream:  # leaving early (Stop, closed tab, cancel) closes the stream: vLLM aborts the request
             async for chunk in stream:
                 if chunk.usage is not None:
                     usage = chunk.usage
                 for choice in chunk.choices:
+                    steps += 1
                     if choice.delta and choice.delta.content:
                         if first is None:
                             first = time.perf_counter() - start
                         yield choice.delta.content
+                    elif not choice.finish_reason:  # a step without text (the first chunk only names the role)
+                        made = chunk.usage.completion_tokens if chunk.usage is not None else steps - 1
+                        if made > 0:
+                            yield Progress(made)
                     if choice.finish_reason:
                         finish = choice.finish_reason
     except (openai.OpenAIError, httpx.HTTPError) as exc:
@@ -155,14 +173,15 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
 
 
 async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
-    """Merge the text items of ``source`` so that at most one is yielded per ``interval`` seconds.
+    """Merge the text items of ``source`` so that at most one item is yielded per ``interval`` seconds.
 
     The first text goes out at once; after that, text waits until ``interval`` has passed since the last
     piece and then goes out whole, also when the source is silent meanwhile (a timer, not the next delta,
-    flushes it). Anything that is not text (the stats) flushes the text first and passes through. Nothing is
-    dropped or reordered. At most one read of ``source`` is pending (a child task, awaited beside the timer): a
-    cancel, or closing this generator, cancels that read and closes ``source``; no reader runs ahead of the
-    consumer.
+    flushes it). A :class:`Progress` goes out the same way, in an interval without text (the latest one; text
+    says the answer is alive anyway). Anything else (the stats) flushes the text first and passes through.
+    No text is dropped or reordered. At most one read of ``source`` is pending (a child task, awaited beside
+    the timer): a cancel, or closing this generator, cancels that read and closes ``source``; no reader runs
+    ahead of the consumer.
     """
     if interval <= 0:
         async with aclosing(source):
@@ -170,16 +189,18 @@ async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
                 yield item
         return
     loop = asyncio.get_running_loop()
-    pending, last, reading = "", None, None
+    pending, progress, last, reading = "", None, None, None
     try:
         while True:
             if reading is None:
                 reading = asyncio.ensure_future(anext(source))
-            wait = None if not pending else max(0.0, last + interval - loop.time())
+            waiting = pending or progress is not None
+            wait = None if not waiting else max(0.0, last + interval - loop.time())
             done, _ = await asyncio.wait({reading}, timeout=wait)
-            if not done:  # the interval is over and text is waiting: send it
-                yield pending
-                pending, last = "", loop.time()
+            if not done:  # the interval is over and something is waiting: send it
+                out = pending or progress
+                pending, progress, last = "", None, loop.time()
+                yield out
                 continue
             try:
                 item = reading.result()
@@ -187,15 +208,19 @@ async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
                 break
             finally:
                 reading = None
-            if isinstance(item, str):
-                pending += item
+            if isinstance(item, (str, Progress)):
+                if isinstance(item, str):
+                    pending += item
+                else:
+                    progress = item
                 if last is None or loop.time() - last >= interval:
-                    yield pending
-                    pending, last = "", loop.time()
+                    out = pending or progress
+                    pending, progress, last = "", None, loop.time()
+                    yield out
                 continue
             if pending:
                 yield pending
-                pending, last = "", loop.time()
+            pending, progress, last = "", None, loop.time()
             yield item
         if pending:
             yield pending

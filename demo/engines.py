@@ -21,7 +21,7 @@ from typing import AsyncIterator, Iterator
 import numpy as np
 
 from . import video_frames, video_via_server
-from .chat_stream import AnswerStats, GenerationParams, make_client, stream_chat
+from .chat_stream import AnswerStats, GenerationParams, Progress, make_client, stream_chat
 from .device_plan import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, plan_devices
 from .messages import EngineError
 from .model_source import resolve_model
@@ -46,7 +46,7 @@ class VideoSampling:
 @dataclass(frozen=True)
 class VideoEvent:
     # "frames" (frames + plan), "queued" (detail = position), "stage" (detail), "delta" (detail = text, when
-    # the server answers), "done" (answer)
+    # the server answers), "progress" (detail = tokens so far, no text yet, when the server answers), "done"
     kind: str
     detail: object = None
     frames: list | None = None
@@ -168,9 +168,10 @@ class Engines:
         return client
 
     async def stream_chat(self, messages: list[dict], params: GenerationParams | None = None
-                          ) -> AsyncIterator[str | AnswerStats]:
+                          ) -> AsyncIterator[str | Progress | AnswerStats]:
         """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts): text pieces, coalesced to
-        one per ``--stream-interval``, then the stats. Cancelling the consumer aborts the request in vLLM."""
+        one per ``--stream-interval`` (a :class:`Progress` for an interval of tokens without text), then the stats.
+        Cancelling the consumer aborts the request in vLLM."""
         self._require_server()
         params = (params or GenerationParams()).clamped(self.max_model_len)
         # Every layer closes the one below it (aclosing): Gradio ends a cancelled or abandoned run by closing the
@@ -265,6 +266,8 @@ class Engines:
                 if isinstance(item, str):
                     text += item
                     yield VideoEvent("delta", item)
+                elif isinstance(item, Progress):
+                    yield VideoEvent("progress", item.completion_tokens)
                 else:
                     stats = item
         yield VideoEvent("done", answer=VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,

@@ -12,7 +12,7 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..chat_stream import GenerationParams
+from ..chat_stream import GenerationParams, Progress
 from ..conversation import assistant_turn, clean_text, to_openai, user_turn
 from ..engines import Engines
 from ..images import check_image
@@ -43,6 +43,8 @@ async def _stream(engines: Engines, history: list[dict], system_prompt: str, par
             async for item in items:
                 if isinstance(item, str):
                     answer += item
+                    yield "", answer
+                elif isinstance(item, Progress):  # a yield lets Gradio end the run if the caller has gone
                     yield "", answer
                 else:
                     yield item.describe(), answer
@@ -101,9 +103,13 @@ def build_api(engines: Engines) -> None:
         params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
         try:
             async with aclosing(run_video(engines, video, question or VIDEO_QUESTION, sampling, params)) as s:
+                partial = ""
                 async for kind, *rest in s:
                     if kind == "partial":  # video through the server streams
-                        yield "", rest[0]
+                        partial = rest[0]
+                        yield "", partial
+                    elif kind == "status":  # a yield lets Gradio end the run if the caller has gone
+                        yield "", partial
                     elif kind == "answer":
                         yield rest[1], rest[0]
         except UserFacingError as exc:

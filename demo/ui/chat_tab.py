@@ -10,7 +10,8 @@ import gradio as gr
 from ..conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_text, user_turn
 from ..engines import Engines
 from ..messages import MESSAGES, UserFacingError
-from .common import params_from, stats_markdown, tell
+from ..chat_stream import Progress
+from .common import params_from, progress_markdown, stats_markdown, tell
 
 EXAMPLES = [
     "reverse every character of 'I love Qwen3-VL-4B-Instruct'",
@@ -30,7 +31,7 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
     """
     if not history or history[-1]["role"] != "user":
         return
-    answer, final = "", None
+    answer, final, progress_shown = "", None, False
     try:
         # reading and resizing the images, off the event loop
         messages = await asyncio.to_thread(to_openai, history, system_prompt)
@@ -39,7 +40,13 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
                 if isinstance(item, str):
                     answer += item
                     current = history + [assistant_turn(answer)]
-                    yield {chatbot: to_chatbot(current), state: current}
+                    update = {chatbot: to_chatbot(current), state: current}
+                    if progress_shown:  # text again: the count would go stale
+                        update[stats], progress_shown = "", False
+                    yield update
+                elif isinstance(item, Progress):
+                    progress_shown = True
+                    yield {stats: progress_markdown(item)}
                 else:
                     final = item
         current = history + [assistant_turn(answer)]

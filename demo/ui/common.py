@@ -6,7 +6,7 @@ import html
 
 import gradio as gr
 
-from ..chat_stream import AnswerStats, GenerationParams
+from ..chat_stream import AnswerStats, GenerationParams, Progress
 from ..messages import MESSAGES, UserFacingError
 
 
@@ -30,6 +30,11 @@ def params_from(temperature, top_p, top_k, max_tokens, presence_penalty) -> Gene
                                 float(presence_penalty))
     except (TypeError, ValueError, OverflowError):
         raise gr.Error(html.escape(MESSAGES["bad_settings"]), print_exception=False) from None
+
+
+def progress_markdown(progress: Progress) -> str:
+    """The stats line while the answer makes tokens but no text yet."""
+    return f"<span class='answer-progress'>generating · {progress.completion_tokens} tokens so far</span>"
 
 
 def stats_markdown(stats: AnswerStats | None) -> str:

@@ -56,6 +56,8 @@ async def run_video(engines: Engines, video, question, sampling: VideoSampling, 
                 yield "partial", partial
             elif ev.kind == "queued":
                 yield "status", f"Waiting for the video worker: {ev.detail} job(s) ahead of yours…"
+            elif ev.kind == "progress":
+                yield "status", f"Generating the answer… {ev.detail} tokens so far"
             elif ev.kind == "stage":
                 yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
             elif ev.kind == "done":

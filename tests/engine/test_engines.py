@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo.chat_stream import AnswerStats, GenerationParams
+from demo.chat_stream import AnswerStats, GenerationParams, Progress
 from demo.engines import VideoSampling
 from demo.images import image_part
 from demo.messages import EngineError
@@ -38,9 +38,13 @@ SAMPLED_LONG = GenerationParams(temperature=1.0, top_p=1.0, top_k=-1, max_tokens
 
 def run(engines, messages, params=SHORT):
     out = collect(engines.stream_chat(messages, params))
-    deltas, stats = out[:-1], out[-1]
+    items, stats = out[:-1], out[-1]
     assert isinstance(stats, AnswerStats)
-    assert all(isinstance(d, str) and d for d in deltas)
+    deltas = [d for d in items if isinstance(d, str)]
+    counts = [p.completion_tokens for p in items if isinstance(p, Progress)]
+    assert len(deltas) + len(counts) == len(items)  # text and progress only
+    assert all(deltas)
+    assert counts == sorted(counts) and all(0 < c <= stats.completion_tokens for c in counts)
     return deltas, stats
 
 
@@ -130,7 +134,7 @@ def test_closing_the_stream_between_two_pieces_aborts_the_request_on_the_server(
     def attempt(witness):
         got = take_then_close(engines.stream_chat([{"role": "user", "content": "Write a very long story."}],
                                                   SAMPLED_LONG), 1, then=witness.check)
-        assert len(got) == 1 and isinstance(got[0], str)
+        assert len(got) == 1 and isinstance(got[0], (str, Progress))
 
     prove_abort(engines, SAMPLED_LONG.max_tokens, attempt)
 
@@ -171,7 +175,7 @@ def test_server_killed_mid_stream_is_a_sentence_and_it_comes_back(engines):
     async def kill_mid_answer():
         gen = engines.stream_chat([{"role": "user", "content": "Write a very long story."}], LONG)
         for _ in range(3):
-            assert isinstance(await anext(gen), str)  # the answer is streaming
+            assert isinstance(await anext(gen), (str, Progress))  # the answer is streaming
         os.kill(old_pid, signal.SIGKILL)
         try:
             return [item async for item in gen][-1]

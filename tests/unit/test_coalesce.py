@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from demo.chat_stream import AnswerStats, coalesce
+from demo.chat_stream import AnswerStats, Progress, coalesce
 
 STATS = AnswerStats("length", 3, 5, 0.1, 0.2)
 
@@ -104,3 +104,37 @@ def test_an_error_of_the_source_reaches_the_consumer():
 
     with pytest.raises(RuntimeError, match="server gone"):
         run(gather(coalesce(source(), 0.04)))
+
+
+def test_tokens_without_text_go_out_as_progress_at_most_one_per_interval():
+    # a stretch of tokens that complete no character (a random-weight loop, a model's hidden part): the consumer
+    # still gets an item, so that Gradio can close a run whose visitor has left (it can only at a yield)
+    steps = [Progress(i) for i in range(1, 51)]
+    out = run(gather(coalesce(burst(steps, STATS), 10.0)))  # all 50 within one interval
+    assert out == [Progress(1), STATS]  # the first at once; the stats end the answer, a count would add nothing
+
+
+def test_a_silent_stretch_is_reported_by_the_timer_while_the_source_waits():
+    released = asyncio.Event()
+
+    async def source():
+        yield "a"
+        yield Progress(2)
+        await released.wait()  # silent until the consumer has seen the progress: only a timer can send it
+        yield "b"
+
+    async def consume():
+        got = []
+        async for item in coalesce(source(), 0.05):
+            got.append(item)
+            if isinstance(item, Progress):
+                released.set()
+        return got
+
+    assert run(consume()) == ["a", Progress(2), "b"]
+
+
+def test_text_in_an_interval_wins_over_progress_and_no_text_is_lost():
+    items = ["a", Progress(2), "b", Progress(3), "c"]
+    out = run(gather(coalesce(burst(items, STATS), 10.0)))
+    assert out == ["a", "bc", STATS]
