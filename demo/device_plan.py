@@ -6,8 +6,12 @@ it finds free when it starts. So:
 - 2+ GPUs: the server on the first GPU(s) with ``--gpu-memory-utilization`` (0.9), the video worker on the
   others with ``--video-gpu-memory-utilization`` (0.99) and tensor parallelism over them: the seed's values.
 - 1 GPU: both on it, the worker sized for one full-length request and the server given the rest of a
-  common budget; started one after the other. When the card cannot hold two copies of the weights, video
+  common budget. Each engine gets an explicit KV-cache size (vLLM's ``kv_cache_memory_bytes``), so neither
+  sizes its cache from what the other has taken meanwhile, and both start at the same time; a vLLM without
+  that setting gets them one after the other. When the card cannot hold two copies of the weights, video
   goes through the server (``video_url``), so the weights are loaded once.
+- Every fraction is then held to the memory free on its card (:func:`fit_to_free`): vLLM refuses to start
+  an engine when less than its fraction of the card is free after its own CUDA context.
 - no GPU: vLLM's CPU build; each engine's KV cache is ``VLLM_CPU_KVCACHE_SPACE`` GiB, not a fraction, and
   both run eager unless ``--no-enforce-eager``: vLLM 0.32's CPU build compiles the model again at every start
   (its AOT artefact fails to load: bench/RESULTS.md, figure 5), which made a cold start minutes long.
@@ -20,10 +24,11 @@ is what makes the 1-GPU split below meaningful.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -31,9 +36,15 @@ GIB = 1024**3
 
 # Share of a card both engines may take together: the rest is for two CUDA contexts and the driver.
 SHARED_CARD_BUDGET = 0.92
-# Activations (vision tower on the largest allowed video, sampler), CUDA graphs and allocator slack, per
-# engine. An estimate from vLLM's profile run of Qwen3-VL-4B at 8k context; see README, "GPU memory".
-ENGINE_OVERHEAD_GIB = 3.0
+# The model's memory figures, measured, in one place (bench/RESULTS-gpu.md; shared/GPU_TESTBED.md): one H200,
+# vLLM 0.26.0's CUDA build, a random-weight checkpoint of Qwen3-VL-4B-Instruct's dimensions, 8192 context.
+# Weights as vLLM loads them ("Model loading took ..."): 8.69 GiB (server) and 8.80 GiB (worker).
+WEIGHTS_AS_LOADED_GIB = 8.8
+# Per engine, beyond weights and KV cache: peak activations 1.20 (the vision tower's profile run) + non-torch
+# 0.23 + CUDA graphs 1.01 = 2.44 GiB measured; 2.5 keeps a little slack for the allocator.
+ENGINE_OVERHEAD_GIB = 2.5
+# A CUDA context with torch and vLLM's libraries loaded, which is not free when vLLM checks its fraction.
+CUDA_CONTEXT_GIB = 0.75
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class Gpu:
     index: int
     name: str
     total_gib: float
+    free_gib: float | None = None  # as nvidia-smi saw it before the engines started (None: not read)
 
 
 @dataclass(frozen=True)
@@ -70,8 +82,8 @@ class ModelFootprint:
         return cls(weights_gib=weights, kv_bytes_per_token=kv, num_kv_heads=kv_heads, num_attention_heads=heads)
 
 
-# Qwen/Qwen3-VL-4B-Instruct: 8.9 GB of bf16 safetensors; 36 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
-QWEN3_VL_4B = ModelFootprint(weights_gib=8.3, kv_bytes_per_token=2 * 36 * 8 * 128 * 2)
+# Qwen/Qwen3-VL-4B-Instruct: weights as loaded (above); 36 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
+QWEN3_VL_4B = ModelFootprint(weights_gib=WEIGHTS_AS_LOADED_GIB, kv_bytes_per_token=2 * 36 * 8 * 128 * 2)
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class Placement:
     gpu_memory_utilization: float | None = None
     cpu_kv_cache_gib: int | None = None
     enforce_eager: bool = False
+    kv_cache_bytes: int | None = None  # per GPU; None: vLLM sizes it from the fraction (a card of its own)
 
     def env(self) -> dict[str, str]:
         """Environment variables that put the engine there."""
@@ -98,7 +111,8 @@ class Placement:
             return f"CPU, KV cache {self.cpu_kv_cache_gib} GiB{eager}"
         where = "GPU " + ",".join(str(g) for g in self.gpus)
         tp = f", TP {self.tensor_parallel_size}" if self.tensor_parallel_size > 1 else ""
-        return f"{where}{tp}, {self.gpu_memory_utilization:.2f} of memory{eager}"
+        kv = f", KV cache {self.kv_cache_bytes / GIB:.1f} GiB" if self.kv_cache_bytes else ""
+        return f"{where}{tp}, {self.gpu_memory_utilization:.2f} of memory{kv}{eager}"
 
 
 @dataclass(frozen=True)
@@ -131,10 +145,12 @@ def _tp_for(n: int, footprint: ModelFootprint) -> int:
 def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: int, attached: bool,
                  video_via: str, tensor_parallel_size: int, gpu_memory_utilization: float,
                  video_gpu_memory_utilization: float, cpu_kv_cache_gib: int,
-                 enforce_eager: bool | None = None) -> DevicePlan:
+                 enforce_eager: bool | None = None, explicit_kv: bool = True) -> DevicePlan:
     """Place the server and the video worker. Pure: same inputs, same plan.
 
-    ``enforce_eager`` None: eager on the CPU build, the seed's compiled engines on GPUs.
+    ``enforce_eager`` None: eager on the CPU build, the seed's compiled engines on GPUs. ``explicit_kv``: the
+    installed vLLM takes a KV-cache size (``--kv-cache-memory-bytes``), so engines sharing a card can start
+    together; without it they start one after the other.
     """
     want_worker = video_via != "server"
     if not gpus:
@@ -172,30 +188,85 @@ def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: i
         if video_via == "worker":
             raise ValueError(note + ": use --video-via server, a second GPU, or a smaller --max-model-len")
         return DevicePlan(server, None, False, (note + ": video goes through the server",))
-    worker_frac = round(need / smallest + 0.005, 2)
+    worker_frac = math.ceil(need / smallest * 100) / 100
     server_frac = round(SHARED_CARD_BUDGET - worker_frac, 2)
+    worker_kv = server_kv = None
+    if explicit_kv:  # what is left of each share once weights and overhead are in, per card
+        worker_kv = kv_bytes_left(worker_frac, smallest, footprint, server_tp)
+        server_kv = kv_bytes_left(server_frac, smallest, footprint, server_tp)
+        how = "each with its own KV-cache size, so they start together"
+    else:
+        how = "each engine sizes its cache from the memory free at its start, so they start one after the other"
     return DevicePlan(
-        Placement("cuda", server.gpus, server_tp, server_frac, enforce_eager=eager),
-        Placement("cuda", server.gpus, server_tp, worker_frac, enforce_eager=eager),
-        sequential_start=True,
-        notes=(f"one {smallest:.0f} GiB card shared: worker {worker_frac}, server {server_frac} "
-               "(each engine profiles free memory at start, so they start one after the other)",),
+        Placement("cuda", server.gpus, server_tp, server_frac, enforce_eager=eager, kv_cache_bytes=server_kv),
+        Placement("cuda", server.gpus, server_tp, worker_frac, enforce_eager=eager, kv_cache_bytes=worker_kv),
+        sequential_start=not explicit_kv,
+        notes=(f"one {smallest:.0f} GiB card shared: worker {worker_frac}, server {server_frac} ({how})",),
     )
 
 
-def parse_nvidia_smi(text: str) -> list[Gpu]:
-    """Parse ``nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits``."""
+def kv_bytes_left(fraction: float, card_gib: float, footprint: ModelFootprint, tp: int = 1) -> int:
+    """The KV cache, per card, that a share of ``fraction`` holds after the weights and the overhead."""
+    per_card = fraction * card_gib - (footprint.weights_gib / tp + ENGINE_OVERHEAD_GIB)
+    return max(0, int(per_card * GIB))
+
+
+def fit_to_free(plan: DevicePlan, gpus: list[Gpu], footprint: ModelFootprint) -> DevicePlan:
+    """Lower fractions that the memory free on their card cannot give, saying so in the plan's notes.
+
+    vLLM refuses to start an engine when the memory free after its own CUDA context is less than its fraction
+    of the card (``vllm/v1/worker/utils.py``, ``request_memory``): the seed's 0.99 for a worker on a card of
+    its own leaves less than a context, and any other process on the card takes from it too. Of two engines
+    sharing a card, the server gives up the difference (the worker is sized for one request). Pure.
+    """
+    by_index = {g.index: g for g in gpus}
+    server, worker, notes = plan.server, plan.worker, list(plan.notes)
+    placed = [p for p in (server, worker) if p is not None and p.device == "cuda"]
+    for index in sorted({i for p in placed for i in p.gpus}):
+        gpu = by_index.get(index)
+        if gpu is None or gpu.free_gib is None or gpu.total_gib <= 0:
+            continue
+        here = [p for p in placed if index in p.gpus]
+        room = math.floor((gpu.free_gib - CUDA_CONTEXT_GIB * len(here)) / gpu.total_gib * 100) / 100
+        taken = round(sum(p.gpu_memory_utilization or 0.0 for p in here), 2)
+        if taken <= room:
+            continue
+        cut = round(taken - room, 2)
+        target = server if server in here else here[0]
+        lowered = round(max(0.01, (target.gpu_memory_utilization or 0.0) - cut), 2)
+        kv = target.kv_cache_bytes
+        if kv is not None:
+            kv = kv_bytes_left(lowered, gpu.total_gib, footprint, target.tensor_parallel_size)
+        new = replace(target, gpu_memory_utilization=lowered, kv_cache_bytes=kv)
+        name = "server" if target is server else "video worker"
+        notes.append(f"GPU {index}: {gpu.free_gib:.1f} of {gpu.total_gib:.1f} GiB free, so the {name}'s "
+                     f"fraction is lowered from {target.gpu_memory_utilization:.2f} to {lowered:.2f} (vLLM "
+                     "refuses to start when less than its fraction is free after its CUDA context)")
+        if target is server:
+            server = new
+        else:
+            worker = new
+        placed = [p for p in (server, worker) if p is not None and p.device == "cuda"]
+    return replace(plan, server=server, worker=worker, notes=tuple(notes))
+
+
+def parse_nvidia_smi(text: str, with_free: bool = False) -> list[Gpu]:
+    """Parse ``nvidia-smi --query-gpu=index,name,memory.total[,memory.free] --format=csv,noheader,nounits``."""
     gpus = []
+    numbers = 2 if with_free else 1
     for line in text.strip().splitlines():
         parts = [p.strip() for p in line.split(",")]
-        if len(parts) < 3 or not parts[0].isdigit():
+        if len(parts) < 2 + numbers or not parts[0].isdigit():
             continue
-        name = ", ".join(parts[1:-1])  # a name may itself contain commas
-        try:
-            total = float(parts[-1]) / 1024
-        except ValueError:  # "[N/A]" on unified-memory GPUs: unknown, so the plan will not share the card
-            total = 0.0
-        gpus.append(Gpu(int(parts[0]), name, total))
+        name = ", ".join(parts[1:-numbers])  # a name may itself contain commas
+        values = []
+        for raw in parts[-numbers:]:
+            try:
+                values.append(float(raw) / 1024)
+            except ValueError:  # "[N/A]" on unified-memory GPUs: unknown, so the plan will not share the card
+                values.append(None)
+        total = values[0] or 0.0
+        gpus.append(Gpu(int(parts[0]), name, total, values[1] if with_free else None))
     return gpus
 
 
@@ -218,8 +289,9 @@ def detect_gpus() -> list[Gpu]:
     if not exe:
         return []
     try:
-        out = subprocess.run([exe, "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"],
+        out = subprocess.run([exe, "--query-gpu=index,name,memory.total,memory.free",
+                              "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=30, check=True).stdout
     except (subprocess.SubprocessError, OSError):
         return []
-    return visible(parse_nvidia_smi(out), os.environ.get("CUDA_VISIBLE_DEVICES"))
+    return visible(parse_nvidia_smi(out, with_free=True), os.environ.get("CUDA_VISIBLE_DEVICES"))

@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from . import video_frames, video_via_server
 from .chat_stream import AnswerStats, GenerationParams, Progress, make_client, stream_chat
-from .device_plan import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, plan_devices
+from .device_plan import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
 from .messages import EngineError
 from .model_source import resolve_model
 from .server import AttachedServer, ServerSupervisor
@@ -30,6 +30,7 @@ from .settings import Settings
 from .status import EngineStatus
 from .video_frames import FramePlan
 from .video_worker import VideoAnswer, VideoWorker
+from .vllm_flags import missing, server_flags
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class VideoEvent:
     answer: VideoAnswer | None = None
 
 
-def make_plan(settings: Settings, model_path: Path | None) -> DevicePlan:
+def make_plan(settings: Settings, model_path: Path | None,
+              accepted_flags: frozenset[str] | None = None) -> DevicePlan:
+    """The device plan for this machine, its fractions held to the memory free on each card now."""
     gpus = detect_gpus()
     footprint = QWEN3_VL_4B
     if gpus and model_path is not None:
@@ -62,24 +65,36 @@ def make_plan(settings: Settings, model_path: Path | None) -> DevicePlan:
             footprint = ModelFootprint.from_model_dir(model_path)
         except (OSError, KeyError, ValueError):
             pass  # an unusual config: the 4B estimate is a safe stand-in
-    return plan_devices(
+    plan = plan_devices(
         gpus, footprint, max_model_len=settings.max_model_len, attached=bool(settings.api_base),
         video_via=settings.video_via, tensor_parallel_size=settings.tensor_parallel_size,
         gpu_memory_utilization=settings.gpu_memory_utilization,
         video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
-        cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager)
+        cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager,
+        explicit_kv=accepted_flags is None or "--kv-cache-memory-bytes" in accepted_flags)
+    return fit_to_free(plan, gpus, footprint)
+
+
+def accepted_server_flags(settings: Settings) -> tuple[frozenset[str] | None, list[str]]:
+    """What the installed vLLM's server accepts, and a line for each optional flag it lacks. Asked only where a
+    server is launched on GPUs: the CPU build is the pinned version, and asking costs seconds of start-up."""
+    if settings.api_base or not detect_gpus():
+        return None, []
+    accepted = server_flags(settings.cache_dir)
+    return accepted, missing(accepted)
 
 
 class Engines:
     """The server (co-launched or attached) and the video worker, behind one object."""
 
-    def __init__(self, settings: Settings, model_path: Path | None, plan: DevicePlan, log_dir: str | os.PathLike):
+    def __init__(self, settings: Settings, model_path: Path | None, plan: DevicePlan, log_dir: str | os.PathLike,
+                 accepted_flags: frozenset[str] | None = None):
         self.settings = settings
         self.model_path = model_path
         self.plan = plan
         self.log_dir = Path(log_dir)
         if plan.server is not None:
-            self.server = ServerSupervisor(settings, str(model_path), plan.server, log_dir)
+            self.server = ServerSupervisor(settings, str(model_path), plan.server, log_dir, accepted_flags)
         else:
             self.server = AttachedServer(settings)
         self.worker = VideoWorker(settings, str(model_path), plan.worker, log_dir) if plan.worker else None
@@ -94,7 +109,10 @@ class Engines:
         """Resolve the model (download or build it), plan the devices, and construct (not start) the engines."""
         model_path = resolve_model(settings) if not settings.api_base or settings.video_via == "worker" else None
         log_dir = log_dir or Path(os.path.expanduser(settings.cache_dir)) / "logs"
-        return cls(settings, model_path, make_plan(settings, model_path), log_dir)
+        accepted, lacking = accepted_server_flags(settings)
+        plan = make_plan(settings, model_path, accepted)
+        plan = replace(plan, notes=plan.notes + tuple(lacking))
+        return cls(settings, model_path, plan, log_dir, accepted)
 
     # --- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .device_plan import (ENGINE_OVERHEAD_GIB, GIB, QWEN3_VL_4B, DevicePlan, Gpu, ModelFootprint, Placement,
-                          detect_gpus, plan_devices)
+                          detect_gpus, fit_to_free, plan_devices)
 from .settings import Settings
 from .video_frames import frame_tokens, video_token_budget
 
@@ -53,6 +53,8 @@ def estimate(placement: Placement, name: str, footprint: ModelFootprint, gpus: l
         smallest = min((g.total_gib for g in cards), default=0.0)
         given = (placement.gpu_memory_utilization or 0.0) * smallest * tp  # the fraction applies per card
         kv = max(0.0, given - footprint.weights_gib - ENGINE_OVERHEAD_GIB * tp)
+        if placement.kv_cache_bytes:  # a size of its own (a shared card), per card
+            kv = placement.kv_cache_bytes * tp / GIB
     tokens = int(kv * GIB / footprint.kv_bytes_per_token) if footprint.kv_bytes_per_token else 0
     return EngineEstimate(name, placement, given, footprint.weights_gib, ENGINE_OVERHEAD_GIB * tp, kv, tokens,
                           max_model_len)
@@ -100,6 +102,7 @@ def report(settings: Settings, gpus: list[Gpu], footprint: ModelFootprint, ram_g
         gpu_memory_utilization=settings.gpu_memory_utilization,
         video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
         cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager)
+    plan = fit_to_free(plan, gpus, footprint)
     lines = ["GPUs: " + (", ".join(f"{g.index}: {g.name} {g.total_gib:.0f} GiB" for g in gpus) or "none"),
              f"Model: {settings.model} (weights {footprint.weights_gib:.2f} GiB, "
              f"KV cache {footprint.kv_bytes_per_token / 1024:.0f} KiB per token)",

@@ -28,12 +28,13 @@ from .processes import stop_group
 from .settings import Settings
 from .status import EngineStatus, StatusCell
 from .supervisor import EngineStartError, Supervisor
+from .vllm_flags import SERVER_MODULE, keep_accepted
 
-SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
-
-def server_command(settings: Settings, model_path: str, placement: Placement, port: int) -> list[str]:
-    """The seed's command line, every value from the settings (the fraction from the device plan)."""
+def server_command(settings: Settings, model_path: str, placement: Placement, port: int,
+                   accepted: frozenset[str] | None = None) -> list[str]:
+    """The seed's command line, every value from the settings (the fraction and KV cache from the device plan),
+    less the optional flags that the installed vLLM does not have (``accepted``: its flags, None = unknown)."""
     fraction = placement.gpu_memory_utilization or settings.gpu_memory_utilization
     cmd = [
         sys.executable, "-m", SERVER_MODULE,
@@ -55,7 +56,9 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
         cmd.append("--trust-remote-code")
     if placement.enforce_eager:  # the plan's choice: eager on the CPU build, the seed's compiled engine on GPUs
         cmd.append("--enforce-eager")
-    return cmd
+    if placement.kv_cache_bytes:  # a shared card: a KV cache of its own size, not what is free at its start
+        cmd += ["--kv-cache-memory-bytes", str(placement.kv_cache_bytes)]
+    return keep_accepted(cmd, accepted)[0]
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -104,7 +107,8 @@ class ServerSupervisor(Supervisor):
 
     name = "server"
 
-    def __init__(self, settings: Settings, model_path: str, placement: Placement, log_dir: str | os.PathLike):
+    def __init__(self, settings: Settings, model_path: str, placement: Placement, log_dir: str | os.PathLike,
+                 accepted_flags: frozenset[str] | None = None):
         super().__init__(Path(log_dir) / "vllm-server.log", settings.startup_timeout, settings.max_restarts,
                          hang_limit=settings.request_timeout)
         self.placement = placement
@@ -112,7 +116,7 @@ class ServerSupervisor(Supervisor):
         # hex: a key that starts with "-" (token_urlsafe can) is read as an option when passed as `--api-key KEY`
         self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", secrets.token_hex(24),
                                        settings.served_model_name)
-        self.command = server_command(settings, model_path, placement, self.port)
+        self.command = server_command(settings, model_path, placement, self.port, accepted_flags)
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
 

@@ -68,6 +68,19 @@ def build_messages(frames: list, sample_fps: float, question: str, width: int, h
     ]}]
 
 
+def accepted_kwargs(llm_kwargs: dict) -> dict:
+    """``llm_kwargs`` less the settings the installed vLLM's ``EngineArgs`` lacks (an older vLLM than the pinned
+    one), each said in the log; asked of vLLM itself, not of a version table."""
+    import dataclasses
+
+    from vllm.engine.arg_utils import EngineArgs
+
+    known = {f.name for f in dataclasses.fields(EngineArgs)}
+    for name in sorted(set(llm_kwargs) - known):
+        print(f"this vLLM has no {name}: left out", flush=True)
+    return {k: v for k, v in llm_kwargs.items() if k in known}
+
+
 def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jobs, events) -> None:
     """Entry point of the spawned worker process."""
     os.setsid()  # own process group: the app stops the worker and vLLM's children with one signal
@@ -85,6 +98,7 @@ def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jo
     from vllm import LLM, SamplingParams
 
     processor = AutoProcessor.from_pretrained(model_path, trust_remote_code=llm_kwargs["trust_remote_code"])
+    llm_kwargs = accepted_kwargs(llm_kwargs)
     llm = LLM(model=model_path, seed=0, **llm_kwargs)
     events.put(("ready", None, None))
 
@@ -135,6 +149,8 @@ class VideoWorker(Supervisor):
             "max_model_len": settings.max_model_len,
             "limit_mm_per_prompt": {"image": 0, "video": 1},
         }
+        if placement.kv_cache_bytes:  # a shared card: a KV cache of its own size, not what is free at its start
+            self.llm_kwargs["kv_cache_memory_bytes"] = placement.kv_cache_bytes
         self._ctx = mp.get_context("spawn")
         self._proc = None
         self._jobs = None

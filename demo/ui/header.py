@@ -24,7 +24,8 @@ def header_html(engines: Engines) -> str:
         f"{html.escape(str(engines.model_path or engines.settings.model))}</span></div>"
         f"<div class='status-row'>{statuses}</div>"
         f"<div class='plan-row'>Server at {html.escape(where)} · {html.escape(engines.plan.describe())}</div>"
-        "</div>")
+        + "".join(f"<div class='plan-note'>{html.escape(note)}</div>" for note in engines.plan.notes)
+        + "</div>")
 
 
 def build_header(engines: Engines) -> None:

@@ -15,7 +15,9 @@ from demo.device_plan import (
     Gpu,
     ModelFootprint,
     Placement,
+    CUDA_CONTEXT_GIB,
     _tp_for,
+    fit_to_free,
     parse_nvidia_smi,
     plan_devices,
     visible,
@@ -125,7 +127,7 @@ def test_one_big_card_is_shared(size):
     need = QWEN3_VL_4B.engine_need_gib(8192)
     assert p.server.device == p.worker.device == "cuda"
     assert p.server.gpus == p.worker.gpus == (0,)
-    assert p.sequential_start is True
+    assert p.sequential_start is False  # each has its own KV-cache size: they start together
     assert p.video_via == "worker"
     total = p.server.gpu_memory_utilization + p.worker.gpu_memory_utilization
     assert total <= SHARED_CARD_BUDGET + 1e-9
@@ -133,8 +135,20 @@ def test_one_big_card_is_shared(size):
     assert p.server.gpu_memory_utilization * size >= need  # the server also holds one full request
     assert 0 < p.worker.gpu_memory_utilization < p.server.gpu_memory_utilization < 1
     assert p.server.env() == p.worker.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0"}
+    assert "one after the other" not in p.describe()
+    assert f"{size} GiB" in " ".join(p.notes) and "start together" in " ".join(p.notes)
+    one_request = QWEN3_VL_4B.kv_bytes_per_token * 8192
+    assert p.worker.kv_cache_bytes >= one_request and p.server.kv_cache_bytes >= one_request
+    for share in (p.server, p.worker):  # weights + overhead + KV cache fit in the engine's share
+        used = (QWEN3_VL_4B.weights_gib + ENGINE_OVERHEAD_GIB) * GIB + share.kv_cache_bytes
+        assert used <= share.gpu_memory_utilization * size * GIB
+
+
+def test_one_card_without_explicit_kv_sizes_starts_the_engines_one_after_the_other():
+    p = plan(cards(48), explicit_kv=False)
+    assert p.sequential_start is True
+    assert p.server.kv_cache_bytes is None and p.worker.kv_cache_bytes is None
     assert "one after the other" in p.describe()
-    assert f"{size} GiB" in " ".join(p.notes)
 
 
 @pytest.mark.parametrize("size", [28, 30, 32, 40, 48, 64, 80, 96, 141])
@@ -224,7 +238,7 @@ def test_server_tp_2_on_two_gpus_shares_them_with_the_worker():
     need_per_card = QWEN3_VL_4B.engine_need_gib(8192) / 2
     assert p.server.gpus == p.worker.gpus == (0, 1)
     assert p.server.tensor_parallel_size == p.worker.tensor_parallel_size == 2
-    assert p.sequential_start is True
+    assert p.sequential_start is False
     assert p.worker.gpu_memory_utilization * 24 >= need_per_card
     assert p.server.gpu_memory_utilization + p.worker.gpu_memory_utilization <= SHARED_CARD_BUDGET + 1e-9
     assert p.server.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0,1"}
@@ -371,7 +385,7 @@ def test_footprint_flat_config_and_fallbacks(tmp_path):
 def test_engine_need_grows_with_context():
     assert QWEN3_VL_4B.engine_need_gib(32768) > QWEN3_VL_4B.engine_need_gib(8192) > QWEN3_VL_4B.weights_gib
     assert QWEN3_VL_4B.engine_need_gib(8192) == pytest.approx(
-        8.3 + 147456 * 8192 / GIB + ENGINE_OVERHEAD_GIB)
+        QWEN3_VL_4B.weights_gib + 147456 * 8192 / GIB + ENGINE_OVERHEAD_GIB)
 
 
 # --- describe -----------------------------------------------------------------------------------------------
@@ -379,9 +393,61 @@ def test_engine_need_grows_with_context():
 def test_describe_names_where_each_engine_runs():
     shared = plan(cards(80))
     assert shared.describe() == (
-        f"server: GPU 0, {shared.server.gpu_memory_utilization:.2f} of memory; "
-        f"video worker: GPU 0, {shared.worker.gpu_memory_utilization:.2f} of memory; started one after the other")
+        f"server: GPU 0, {shared.server.gpu_memory_utilization:.2f} of memory, "
+        f"KV cache {shared.server.kv_cache_bytes / GIB:.1f} GiB; "
+        f"video worker: GPU 0, {shared.worker.gpu_memory_utilization:.2f} of memory, "
+        f"KV cache {shared.worker.kv_cache_bytes / GIB:.1f} GiB")
+    sequential = plan(cards(80), explicit_kv=False).describe()
+    assert sequential.endswith("; started one after the other")
     attached = plan(cards(80, 80), attached=True, video_via="worker").describe()
     assert attached.startswith("server: attached (--api-base); video worker: GPU 0,1, TP 2")
     assert Placement("cpu", cpu_kv_cache_gib=4).describe() == "CPU, KV cache 4 GiB"
     assert Placement("cuda", (1, 2), 2, 0.5).describe() == "GPU 1,2, TP 2, 0.50 of memory"
+
+
+# --- fractions held to the memory free on each card -----------------------------------------------------------
+
+def with_free(gpus: list[Gpu], *free_gib: float) -> list[Gpu]:
+    return [Gpu(g.index, g.name, g.total_gib, f) for g, f in zip(gpus, free_gib)]
+
+
+def test_parse_nvidia_smi_with_free_memory():
+    text = "0, NVIDIA H200, 143771, 143150\n1, NVIDIA GeForce RTX 4090, 24564, [N/A]\n"
+    gpus = parse_nvidia_smi(text, with_free=True)
+    assert gpus == [Gpu(0, "NVIDIA H200", 143771 / 1024, 143150 / 1024),
+                    Gpu(1, "NVIDIA GeForce RTX 4090", 24564 / 1024, None)]
+
+
+def test_the_seeds_099_on_a_24_gib_card_of_its_own_is_lowered_to_what_is_free():
+    gpus = with_free(cards(24, 24), 23.6, 23.6)
+    p = fit_to_free(plan(gpus), gpus, QWEN3_VL_4B)
+    assert p.server.gpu_memory_utilization == 0.9  # 21.6 GiB of 23.6 free: untouched
+    worker = p.worker.gpu_memory_utilization
+    assert worker < 0.99
+    assert worker * 24 + CUDA_CONTEXT_GIB <= 23.6  # what vLLM checks after its context
+    assert worker >= 0.94  # lowered by no more than needed
+    assert any("GPU 1" in n and "0.99" in n and f"{worker:.2f}" in n for n in p.notes)
+
+
+def test_a_card_with_room_keeps_its_fractions():
+    gpus = with_free(cards(80, 80), 79.9, 79.9)
+    p = plan(cards(80, 80), gpu_memory_utilization=0.9, video_gpu_memory_utilization=0.95)
+    assert fit_to_free(p, gpus, QWEN3_VL_4B) == p
+
+
+def test_unknown_free_memory_changes_nothing():
+    p = plan(cards(24, 24))
+    assert fit_to_free(p, cards(24, 24), QWEN3_VL_4B) == p
+
+
+def test_a_shared_card_partly_taken_by_another_process_lowers_the_servers_share_and_its_kv_cache():
+    gpus = with_free(cards(80), 60.0)  # 20 GiB held by someone else
+    before = plan(gpus)
+    p = fit_to_free(before, gpus, QWEN3_VL_4B)
+    assert p.worker == before.worker  # sized for one request: kept
+    assert p.server.gpu_memory_utilization < before.server.gpu_memory_utilization
+    assert (p.server.gpu_memory_utilization + p.worker.gpu_memory_utilization) * 80 + 2 * CUDA_CONTEXT_GIB <= 60.0
+    assert p.server.kv_cache_bytes < before.server.kv_cache_bytes
+    used = (QWEN3_VL_4B.weights_gib + ENGINE_OVERHEAD_GIB) * GIB + p.server.kv_cache_bytes
+    assert used <= p.server.gpu_memory_utilization * 80 * GIB
+    assert "server's fraction is lowered" in " ".join(p.notes)

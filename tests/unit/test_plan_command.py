@@ -44,7 +44,7 @@ def test_cpu_engines_larger_than_ram_are_a_warning():
 
 @pytest.mark.parametrize("gpus,expect", [
     ("24", "video: through the server"),
-    ("32", "started one after the other"),
+    ("32", "start together"),
     ("80,80", "video worker: GPU 1"),
 ])
 def test_main_prints_the_plan_for_given_cards(gpus, expect, capsys):
