@@ -33,11 +33,16 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 req=requirements.txt
 [ "$flavour" = cpu ] && req=requirements-cpu.txt
-files=("$req" scripts/setup_env.sh demo/cpu_torchvision_fix.py)
+files=("$req" scripts/setup_env.sh demo/cpu_torchvision_fix.py demo/cuda_driver.py)
 [ "$want_test" = 1 ] && files+=(requirements-test.txt)
 stamp=".venv/.setup-$flavour-$want_test-$(cat "${files[@]}" | sha256sum | cut -c1-16)"
 
 if [ ! -f "$stamp" ]; then
+  # The CUDA 13 build needs a driver of the 580 series: check before installing it, not after (an older driver
+  # fails deep inside torch). A vLLM already in .venv (say, a CUDA 12.9 build installed by hand) is kept.
+  if [ "$flavour" = gpu ] && ! "$py" -c "import importlib.metadata as m; m.version('vllm')" >/dev/null 2>&1; then
+    "$python" demo/cuda_driver.py || exit 1
+  fi
   echo "setup: installing the $flavour set ($req)"
   "${pip[@]}" install -q --upgrade pip
   if [ "$flavour" = cpu ]; then
