@@ -124,6 +124,36 @@ def report(settings: Settings, gpus: list[Gpu], footprint: ModelFootprint, ram_g
     return "\n".join(lines)
 
 
+CARDS_GIB = (24, 32, 48, 80, 141)
+
+
+def memory_table(settings: Settings | None = None) -> str:
+    """The README's one-card table, made from the measured figures in demo/device_plan.py (``--readme-table``)."""
+    settings = settings or Settings()
+    rows = ["| card | server | video worker | video |", "|---|---|---|---|"]
+    for size in CARDS_GIB:
+        gpus = [Gpu(0, "card", float(size))]
+        try:
+            plan = plan_devices(
+                gpus, QWEN3_VL_4B, max_model_len=settings.max_model_len, attached=False, video_via=settings.video_via,
+                tensor_parallel_size=1, gpu_memory_utilization=settings.gpu_memory_utilization,
+                video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
+                cpu_kv_cache_gib=settings.cpu_kv_cache_gib)
+        except ValueError:
+            continue
+        cells = []
+        for name, p in (("server", plan.server), ("video worker", plan.worker)):
+            if p is None:
+                cells.append("–")
+                continue
+            e = estimate(p, name, QWEN3_VL_4B, gpus, settings.max_model_len)
+            cells.append(f"{p.gpu_memory_utilization:.2f}: KV cache {e.kv_gib:.1f} GiB = {e.kv_tokens:,} tokens "
+                         f"({e.full_requests:.1f} full requests)")
+        video = "worker beside the server" if plan.worker else "through the server (one copy of the weights)"
+        rows.append(f"| {size} GiB | {cells[0]} | {cells[1]} | {video} |")
+    return "\n".join(rows)
+
+
 def _ram_gib() -> float | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
@@ -136,10 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     extra = argparse.ArgumentParser(add_help=False)
     extra.add_argument("--gpus", help="GiB per GPU, comma-separated (24, or 80,80): plan for those cards "
                                       "instead of this machine's")
+    extra.add_argument("--readme-table", action="store_true", help="print the README's one-card memory table")
     known, rest = extra.parse_known_args(argv)
     if "-h" in rest or "--help" in rest:
-        print("python -m demo.plan [--gpus 24|80,80] [app.py's flags]\n")
+        print("python -m demo.plan [--gpus 24|80,80] [--readme-table] [app.py's flags]\n")
     settings = Settings.from_args(rest)
+    if known.readme_table:
+        print(memory_table(settings))
+        return 0
     if known.gpus:
         try:
             gpus = [Gpu(i, "given", float(x)) for i, x in enumerate(known.gpus.split(","))]
