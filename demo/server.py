@@ -61,6 +61,34 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
     return keep_accepted(cmd, accepted)[0]
 
 
+def server_key(cache_dir: str | os.PathLike) -> str:
+    """The co-launched server's API key: random, made once and kept in the cache folder (mode 0600).
+
+    Kept, not new at each start: vLLM passes its environment into the key of its compile cache, and a vLLM whose
+    list of ignored variables lacks ``VLLM_API_KEY`` (0.32's has it) compiled the model again at every start (seen
+    on an H200 with 0.26: 34 s of each warm start). Only this user can read the file, the same user who runs the
+    app and its server. Hex: a key that starts with "-" is read as an option when passed as ``--api-key KEY``.
+    """
+    path = Path(os.path.expanduser(str(cache_dir))) / "server-api-key"
+    try:
+        key = path.read_text().strip()
+        if len(key) == 48 and all(c in "0123456789abcdef" for c in key) and (path.stat().st_mode & 0o077) == 0:
+            return key
+    except OSError:
+        pass
+    key = secrets.token_hex(24)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".server-api-key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        os.replace(tmp, path)  # two apps starting at once: each file is whole, the last one wins
+        return path.read_text().strip()
+    except OSError:
+        return key  # a read-only home: a key for this run only
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
@@ -113,8 +141,7 @@ class ServerSupervisor(Supervisor):
                          hang_limit=settings.request_timeout)
         self.placement = placement
         self.port = choose_port(settings.port)
-        # hex: a key that starts with "-" (token_urlsafe can) is read as an option when passed as `--api-key KEY`
-        self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", secrets.token_hex(24),
+        self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", server_key(settings.cache_dir),
                                        settings.served_model_name)
         self.command = server_command(settings, model_path, placement, self.port, accepted_flags)
         self._proc: subprocess.Popen | None = None

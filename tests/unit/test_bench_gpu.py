@@ -51,6 +51,6 @@ def test_render_has_every_section():
     text = render(res)
     assert "| cold | server: GPU 0 | 100 s | 95 s | 5 % of the slower |" in text
     assert "| server | 8.69 | 7.43 | 54080 | 1.01 | 1.20 | 61 s (52 s) | 110.00 |" in text
-    assert "| 1 | app | 40 ms | 50 ms | 246 | 240 |" in text
+    assert "| 1 | app | 40 ms | 50 ms | 40 ms | 246 | 240 |" in text
     assert "| worker | 16 | 900 | – | 3.00 s | 1.00 s | 256 |" in text
     assert "plan note: one 140 GiB card shared" in text

@@ -17,6 +17,7 @@ from demo.server import (
     free_port,
     port_is_free,
     server_command,
+    server_key,
 )
 from demo.settings import Settings
 
@@ -147,9 +148,9 @@ def test_choose_port_zero_means_any():
 # --- the supervisor, constructed only -----------------------------------------------------------------------
 
 def test_supervisor_endpoint_is_loopback_with_a_random_key(tmp_path):
-    s = settings("--port", str(free_port()))
+    s = settings("--port", str(free_port()), "--cache-dir", str(tmp_path / "one"))
     a = ServerSupervisor(s, "/x", GPU0, tmp_path)
-    b = ServerSupervisor(s, "/x", GPU0, tmp_path)
+    b = ServerSupervisor(settings("--port", "0", "--cache-dir", str(tmp_path / "two")), "/x", GPU0, tmp_path)
     assert a.endpoint.base_url == f"http://127.0.0.1:{a.port}/v1"
     assert a.endpoint.root == f"http://127.0.0.1:{a.port}"
     assert a.endpoint.model == "Qwen3-VL-4B-Instruct"
@@ -162,6 +163,20 @@ def test_supervisor_endpoint_is_loopback_with_a_random_key(tmp_path):
     assert flags["--port"] == str(a.port)
     assert flags["--model"] == "/x"
     assert a.endpoint.api_key not in " ".join(a.command)
+
+
+def test_the_key_is_kept_per_cache_folder_readable_by_its_owner_only(tmp_path):
+    """The same key at every start (vLLM 0.26 hashed it into its compile cache's key), random per folder."""
+    first = server_key(tmp_path / "a")
+    assert len(first) == 48 and int(first, 16) >= 0
+    assert server_key(tmp_path / "a") == first
+    assert server_key(tmp_path / "b") != first
+    key_file = tmp_path / "a" / "server-api-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key_file.chmod(0o644)  # a key others could read is not reused
+    assert server_key(tmp_path / "a") != first
+    key_file.write_text("-starts-with-a-dash")
+    assert server_key(tmp_path / "a") not in ("-starts-with-a-dash", first)
 
 
 def test_supervisor_key_and_devices_go_through_the_environment(tmp_path):
