@@ -36,14 +36,16 @@ GIB = 1024**3
 
 # Share of a card both engines may take together: the rest is for two CUDA contexts and the driver.
 SHARED_CARD_BUDGET = 0.92
-# The model's memory figures, measured, in one place (bench/RESULTS-gpu.md; shared/GPU_TESTBED.md): one H200,
-# vLLM 0.26.0's CUDA build, a random-weight checkpoint of Qwen3-VL-4B-Instruct's dimensions, 8192 context.
+# The model's memory figures, measured, in one place (bench/RESULTS-gpu.md): one H200, vLLM 0.26.0's CUDA build,
+# a random-weight checkpoint of Qwen3-VL-4B-Instruct's dimensions, 8192 context, both engines on the card.
 # Weights as vLLM loads them ("Model loading took ..."): 8.69 GiB (server) and 8.80 GiB (worker).
 WEIGHTS_AS_LOADED_GIB = 8.8
-# Per engine, beyond weights and KV cache: peak activations 1.20 (the vision tower's profile run) + non-torch
-# 0.23 + CUDA graphs 1.01 = 2.44 GiB measured; 2.5 keeps a little slack for the allocator.
-ENGINE_OVERHEAD_GIB = 2.5
-# A CUDA context with torch and vLLM's libraries loaded, which is not free when vLLM checks its fraction.
+# Per engine, beyond weights, KV cache and CUDA context: nvidia-smi's figure for each engine's processes less
+# what vLLM logged for weights and KV cache less the context: server 117.90 - 8.69 - 105.77 - 0.51 = 2.93 GiB,
+# worker 14.34 - 8.80 - 1.87 - 0.51 = 3.16 GiB (CUDA graphs 1.0-1.7, activations of the profile run, non-torch).
+ENGINE_OVERHEAD_GIB = 3.2
+# A CUDA context with torch and vLLM loaded, which is not free when vLLM checks its fraction: 0.51 GiB measured
+# (139.80 GiB free before, 139.29 after, by vLLM's own count); 0.75 leaves room for other cards' drivers.
 CUDA_CONTEXT_GIB = 0.75
 
 

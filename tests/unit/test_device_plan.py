@@ -412,10 +412,17 @@ def with_free(gpus: list[Gpu], *free_gib: float) -> list[Gpu]:
 
 
 def test_parse_nvidia_smi_with_free_memory():
-    text = "0, NVIDIA H200, 143771, 143150\n1, NVIDIA GeForce RTX 4090, 24564, [N/A]\n"
+    text = "0, NVIDIA H200, 143771, 143156\n1, NVIDIA GeForce RTX 4090, 24564, [N/A]\n"  # the H200's as recorded
     gpus = parse_nvidia_smi(text, with_free=True)
-    assert gpus == [Gpu(0, "NVIDIA H200", 143771 / 1024, 143150 / 1024),
+    assert gpus == [Gpu(0, "NVIDIA H200", 143771 / 1024, 143156 / 1024),
                     Gpu(1, "NVIDIA GeForce RTX 4090", 24564 / 1024, None)]
+
+
+def test_the_seeds_099_on_an_idle_h200_is_kept_as_vllm_accepted_it_there():
+    # seen on the H200 (vLLM 0.26): an engine at 0.99 started; free after its CUDA context 139.29 of 139.8 GiB
+    gpus = parse_nvidia_smi("0, NVIDIA H200, 143771, 143156\n1, NVIDIA H200, 143771, 143156", with_free=True)
+    p = fit_to_free(plan(gpus), gpus, QWEN3_VL_4B)
+    assert p.worker.gpu_memory_utilization == 0.99 and p.server.gpu_memory_utilization == 0.9
 
 
 def test_the_seeds_099_on_a_24_gib_card_of_its_own_is_lowered_to_what_is_free():

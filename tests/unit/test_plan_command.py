@@ -66,3 +66,16 @@ def test_main_reports_a_plan_that_refuses(capsys):
 def test_main_rejects_bad_gpu_sizes():
     with pytest.raises(SystemExit):
         main(["--gpus", "big"])
+
+
+def test_the_readmes_memory_table_is_the_one_the_measured_figures_give():
+    """README's one-card table is printed from demo/device_plan.py's measured figures: regenerate it with
+    `python -m demo.plan --readme-table` when they change."""
+    from pathlib import Path
+
+    from demo.plan import memory_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- memory-table: python -m demo.plan --readme-table -->\n")
+    block = readme[start:readme.index("<!-- /memory-table -->")].split("\n", 1)[1].strip()
+    assert block == memory_table()

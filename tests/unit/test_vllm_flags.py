@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from demo.device_plan import Placement
 from demo.server import server_command
 from demo.settings import Settings
 from demo.vllm_flags import OPTIONAL, keep_accepted, missing, parse_help, server_flags
 
+DATA = Path(__file__).parent / "data"
 # What an older vLLM (0.26's CUDA build refused --trust-request-mm-kwargs, shared/GPU_TESTBED.md) accepts,
 # for the pure tests: the required flags and none of the optional ones.
 OLD = frozenset({"--model", "--port", "--host", "--gpu-memory-utilization", "--served-model-name",
@@ -60,3 +62,15 @@ def test_the_installed_vllm_says_it_has_every_flag_the_command_uses(tmp_path):
     assert len(cached) == 1
     assert server_flags(tmp_path, python="/nonexistent/python") == flags  # the cache answers, no vLLM run
     assert all(a.split("=")[0] in flags for a in command(flags, kv_bytes=1) if a.startswith("--"))
+
+
+def test_vllm_0_26_as_recorded_on_the_h200_gets_every_flag_but_the_one_it_lacks():
+    """The flag lines of vLLM 0.26.0's ``--help=all`` (CUDA build, recorded on the H200 of bench/RESULTS-gpu.md)."""
+    flags = parse_help((DATA / "vllm-0.26.0-help-all-flags.txt").read_text())
+    assert flags is not None and len(flags) > 150
+    cmd = command(flags, kv_bytes=1024)
+    assert "--trust-request-mm-kwargs" not in cmd  # 0.26 refuses it: the server would not start
+    assert cmd[cmd.index("--kv-cache-memory-bytes") + 1] == "1024"  # 0.26 has it: the engines start together
+    assert cmd[cmd.index("--allowed-media-domains") + 1] == "none.invalid"
+    assert missing(flags) == [f"this vLLM has no --trust-request-mm-kwargs: {OPTIONAL['--trust-request-mm-kwargs']}"]
+    assert all(a in flags for a in cmd if a.startswith("--"))
