@@ -53,19 +53,8 @@ def server_flags(cache_dir: str | Path, python: str = sys.executable, timeout: f
         return frozenset(json.loads(cache.read_text()))
     except (OSError, ValueError):
         pass
-    try:
-        out = subprocess.run([python, "-m", SERVER_MODULE, "--help=all"], capture_output=True, text=True,
-                             timeout=timeout, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    flags = parse_help(out.stdout)
-    if flags is None:  # an older vLLM without --help=all lists everything under --help
-        try:
-            out = subprocess.run([python, "-m", SERVER_MODULE, "--help"], capture_output=True, text=True,
-                                 timeout=timeout, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        flags = parse_help(out.stdout)
+    # --help=all first; an older vLLM without it lists everything under --help
+    flags = _help_flags(python, "--help=all", timeout) or _help_flags(python, "--help", timeout)
     if flags is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +69,15 @@ def missing(accepted: frozenset[str] | None) -> list[str]:
     if accepted is None:
         return []
     return [f"this vLLM has no {flag}: {loss}" for flag, loss in OPTIONAL.items() if flag not in accepted]
+
+
+def _help_flags(python: str, option: str, timeout: float) -> frozenset[str] | None:
+    try:
+        out = subprocess.run([python, "-m", SERVER_MODULE, option], capture_output=True, text=True,
+                             timeout=timeout, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_help(out.stdout)
 
 
 def keep_accepted(cmd: list[str], accepted: frozenset[str] | None) -> tuple[list[str], list[str]]:
