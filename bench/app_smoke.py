@@ -121,8 +121,14 @@ def main(argv: list[str] | None = None) -> int:
             ok = False
         res["stop_s"] = round(time.monotonic() - t1, 1)
         deadline = time.monotonic() + 60
+        def alive(p) -> bool:
+            try:
+                return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:  # gone between the two questions
+                return False
+
         def left() -> list:
-            return [p.pid for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            return [p.pid for p in descendants if alive(p)]
 
         while time.monotonic() < deadline and (group_alive(pgid) or left() or gpu_pids()):
             time.sleep(1)

@@ -53,9 +53,10 @@ def verdict(nvidia_smi_output: str) -> tuple[bool, str]:
 
 def main() -> int:
     exe = shutil.which("nvidia-smi")
-    if exe is None:
-        print("setup: no nvidia-smi: not a GPU machine (use scripts/setup_env.sh cpu)", file=sys.stderr)
-        return 1
+    if exe is None:  # an image built on a machine without a GPU, say: nothing to check here
+        print("setup: no nvidia-smi, so the driver cannot be checked: installing vLLM's CUDA 13 build, which needs "
+              "an NVIDIA driver of the 580 series or newer where it runs", file=sys.stderr)
+        return 0
     try:
         out = subprocess.run([exe], capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError) as exc:

@@ -183,7 +183,7 @@ def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: i
 
     # One card (or every card taken by the server's tensor parallelism): share the server's GPU(s).
     smallest = min(g.total_gib for g in gpus[:server_tp])
-    need = footprint.engine_need_gib(max_model_len) / server_tp
+    need = per_card_need_gib(footprint, max_model_len, server_tp)
     budget = SHARED_CARD_BUDGET * smallest
     if 2 * need > budget:
         note = (f"{smallest:.0f} GiB cannot hold two engines ({need:.1f} GiB each at least)")
@@ -207,19 +207,28 @@ def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: i
     )
 
 
+def per_card_need_gib(footprint: ModelFootprint, max_model_len: int, tp: int = 1) -> float:
+    """One engine's memory on each of its ``tp`` cards for one full-length request: its slice of the weights and
+    of the KV cache, and the whole overhead (every card has its own CUDA graphs and activations)."""
+    return (footprint.weights_gib + footprint.kv_bytes_per_token * max_model_len / GIB) / tp + ENGINE_OVERHEAD_GIB
+
+
 def kv_bytes_left(fraction: float, card_gib: float, footprint: ModelFootprint, tp: int = 1) -> int:
     """The KV cache, per card, that a share of ``fraction`` holds after the weights and the overhead."""
     per_card = fraction * card_gib - (footprint.weights_gib / tp + ENGINE_OVERHEAD_GIB)
     return max(0, int(per_card * GIB))
 
 
-def fit_to_free(plan: DevicePlan, gpus: list[Gpu], footprint: ModelFootprint) -> DevicePlan:
+def fit_to_free(plan: DevicePlan, gpus: list[Gpu], footprint: ModelFootprint, max_model_len: int = 8192
+                ) -> DevicePlan:
     """Lower fractions that the memory free on their card cannot give, saying so in the plan's notes.
 
     vLLM refuses to start an engine when the memory free after its own CUDA context is less than its fraction
     of the card (``vllm/v1/worker/utils.py``, ``request_memory``): the seed's 0.99 for a worker on a card of
     its own leaves less than a context, and any other process on the card takes from it too. Of two engines
-    sharing a card, the server gives up the difference (the worker is sized for one request). Pure.
+    sharing a card, the server gives up the difference (the worker is sized for one request); when the server
+    could then not hold one request, the worker goes and video goes through the server. An engine that cannot
+    hold one request even so is said in a note starting "will not fit". Pure.
     """
     by_index = {g.index: g for g in gpus}
     server, worker, notes = plan.server, plan.worker, list(plan.notes)
@@ -233,17 +242,31 @@ def fit_to_free(plan: DevicePlan, gpus: list[Gpu], footprint: ModelFootprint) ->
         taken = round(sum(p.gpu_memory_utilization or 0.0 for p in here), 2)
         if taken <= room:
             continue
-        cut = round(taken - room, 2)
         target = server if server in here else here[0]
-        lowered = round(max(0.01, (target.gpu_memory_utilization or 0.0) - cut), 2)
-        kv = target.kv_cache_bytes
-        if kv is not None:
-            kv = kv_bytes_left(lowered, gpu.total_gib, footprint, target.tensor_parallel_size)
-        new = replace(target, gpu_memory_utilization=lowered, kv_cache_bytes=kv)
+        tp = target.tensor_parallel_size
+        need = per_card_need_gib(footprint, max_model_len, tp) / gpu.total_gib
+        lowered = math.floor(((target.gpu_memory_utilization or 0.0) - (taken - room)) * 100 + 1e-6) / 100
+        free = f"GPU {index}: {gpu.free_gib:.1f} of {gpu.total_gib:.1f} GiB free"
+        if lowered < need and target is server and worker is not None and worker in here:
+            # the server cannot hold a request beside the worker: one engine, video through the server
+            worker, placed, here = None, [server], [server]
+            lowered = math.floor((gpu.free_gib - CUDA_CONTEXT_GIB) / gpu.total_gib * 100) / 100
+            notes.append(f"{free}: too little for two engines, so video goes through the server")
+            new = replace(server, gpu_memory_utilization=min(lowered, server.gpu_memory_utilization or 1.0),
+                          kv_cache_bytes=None)  # a card of its own again: vLLM sizes its cache
+        else:
+            lowered = max(0.01, lowered)
+            kv = target.kv_cache_bytes
+            if kv is not None:
+                kv = kv_bytes_left(lowered, gpu.total_gib, footprint, tp)
+            new = replace(target, gpu_memory_utilization=lowered, kv_cache_bytes=kv)
         name = "server" if target is server else "video worker"
-        notes.append(f"GPU {index}: {gpu.free_gib:.1f} of {gpu.total_gib:.1f} GiB free, so the {name}'s "
-                     f"fraction is lowered from {target.gpu_memory_utilization:.2f} to {lowered:.2f} (vLLM "
-                     "refuses to start when less than its fraction is free after its CUDA context)")
+        notes.append(f"{free}, so the {name}'s fraction is lowered from {target.gpu_memory_utilization:.2f} to "
+                     f"{new.gpu_memory_utilization:.2f} (vLLM refuses to start when less than its fraction is "
+                     "free after its CUDA context)")
+        if new.gpu_memory_utilization < need:
+            notes.append(f"will not fit: the {name} needs {need * gpu.total_gib:.1f} GiB of GPU {index} for one "
+                         f"{max_model_len}-token request; free the card, or lower --max-model-len")
         if target is server:
             server = new
         else:

@@ -72,7 +72,7 @@ def make_plan(settings: Settings, model_path: Path | None,
         video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
         cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager,
         explicit_kv=accepted_flags is None or "--kv-cache-memory-bytes" in accepted_flags)
-    return fit_to_free(plan, gpus, footprint)
+    return fit_to_free(plan, gpus, footprint, settings.max_model_len)
 
 
 def accepted_server_flags(settings: Settings) -> tuple[frozenset[str] | None, list[str]]:
@@ -111,6 +111,8 @@ class Engines:
         log_dir = log_dir or Path(os.path.expanduser(settings.cache_dir)) / "logs"
         accepted, lacking = accepted_server_flags(settings)
         plan = make_plan(settings, model_path, accepted)
+        shared = plan.server is not None and plan.worker is not None and set(plan.server.gpus) & set(plan.worker.gpus)
+        lacking = [n for n in lacking if shared or "--kv-cache-memory-bytes" not in n]  # it matters on a shared card
         plan = replace(plan, notes=plan.notes + tuple(lacking))
         return cls(settings, model_path, plan, log_dir, accepted)
 

@@ -56,7 +56,7 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
         cmd.append("--trust-remote-code")
     if placement.enforce_eager:  # the plan's choice: eager on the CPU build, the seed's compiled engine on GPUs
         cmd.append("--enforce-eager")
-    if placement.kv_cache_bytes:  # a shared card: a KV cache of its own size, not what is free at its start
+    if placement.kv_cache_bytes is not None:  # a shared card: a KV cache of its own size, not what is free then
         cmd += ["--kv-cache-memory-bytes", str(placement.kv_cache_bytes)]
     return keep_accepted(cmd, accepted)[0]
 

@@ -149,7 +149,7 @@ class VideoWorker(Supervisor):
             "max_model_len": settings.max_model_len,
             "limit_mm_per_prompt": {"image": 0, "video": 1},
         }
-        if placement.kv_cache_bytes:  # a shared card: a KV cache of its own size, not what is free at its start
+        if placement.kv_cache_bytes is not None:  # a shared card: a KV cache of its own size, not what is free then
             self.llm_kwargs["kv_cache_memory_bytes"] = placement.kv_cache_bytes
         self._ctx = mp.get_context("spawn")
         self._proc = None

@@ -39,8 +39,9 @@ stamp=".venv/.setup-$flavour-$want_test-$(cat "${files[@]}" | sha256sum | cut -c
 
 if [ ! -f "$stamp" ]; then
   # The CUDA 13 build needs a driver of the 580 series: check before installing it, not after (an older driver
-  # fails deep inside torch). A vLLM already in .venv (say, a CUDA 12.9 build installed by hand) is kept.
-  if [ "$flavour" = gpu ] && ! "$py" -c "import importlib.metadata as m; m.version('vllm')" >/dev/null 2>&1; then
+  # fails deep inside torch). A vLLM 0.32.0 build of another CUDA installed by hand ("0.32.0+cu129") satisfies
+  # the pin, so pip keeps it: no check then.
+  if [ "$flavour" = gpu ] && ! "$py" -c "import importlib.metadata as m, sys; sys.exit(not m.version('vllm').startswith('0.32.0+'))" >/dev/null 2>&1; then
     "$python" demo/cuda_driver.py || exit 1
   fi
   echo "setup: installing the $flavour set ($req)"

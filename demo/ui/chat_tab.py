@@ -54,7 +54,7 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
     except UserFacingError as exc:
         tell(exc)
         restored = history[:-1]
-        yield {chatbot: to_chatbot(restored), state: restored, textbox: turn_text(history[-1])}
+        yield {chatbot: to_chatbot(restored), state: restored, textbox: turn_text(history[-1]), stats: ""}
 
 
 def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
@@ -109,6 +109,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
                           api_visibility="private")
     events.append(ev.success(**answer_args))
     # Cancelling closes the generator, which closes the HTTP stream: vLLM aborts the request.
-    stop.click(None, cancels=events, api_visibility="private")
+    # (and the token count of an answer without text yet goes with it)
+    stop.click(lambda: "", outputs=[stats], cancels=events, queue=False, api_visibility="private")
     clear.click(lambda: ([], [], ""), outputs=[state, chatbot, stats], cancels=events, queue=False,
                 api_visibility="private")

@@ -57,7 +57,7 @@ async def run_video(engines: Engines, video, question, sampling: VideoSampling, 
             elif ev.kind == "queued":
                 yield "status", f"Waiting for the video worker: {ev.detail} job(s) ahead of yours…"
             elif ev.kind == "progress":
-                yield "status", f"Generating the answer… {ev.detail} tokens so far"
+                yield "status", f"{STAGE_TEXT['generating']} {ev.detail} tokens so far"
             elif ev.kind == "stage":
                 yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
             elif ev.kind == "done":
@@ -100,15 +100,20 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
     async def describe(video_path, text, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
         yield {status: "Reading the video…", frames: None, tokens: "", answer: "", stats: ""}
         sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
+        counting = False  # the status shows a token count while no text has come
         try:
             async with aclosing(run_video(engines, video_path, text, sampling, params_from(*gen))) as updates:
                 async for kind, *rest in updates:
                     if kind == "frames":
                         yield {frames: rest[0], tokens: rest[1]}
                     elif kind == "status":
+                        counting = rest[0].startswith(STAGE_TEXT["generating"])
                         yield {status: html.escape(rest[0])}
                     elif kind == "partial":
-                        yield {answer: rest[0]}
+                        update = {answer: rest[0]}
+                        if counting:  # text again: the count would go stale
+                            update[status], counting = STAGE_TEXT["generating"], False
+                        yield update
                     else:
                         yield {status: "Done.", answer: rest[0], stats: html.escape(rest[1])}
         except UserFacingError as exc:
@@ -117,4 +122,4 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
 
     ev = ask.click(describe, [video, question, fps, max_frames, quality, start, end, *gen_inputs],
                    [status, frames, tokens, answer, stats], concurrency_id="video", api_visibility="private")
-    stop.click(None, cancels=[ev], api_visibility="private")
+    stop.click(lambda: "Stopped.", outputs=[status], cancels=[ev], queue=False, api_visibility="private")

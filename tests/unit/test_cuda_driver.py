@@ -48,10 +48,12 @@ def test_unreadable_output_goes_ahead_with_a_warning():
     assert ok and "could not read" in sentence
 
 
-def test_runs_as_a_plain_script_without_the_environment():
-    """setup_env.sh runs it with the system's Python before .venv exists: no import of the project's packages."""
-    proc = subprocess.run(["python3", "-I", str(ROOT / "demo" / "cuda_driver.py")], capture_output=True, text=True,
-                          timeout=60, env={"PATH": "/usr/bin:/bin"})
-    # no nvidia-smi on the CI machines: it says so and fails, rather than crashing on an import
-    assert proc.returncode == 1, proc.stderr
-    assert "no nvidia-smi" in proc.stderr and "Traceback" not in proc.stderr
+def test_runs_as_a_plain_script_without_the_environment(tmp_path):
+    """setup_env.sh runs it with the system's Python before .venv exists: no import of the project's packages.
+    With no nvidia-smi on the PATH (an image built without a GPU) it says so and lets the set-up go on."""
+    import sys
+
+    proc = subprocess.run([sys.executable, "-I", str(ROOT / "demo" / "cuda_driver.py")], capture_output=True,
+                          text=True, timeout=60, env={"PATH": str(tmp_path)})  # an empty folder: no nvidia-smi
+    assert proc.returncode == 0, proc.stderr
+    assert "no nvidia-smi" in proc.stderr and "580" in proc.stderr and "Traceback" not in proc.stderr

@@ -235,13 +235,24 @@ def test_video_via_server_on_several_gpus_has_no_worker():
 
 def test_server_tp_2_on_two_gpus_shares_them_with_the_worker():
     p = plan(cards(24, 24), tensor_parallel_size=2)
-    need_per_card = QWEN3_VL_4B.engine_need_gib(8192) / 2
+    need_per_card = (QWEN3_VL_4B.weights_gib + QWEN3_VL_4B.kv_bytes_per_token * 8192 / GIB) / 2 + ENGINE_OVERHEAD_GIB
     assert p.server.gpus == p.worker.gpus == (0, 1)
     assert p.server.tensor_parallel_size == p.worker.tensor_parallel_size == 2
     assert p.sequential_start is False
     assert p.worker.gpu_memory_utilization * 24 >= need_per_card
     assert p.server.gpu_memory_utilization + p.worker.gpu_memory_utilization <= SHARED_CARD_BUDGET + 1e-9
     assert p.server.env() == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0,1"}
+
+
+@pytest.mark.parametrize("size", [24, 48, 80])
+def test_engines_sharing_cards_under_tensor_parallelism_each_hold_a_request_per_card(size):
+    p = plan(cards(size, size), tensor_parallel_size=2)
+    one_request_per_card = QWEN3_VL_4B.kv_bytes_per_token * 8192 / 2
+    for share in (p.server, p.worker):
+        assert share.kv_cache_bytes >= one_request_per_card
+        # the slice of the weights, the whole overhead and the KV cache fit in the share of each card
+        used = (QWEN3_VL_4B.weights_gib / 2 + ENGINE_OVERHEAD_GIB) * GIB + share.kv_cache_bytes
+        assert used <= share.gpu_memory_utilization * size * GIB
 
 
 def test_server_tp_is_capped_by_the_gpu_count():
@@ -458,3 +469,21 @@ def test_a_shared_card_partly_taken_by_another_process_lowers_the_servers_share_
     used = (QWEN3_VL_4B.weights_gib + ENGINE_OVERHEAD_GIB) * GIB + p.server.kv_cache_bytes
     assert used <= p.server.gpu_memory_utilization * 80 * GIB
     assert "server's fraction is lowered" in " ".join(p.notes)
+
+
+def test_a_shared_card_with_room_for_one_engine_only_sends_video_through_the_server():
+    gpus = with_free(cards(80), 25.0)  # 55 GiB held by someone else: no room for two copies of the weights
+    p = fit_to_free(plan(gpus), gpus, QWEN3_VL_4B)
+    assert p.worker is None and p.video_via == "server"
+    assert p.server.kv_cache_bytes is None  # alone on the card again: vLLM sizes its cache
+    assert p.server.gpu_memory_utilization * 80 + CUDA_CONTEXT_GIB <= 25.0
+    assert p.server.gpu_memory_utilization * 80 >= QWEN3_VL_4B.engine_need_gib(8192)
+    assert "video goes through the server" in " ".join(p.notes)
+    assert not any(n.startswith("will not fit") for n in p.notes)
+
+
+def test_a_card_too_full_for_any_engine_says_it_will_not_fit():
+    gpus = with_free(cards(80, 24), 79.0, 5.0)  # the worker's card is nearly full
+    p = fit_to_free(plan(gpus), gpus, QWEN3_VL_4B)
+    assert 0 < p.worker.gpu_memory_utilization * 24 + CUDA_CONTEXT_GIB <= 5.0
+    assert any(n.startswith("will not fit: the video worker") for n in p.notes)
