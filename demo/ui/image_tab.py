@@ -93,7 +93,7 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
                      concurrency_limit=None, api_visibility="private")
         events.append(ev.success(respond, [state, *gen_inputs], [chatbot, state, stats, question],
                                  concurrency_id="server", api_visibility="private"))
-    stop.click(lambda: "", outputs=[stats], cancels=events, queue=False, api_visibility="private")
+    stop.click(None, cancels=events, api_visibility="private")
     clear.click(lambda: ([], [], [], "", DEFAULT_QUESTION, None),
                 outputs=[state, sent, chatbot, stats, question, gallery],
                 cancels=events, queue=False, api_visibility="private")
