@@ -1,8 +1,8 @@
 """The Python surface the page uses: start/stop both engines, stream a chat answer, answer a video, report status.
 
 Nothing here imports Gradio (STYLE.md: the back end knows nothing of the UI); the page consumes these async
-generators on its event loop. Blocking work (reading and sampling a video, waiting on the worker's queue) runs
-in threads that a cancel abandons, so no event loop waits on it and no thread is held per stream.
+generators on its event loop. Blocking work (reading and sampling a video, encoding images) runs in pools of
+threads sized from the settings, which a cancel abandons; waiting on the video worker holds no thread at all.
 ``Engines.create(settings)`` resolves the model, detects GPUs and makes the device plan.
 """
 
@@ -16,7 +16,9 @@ import weakref
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import AsyncIterator
 
 import numpy as np
 
@@ -103,6 +105,11 @@ class Engines:
         self._starter: threading.Thread | None = None
         self._open_streams = 0  # HTTP streams to the server now open (answers being read)
         self._open_lock = threading.Lock()  # streams are read on several event loops (one per thread)
+        # Blocking work runs in pools of its own, sized from the settings, never in the event loop's default
+        # pool (cpu count + 4 threads): clips being read (seconds each, up to --video-read-timeout) must not
+        # hold the threads that turn a chat's images into data URLs, nor the other way round.
+        self._video_pool = ThreadPoolExecutor(2 * settings.video_concurrency, thread_name_prefix="video-prep")
+        self._image_pool = ThreadPoolExecutor(settings.concurrency_limit, thread_name_prefix="image-prep")
 
     @classmethod
     def create(cls, settings: Settings, log_dir: str | os.PathLike | None = None) -> "Engines":
@@ -152,6 +159,8 @@ class Engines:
         self.server.stop()
         if stopper is not None:
             stopper.join()
+        for pool in (self._video_pool, self._image_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def statuses(self) -> list[EngineStatus]:
         out = [self.server.status.get()]
@@ -160,6 +169,15 @@ class Engines:
         return out
 
     # --- requests -----------------------------------------------------------------------------------------
+    async def run_blocking(self, fn, *args):
+        """``fn(*args)`` for a chat or image request (reading, checking, encoding images) in the image pool.
+        A cancel abandons the wait; the thread finishes on its own."""
+        return await asyncio.get_running_loop().run_in_executor(self._image_pool, partial(fn, *args))
+
+    async def _off_loop(self, fn, *args):
+        """The same for video work (probing, decoding, sampling, encoding frames), in the video pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._video_pool, partial(fn, *args))
+
     @property
     def max_model_len(self) -> int:
         """The context of the server in use: an attached server's own once it is known, else the setting."""
@@ -253,11 +271,11 @@ class Engines:
         if st.state != "ready":
             raise EngineError("worker_unavailable", detail=st.describe())
         yield VideoEvent("stage", "reading")
-        frames, plan = await asyncio.to_thread(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
+        frames, plan = await self._off_loop(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
         yield VideoEvent("frames", frames=frames, plan=plan)
-        array = await asyncio.to_thread(lambda: np.stack([np.asarray(f) for f in frames]))
-        job = self.worker.answer(array, plan.sample_fps, question, max_tokens, sampling_params)
-        async with aclosing(iterate_in_thread(job)) as events:
+        array = await self._off_loop(lambda: np.stack([np.asarray(f) for f in frames]))
+        async with aclosing(self.worker.answer(array, plan.sample_fps, question, max_tokens,
+                                               sampling_params)) as events:
             async for ev in events:
                 yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)
 
@@ -266,12 +284,12 @@ class Engines:
                                       ) -> AsyncIterator[VideoEvent]:
         self._require_server()
         yield VideoEvent("stage", "reading")
-        frames, plan = await asyncio.to_thread(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
+        frames, plan = await self._off_loop(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
         yield VideoEvent("frames", frames=frames, plan=plan)
         yield VideoEvent("stage", "encoding")
         started = time.perf_counter()
-        messages, media_io_kwargs = await asyncio.to_thread(video_via_server.video_messages, frames,
-                                                            plan.sample_fps, question)
+        messages, media_io_kwargs = await self._off_loop(video_via_server.video_messages, frames,
+                                                         plan.sample_fps, question)
         prepare_s = time.perf_counter() - started
         params = GenerationParams(max_tokens=max_tokens or self.settings.video_max_tokens,
                                   **(sampling_params or {})).clamped(self.max_model_len)
@@ -293,30 +311,3 @@ class Engines:
         yield VideoEvent("done", answer=VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
                                                     stats.completion_tokens, prepare_s, stats.total_s))
 
-
-async def iterate_in_thread(items: Iterator) -> AsyncIterator:
-    """Iterate a blocking iterator with each ``next`` in a worker thread, so the event loop never waits on it.
-
-    A cancel abandons the pending ``next`` (the thread finishes it on its own: the worker's queue is polled
-    twice a second) and the iterator is closed once that thread is out of it, so its ``finally`` runs.
-    """
-    done = object()
-    try:
-        while True:
-            item = await asyncio.to_thread(next, items, done)
-            if item is done:
-                return
-            yield item
-    finally:
-        threading.Thread(target=_close_when_free, args=(items,), daemon=True).start()
-
-
-def _close_when_free(items: Iterator) -> None:
-    close = getattr(items, "close", None)
-    for _ in range(600):  # a generator busy in another thread refuses close() until it yields or returns
-        try:
-            if close is not None:
-                close()
-            return
-        except ValueError:
-            time.sleep(0.05)

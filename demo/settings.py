@@ -70,6 +70,8 @@ class Settings:
     stream_interval: float = _opt(0.04, "Seconds between two updates of a streaming answer; text that arrives "
                                         "meanwhile goes out together (0: one update per token).")
     concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them).")
+    video_concurrency: int = _opt(4, "Video jobs the worker runs at once (vLLM batches them); the page lets in twice "
+                                     "as many, to read their clips meanwhile, and queues the rest.")
     max_queue_size: int = _opt(64, "Requests that may wait in the page's queue; more are turned away.")
     max_file_size_mb: int = _opt(200, "Largest upload, in MB; larger files are refused before they are read.")
     max_restarts: int = _opt(5, "Times a dead engine is restarted before the app reports an error and stops trying.")
@@ -106,7 +108,7 @@ class Settings:
             if not 0.0 < getattr(self, name) <= 1.0:
                 out.append(f"--{_flag(name)} must be in (0, 1]")
         for name in ("max_model_len", "tensor_parallel_size", "video_max_tokens", "cpu_kv_cache_gib",
-                     "concurrency_limit", "max_queue_size", "max_file_size_mb"):
+                     "concurrency_limit", "video_concurrency", "max_queue_size", "max_file_size_mb"):
             if getattr(self, name) < 1:
                 out.append(f"--{_flag(name)} must be at least 1")
         if self.video_max_tokens >= self.max_model_len:

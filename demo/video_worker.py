@@ -1,18 +1,26 @@
 """The video worker: a spawned process holding an offline ``vllm.LLM``, as the seed runs Qwen3-VL on video.
 
-Inside the worker (``_worker_main``) the seed's recipe runs verbatim: ``VLLM_WORKER_MULTIPROC_METHOD=spawn``,
+Inside the worker (``_worker_main``) the seed's recipe runs: ``VLLM_WORKER_MULTIPROC_METHOD=spawn``,
 ``LLM(model, trust_remote_code=True, gpu_memory_utilization=..., enforce_eager=False, tensor_parallel_size=...,
 seed=0)``, ``processor.apply_chat_template`` plus ``qwen_vl_utils.process_vision_info(...,
-return_video_kwargs=True, return_video_metadata=True)`` passed as ``prompt``, ``multi_modal_data`` and
+return_video_kwargs=True, return_video_metadata=True)`` as ``prompt``, ``multi_modal_data`` and
 ``mm_processor_kwargs``, and ``SamplingParams(temperature=0, max_tokens=..., top_k=-1)``.
 
-The app side (:class:`VideoWorker`) sends jobs and reads events through two queues. The worker runs in its own
-process group (vLLM starts EngineCore processes under it), so stopping or restarting it leaves nothing
-behind. A job has a time limit; a worker that dies fails its jobs with a sentence and is restarted.
+``LLM.generate`` runs one batch to its end, so a worker built on it answers one visitor at a time and cannot
+stop a job. Instead the worker drives the same ``LLM``'s engine (``llm.llm_engine``) as an engine loop
+(:class:`EngineLoop`): jobs are added as they come, up to ``--video-concurrency`` of them are stepped together
+(vLLM batches them), each streams its text, and a cancelled one is aborted in the engine.
+
+The app side (:class:`VideoWorker`) sends jobs and cancels through one queue and reads events from another in
+one thread, which hands each event to the event loop of the request it belongs to: a waiting visitor holds no
+thread. The worker runs in its own process group (vLLM starts EngineCore processes under it), so stopping or
+restarting it leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import itertools
 import multiprocessing as mp
 import os
@@ -21,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import AsyncIterator, Callable
 
 import numpy as np
 
@@ -54,7 +62,9 @@ class VideoAnswer:
 
 @dataclass(frozen=True)
 class WorkerEvent:
-    kind: str  # "queued" (detail = position), "stage" (detail = stage name), "done" (answer set)
+    # "queued" (detail = place in line, 1 = next), "stage" ("encoding": the job started; "generating"),
+    # "delta" (detail = text), "progress" (detail = tokens so far, no text yet), "done" (answer set)
+    kind: str
     detail: object = None
     answer: VideoAnswer | None = None
 
@@ -81,16 +91,141 @@ def accepted_kwargs(llm_kwargs: dict) -> dict:
     return {k: v for k, v in llm_kwargs.items() if k in known}
 
 
-def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jobs, events) -> None:
+# --- inside the worker process --------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    job: VideoJob
+    prepare_s: float
+    started: float
+    sent: int = 0  # characters of the answer already sent
+    last_sent: float = 0.0
+
+
+class EngineLoop:
+    """Jobs in, events out, around one vLLM engine (``add_request`` / ``step`` / ``abort_request``).
+
+    ``emit(kind, job_id, payload)`` sends an event. Per job: ("stage", "encoding") when it starts (its time
+    limit counts from here), ("stage", "generating") once it is in the engine, then ("delta", text) or
+    ("progress", tokens) at most once per ``interval``, and one final ("done", answer), ("error", sentence) or
+    ("cancelled", tokens made). ("counts", None, {...}) after every final event: how many jobs ended how, the
+    witness tests use for aborts.
+    """
+
+    def __init__(self, engine, prepare: Callable, make_params: Callable, emit: Callable, capacity: int,
+                 interval: float):
+        self.engine, self.prepare, self.make_params, self.emit = engine, prepare, make_params, emit
+        self.capacity = max(1, capacity)
+        self.interval = interval
+        self.waiting: collections.deque[VideoJob] = collections.deque()
+        self.running: dict[str, _Run] = {}  # vLLM request id -> the job
+        self.counts: collections.Counter = collections.Counter()
+
+    def run(self, jobs, alive: Callable[[], bool]) -> None:
+        """Serve until told to stop (None) or until ``alive()`` says the app has gone."""
+        while True:
+            idle = not (self.running or self.waiting)
+            for msg in _take(jobs, block=idle):
+                if msg is None:
+                    self._abort_all()
+                    return
+                kind, payload = msg
+                if kind == "job":
+                    self.waiting.append(payload)
+                elif kind == "cancel":
+                    self.cancel(payload)
+            if idle and not alive():
+                return
+            self._admit()
+            if self.running:
+                self._step()
+
+    def cancel(self, job_id: int) -> None:
+        for job in self.waiting:
+            if job.job_id == job_id:
+                self.waiting.remove(job)
+                self._final("cancelled", job_id, 0, "cancelled_waiting")
+                return
+        rid = str(job_id)
+        if rid in self.running:
+            self.engine.abort_request([rid])  # vLLM frees its KV cache at once; no output comes for it
+            del self.running[rid]
+            self._final("cancelled", job_id, None, "aborted")
+
+    def _admit(self) -> None:
+        while self.waiting and len(self.running) < self.capacity:
+            job = self.waiting.popleft()
+            self.emit("stage", job.job_id, "encoding")
+            t0 = time.perf_counter()
+            try:
+                # Preparing runs between two engine steps: the running jobs wait for it (a second or so).
+                inputs = self.prepare(job)
+                self.engine.add_request(str(job.job_id), inputs, self.make_params(job))
+            except Exception as exc:  # this job only: a bad clip or a prompt too long for the context
+                print(f"job {job.job_id} failed: {type(exc).__name__}: {exc}", flush=True)
+                self._final("error", job.job_id, f"{type(exc).__name__}: {exc}"[:500], "failed")
+                continue
+            now = time.perf_counter()
+            self.running[str(job.job_id)] = _Run(job, now - t0, now, last_sent=now)
+            self.emit("stage", job.job_id, "generating")
+
+    def _step(self) -> None:
+        # An exception here is the engine's, not one job's: it ends the worker, whose supervisor fails the
+        # jobs it held with a sentence and starts it again.
+        outputs = self.engine.step()
+        now = time.perf_counter()
+        for out in outputs:
+            run = self.running.get(out.request_id)
+            if run is None:
+                continue
+            result = out.outputs[0]  # cumulative: the answer so far
+            if out.finished:
+                del self.running[out.request_id]
+                answer = VideoAnswer(result.text, result.finish_reason, len(out.prompt_token_ids or ()),
+                                     len(result.token_ids), run.prepare_s, now - run.started)
+                self._final("done", run.job.job_id, answer, f"finished_{result.finish_reason}")
+            elif now - run.last_sent >= self.interval:
+                run.last_sent = now
+                if len(result.text) > run.sent:
+                    self.emit("delta", run.job.job_id, result.text[run.sent:])
+                    run.sent = len(result.text)
+                else:
+                    self.emit("progress", run.job.job_id, len(result.token_ids))
+
+    def _final(self, kind: str, job_id: int, payload, count: str) -> None:
+        self.counts[count] += 1
+        self.emit(kind, job_id, payload)
+        self.emit("counts", None, dict(self.counts))
+
+    def _abort_all(self) -> None:
+        if self.running:
+            self.engine.abort_request(list(self.running))
+            self.running.clear()
+
+
+def _take(jobs, block: bool) -> list:
+    """Every message waiting in ``jobs``; with ``block``, wait up to a second for the first."""
+    out = []
+    try:
+        out.append(jobs.get(timeout=1.0) if block else jobs.get_nowait())
+        while True:
+            out.append(jobs.get_nowait())
+    except queue.Empty:
+        pass
+    return out
+
+
+def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jobs, events, capacity: int,
+                 interval: float) -> None:
     """Entry point of the spawned worker process."""
+    app_pid = os.getppid()
     os.setsid()  # own process group: the app stops the worker and vLLM's children with one signal
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.environ.update(env)
     os.environ["VLLM_WORKER_MULTIPROC_METHOD"] = "spawn"  # the seed's setting, before vLLM is imported
-    print(f"===== {time.strftime('%Y-%m-%d %H:%M:%S')} video worker pid {os.getpid()} LLM({llm_kwargs})",
-          flush=True)
+    print(f"===== {time.strftime('%Y-%m-%d %H:%M:%S')} video worker pid {os.getpid()} LLM({llm_kwargs}) "
+          f"running {capacity} job(s) at once", flush=True)
 
     from PIL import Image
     from qwen_vl_utils import process_vision_info
@@ -100,41 +235,49 @@ def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jo
     processor = AutoProcessor.from_pretrained(model_path, trust_remote_code=llm_kwargs["trust_remote_code"])
     llm_kwargs = accepted_kwargs(llm_kwargs)
     llm = LLM(model=model_path, seed=0, **llm_kwargs)
-    events.put(("ready", None, None))
 
-    while True:
-        job = jobs.get()
-        if job is None:
-            return
+    def prepare(job: VideoJob) -> dict:
+        frames = [Image.fromarray(f) for f in job.frames]
+        h, w = job.frames.shape[1:3]
+        messages = build_messages(frames, job.sample_fps, job.question, w, h)
+        prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        _, video_inputs, video_kwargs = process_vision_info(
+            messages, image_patch_size=processor.image_processor.patch_size,
+            return_video_kwargs=True, return_video_metadata=True)
+        return {"prompt": prompt, "multi_modal_data": {"video": video_inputs}, "mm_processor_kwargs": video_kwargs}
+
+    def make_params(job: VideoJob):
+        return SamplingParams(**{"temperature": 0, "top_k": -1, **job.sampling}, max_tokens=job.max_tokens)
+
+    events.put(("ready", None, None))
+    loop = EngineLoop(llm.llm_engine, prepare, make_params, lambda *ev: events.put(ev), capacity, interval)
+    loop.run(jobs, alive=lambda: os.getppid() == app_pid)  # an app killed outright leaves no worker behind
+
+
+# --- in the app -----------------------------------------------------------------------------------------------
+@dataclass
+class _Ticket:
+    """A job the app sent, with the event loop and queue of the request waiting for it."""
+
+    loop: asyncio.AbstractEventLoop
+    events: asyncio.Queue
+    started: bool = False
+
+    def deliver(self, item) -> None:
         try:
-            events.put(("stage", job.job_id, "encoding"))
-            t0 = time.perf_counter()
-            frames = [Image.fromarray(f) for f in job.frames]
-            h, w = job.frames.shape[1:3]
-            messages = build_messages(frames, job.sample_fps, job.question, w, h)
-            prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            _, video_inputs, video_kwargs = process_vision_info(
-                messages, image_patch_size=processor.image_processor.patch_size,
-                return_video_kwargs=True, return_video_metadata=True)
-            inputs = {"prompt": prompt, "multi_modal_data": {"video": video_inputs},
-                      "mm_processor_kwargs": video_kwargs}
-            t1 = time.perf_counter()
-            events.put(("stage", job.job_id, "generating"))
-            params = SamplingParams(**{"temperature": 0, "top_k": -1, **job.sampling}, max_tokens=job.max_tokens)
-            out = llm.generate([inputs], params, use_tqdm=False)[0]
-            t2 = time.perf_counter()
-            answer = VideoAnswer(out.outputs[0].text, out.outputs[0].finish_reason, len(out.prompt_token_ids),
-                                 len(out.outputs[0].token_ids), t1 - t0, t2 - t1)
-            events.put(("done", job.job_id, answer))
-        except Exception as exc:  # one bad job must not end the worker; the app shows the sentence
-            print(f"job {job.job_id} failed: {type(exc).__name__}: {exc}", flush=True)
-            events.put(("error", job.job_id, f"{type(exc).__name__}: {exc}"[:500]))
+            self.loop.call_soon_threadsafe(self.events.put_nowait, item)
+        except RuntimeError:  # its event loop has closed: nobody is waiting any more
+            pass
+
+
+FINAL = ("done", "error", "cancelled")
 
 
 class VideoWorker(Supervisor):
     """App-side handle of the worker: start, stop, restart, and :meth:`answer` a job."""
 
     name = "video worker"
+    stuck_after = 60.0  # seconds a worker may take to confirm a cancel before it is taken as stuck and restarted
 
     def __init__(self, settings: Settings, model_path: str, placement: Placement, log_dir: str | os.PathLike):
         super().__init__(Path(log_dir) / "video-worker.log", settings.startup_timeout, settings.max_restarts)
@@ -151,11 +294,13 @@ class VideoWorker(Supervisor):
         }
         if placement.kv_cache_bytes is not None:  # a shared card: a KV cache of its own size, not what is free then
             self.llm_kwargs["kv_cache_memory_bytes"] = placement.kv_cache_bytes
+        self.counts: dict[str, int] = {}  # the worker's own tally of how jobs ended (see EngineLoop)
         self._ctx = mp.get_context("spawn")
         self._proc = None
         self._jobs = None
         self._ready = threading.Event()
-        self._pending: dict[int, queue.Queue] = {}  # job id -> its events, in submission order
+        self._pending: dict[int, _Ticket] = {}  # job id -> its ticket, in the order the jobs were sent
+        self._unconfirmed: set[int] = set()  # cancelled jobs the worker has not yet confirmed
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
@@ -170,10 +315,12 @@ class VideoWorker(Supervisor):
         jobs, events = self._ctx.Queue(), self._ctx.Queue()
         proc = self._ctx.Process(
             target=_worker_main, name="qwen-video-worker", daemon=False,
-            args=(self.model_path, self.llm_kwargs, self.placement.env(), str(self.log_path), jobs, events))
+            args=(self.model_path, self.llm_kwargs, self.placement.env(), str(self.log_path), jobs, events,
+                  self.settings.video_concurrency, self.settings.stream_interval))
         proc.start()
         with self._lock:
             self._proc, self._jobs = proc, jobs
+            self._unconfirmed.clear()
         threading.Thread(target=self._read_events, args=(proc, events), name="video-worker-events",
                          daemon=True).start()
 
@@ -211,7 +358,7 @@ class VideoWorker(Supervisor):
     def _on_down(self, reason: str) -> None:
         self._fail_all(EngineError("worker_crashed", detail=reason))
 
-    # --- events from the worker ---------------------------------------------------------------------------
+    # --- events from the worker (one thread) ----------------------------------------------------------------
     def _read_events(self, proc, events) -> None:
         while True:
             try:
@@ -225,73 +372,129 @@ class VideoWorker(Supervisor):
             if kind == "ready":
                 self._ready.set()
                 continue
+            if kind == "counts":
+                self.counts = payload
+                continue
             with self._lock:
-                q = self._pending.get(job_id)
-            if q is not None:
-                q.put((kind, payload))
+                ticket = self._pending.get(job_id)
+                if kind in FINAL:
+                    self._unconfirmed.discard(job_id)
+                started = kind == "stage" and payload == "encoding" and ticket is not None and not ticket.started
+                if started:
+                    ticket.started = True
+            if ticket is not None:
+                ticket.deliver((kind, payload))
+            if started:
+                self._nudge_waiting()  # one fewer ahead of every job still in line
 
     def _fail_all(self, error: Exception) -> None:
         with self._lock:
             pending = list(self._pending.values())
-        for q in pending:
-            q.put(("fail", error))
+        for ticket in pending:
+            ticket.deliver(("fail", error))
+
+    def _nudge_waiting(self) -> None:
+        with self._lock:
+            waiting = [t for t in self._pending.values() if not t.started]
+        for ticket in waiting:
+            ticket.deliver(("nudge", None))
+
+    def _place_in_line(self, job_id: int) -> int:
+        """1 for the next job to start once a slot frees, 2 for the one after it, ...; 0 for a job that has
+        started or takes a free slot now (the worker runs ``--video-concurrency`` jobs at once, in order)."""
+        with self._lock:
+            running = sum(t.started for t in self._pending.values())
+            ahead = 0
+            for jid, ticket in self._pending.items():
+                if jid == job_id:
+                    if ticket.started:
+                        return 0
+                    return max(0, ahead + 1 - (self.settings.video_concurrency - running))
+                if not ticket.started:
+                    ahead += 1
+        return 0
+
+    def _cancel(self, job_id: int) -> None:
+        """Tell the worker to drop or abort a job; a worker that does not confirm in time is taken as stuck."""
+        with self._lock:
+            jobs, proc = self._jobs, self._proc
+            self._unconfirmed.add(job_id)
+        try:
+            jobs.put(("cancel", job_id))
+        except (ValueError, OSError, AttributeError):  # its queue is closed: the worker is gone anyway
+            return
+        timer = threading.Timer(self.stuck_after, self._restart_if_stuck, args=(job_id, proc))
+        timer.daemon = True
+        timer.start()
+
+    def _restart_if_stuck(self, job_id: int, proc) -> None:
+        with self._lock:
+            stuck = job_id in self._unconfirmed and proc is self._proc
+            self._unconfirmed.discard(job_id)
+        if stuck and proc is not None and proc.is_alive():
+            print(f"the video worker did not confirm the cancel of job {job_id} within {self.stuck_after:.0f} s: "
+                  "restarting it", flush=True)
+            proc.kill()  # the monitor sees it die, fails the other jobs with a sentence and restarts it
 
     # --- public -------------------------------------------------------------------------------------------
-    def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
-               sampling: dict | None = None) -> Iterator[WorkerEvent]:
-        """Run one job; yields queue positions and stages, and finally an event with the answer.
+    async def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
+                     sampling: dict | None = None) -> AsyncIterator[WorkerEvent]:
+        """Run one job; yields its place in line, stages, text as it comes, and finally the answer.
 
-        Raises :class:`EngineError` when the worker is unavailable, dies, fails or takes too long.
+        Closing this generator before the answer (Stop, a closed tab) cancels the job in the worker: dropped
+        from the line, or aborted in vLLM. Raises :class:`EngineError` when the worker is unavailable, dies,
+        fails the job, or the job runs longer than ``--video-timeout`` (counted from its start, not from the
+        time it spent in line; only that job is stopped).
         """
         st = self.status.get()
         if st.state != "ready":
             raise EngineError("worker_unavailable", detail=st.describe())
         job = VideoJob(next(self._ids), np.ascontiguousarray(frames, dtype=np.uint8), sample_fps, question,
                        max_tokens or self.settings.video_max_tokens, dict(sampling or {}))
-        events: queue.Queue = queue.Queue()
-        with self._lock:
-            self._pending[job.job_id] = events
+        ticket = _Ticket(asyncio.get_running_loop(), asyncio.Queue())
+        with self._lock:  # sent in the order of _pending, so that places in line are the worker's own
+            self._pending[job.job_id] = ticket
             jobs, proc = self._jobs, self._proc
+            jobs.put(("job", job))
+        ended, deadline, last_place = False, None, None
         try:
-            jobs.put(job)
-            deadline = time.monotonic() + self.settings.video_timeout
-            last_position = None
             while True:
-                position = self._position(job.job_id)
-                if position != last_position and position > 0:
-                    last_position = position
-                    yield WorkerEvent("queued", position)
+                place = self._place_in_line(job.job_id)
+                if place and place != last_place:
+                    last_place = place
+                    yield WorkerEvent("queued", place)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise EngineError("worker_timeout", seconds=self.settings.video_timeout)
+                wait = 1.0 if deadline is None else min(1.0, max(0.01, deadline - time.monotonic()))
                 try:
-                    kind, payload = events.get(timeout=0.5)
-                except queue.Empty:
+                    kind, payload = await asyncio.wait_for(ticket.events.get(), wait)
+                except asyncio.TimeoutError:
                     if proc is None or not proc.is_alive():  # its worker died, even before the monitor saw it
+                        ended = True
                         raise EngineError("worker_crashed", detail=f"exit code {proc.exitcode if proc else None}")
-                    if time.monotonic() > deadline:
-                        self._restart_stuck()
-                        raise EngineError("worker_timeout", seconds=self.settings.video_timeout)
                     continue
                 if kind == "stage":
+                    if payload == "encoding":
+                        deadline = time.monotonic() + self.settings.video_timeout
                     yield WorkerEvent("stage", payload)
+                elif kind in ("delta", "progress"):
+                    yield WorkerEvent(kind, payload)
                 elif kind == "done":
+                    ended = True
                     yield WorkerEvent("done", answer=payload)
                     return
                 elif kind == "error":
+                    ended = True
                     raise EngineError("worker_failed", detail=payload)
+                elif kind == "cancelled":  # not by this request (it would not be listening): say so
+                    ended = True
+                    raise EngineError("worker_failed", detail="the job was cancelled")
                 elif kind == "fail":
+                    ended = True
                     raise payload
         finally:
             with self._lock:
                 self._pending.pop(job.job_id, None)
-
-    def _position(self, job_id: int) -> int:
-        """How many jobs are ahead of this one (0: it is being worked on)."""
-        with self._lock:
-            order = list(self._pending)
-        return order.index(job_id) if job_id in order else 0
-
-    def _restart_stuck(self) -> None:
-        """A job over its time limit holds the engine: end the process; the monitor restarts it."""
-        with self._lock:
-            proc = self._proc
-        if proc is not None and proc.is_alive():
-            proc.kill()  # the monitor sees it die, fails the other jobs and restarts the worker
+            if not ended:  # stopped, timed out, or its visitor left: the worker drops or aborts it
+                self._cancel(job.job_id)
+            self._nudge_waiting()

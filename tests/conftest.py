@@ -88,7 +88,8 @@ def engine_settings(*extra: str):
 
     return Settings.from_args(
         ["--model", "tiny", "--cache-dir", str(CACHE), "--cpu-kv-cache-gib", "1", "--port", "0",
-         "--startup-timeout", str(ENGINE_WAIT_S), "--video-timeout", "300", "--request-timeout", "30", *extra],
+         "--startup-timeout", str(ENGINE_WAIT_S), "--video-timeout", "300", "--request-timeout", "30",
+         "--video-concurrency", "2", *extra],
         env={})
 
 

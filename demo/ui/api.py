@@ -7,7 +7,6 @@ as the page, because the API can be called without it. Their components are hidd
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import aclosing
 
 import gradio as gr
@@ -17,7 +16,7 @@ from ..conversation import assistant_turn, clean_text, to_openai, user_turn
 from ..engines import Engines
 from ..images import check_image
 from ..messages import MESSAGES, UserFacingError
-from .common import as_gradio_error, params_from
+from .common import as_gradio_error, params_from, video_slots
 from .video_tab import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_tab import run_video, sampling_from
 
@@ -38,7 +37,7 @@ def history_from_api(history) -> list[dict]:
 async def _stream(engines: Engines, history: list[dict], system_prompt: str, params: GenerationParams):
     answer = ""
     try:
-        messages = await asyncio.to_thread(to_openai, history, system_prompt)
+        messages = await engines.run_blocking(to_openai, history, system_prompt)
         async with aclosing(engines.stream_chat(messages, params)) as items:
             async for item in items:
                 if isinstance(item, str):
@@ -87,7 +86,7 @@ def build_api(engines: Engines) -> None:
         if not image:
             raise gr.Error(MESSAGES["image_missing"], print_exception=False)
         try:
-            await asyncio.to_thread(check_image, image)
+            await engines.run_blocking(check_image, image)
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
         turn = user_turn(clean_text(question).strip() or "Describe this image.", [image])
@@ -120,4 +119,4 @@ def build_api(engines: Engines) -> None:
     trigger.click(describe_image, [image, image_question, *gen], [stats, answer], api_name="describe_image",
                   concurrency_id="server")
     trigger.click(describe_video, [video, video_question, fps, max_frames, *gen], [stats, answer],
-                  api_name="describe_video", concurrency_id="video")
+                  api_name="describe_video", concurrency_id="video", concurrency_limit=video_slots(engines.settings))

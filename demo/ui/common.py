@@ -10,6 +10,13 @@ from ..chat_stream import AnswerStats, GenerationParams, Progress
 from ..messages import MESSAGES, UserFacingError
 
 
+def video_slots(settings) -> int:
+    """Video answers (page and API) the app lets in at once: twice the worker's capacity, so that the next clips
+    are read while the worker runs the first ones. The rest wait in Gradio's queue, which holds no thread and
+    shows each visitor their place."""
+    return 2 * settings.video_concurrency
+
+
 def generation_accordion() -> list[gr.components.Component]:
     """Sliders for the sampling settings, Qwen3-VL-Instruct's recommended values as defaults."""
     d = GenerationParams()

@@ -10,7 +10,7 @@ from ..engines import Engines
 from ..settings import Settings
 from .api import build_api
 from .chat_tab import build_chat_tab
-from .common import generation_accordion
+from .common import generation_accordion, video_slots
 from .header import build_header
 from .image_tab import build_image_tab
 from .video_tab import build_video_tab
@@ -58,6 +58,9 @@ def launch_kwargs(settings: Settings) -> dict:
         enable_monitoring=False,
         mcp_server=False,
         show_error=True,
+        # Threads for the page's quick synchronous steps (adding a message, clearing); the answers themselves
+        # are async and hold none. Sized so that a full house of chats and videos still leaves some free.
+        max_threads=max(40, settings.concurrency_limit + video_slots(settings) + 8),
         allowed_paths=[str(ASSETS)],  # the example photographs and clip, nothing else
         favicon_path=str(ASSETS / "favicon.png") if (ASSETS / "favicon.png").is_file() else None,
     )

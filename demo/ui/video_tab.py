@@ -11,7 +11,7 @@ import gradio as gr
 from ..conversation import clean_text
 from ..engines import Engines, VideoSampling
 from ..messages import UserFacingError, VideoError
-from .common import params_from, tell
+from .common import params_from, tell, video_slots
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
@@ -55,7 +55,7 @@ async def run_video(engines: Engines, video, question, sampling: VideoSampling, 
                 partial += ev.detail
                 yield "partial", partial
             elif ev.kind == "queued":
-                yield "status", f"Waiting for the video worker: {ev.detail} job(s) ahead of yours…"
+                yield "status", f"Waiting for the video worker: number {ev.detail} in line…"
             elif ev.kind == "progress":
                 yield "status", f"{STAGE_TEXT['generating']} {ev.detail} tokens so far"
             elif ev.kind == "stage":
@@ -121,5 +121,6 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
             yield {status: "⚠️ " + html.escape(str(exc))}
 
     ev = ask.click(describe, [video, question, fps, max_frames, quality, start, end, *gen_inputs],
-                   [status, frames, tokens, answer, stats], concurrency_id="video", api_visibility="private")
+                   [status, frames, tokens, answer, stats], concurrency_id="video", concurrency_limit=video_slots(engines.settings),
+                   api_visibility="private")
     stop.click(None, cancels=[ev], api_visibility="private")

@@ -39,6 +39,7 @@ VALUES = {
     "video_read_timeout": ("30", 30.0, "45.5", 45.5),
     "stream_interval": ("0.1", 0.1, "0", 0.0),
     "concurrency_limit": ("8", 8, "4", 4),
+    "video_concurrency": ("2", 2, "6", 6),
     "max_queue_size": ("16", 16, "128", 128),
     "max_file_size_mb": ("50", 50, "500", 500),
     "max_restarts": ("2", 2, "0", 0),

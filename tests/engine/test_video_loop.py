@@ -1,0 +1,160 @@
+"""The video worker's engine loop, on the real worker (tiny checkpoint): jobs batched together, a cancelled job
+aborted in vLLM while the others go on, true places in line, a time limit that fails one job only.
+
+The witness for "aborted" is the worker's own tally of how jobs ended (``VideoWorker.counts``, sent by the
+worker after each job's end): it cannot lag behind what the engine did. Long jobs are greedy with thousands of
+tokens, so that they cannot end on their own while the test acts (random weights loop without an end token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import numpy as np
+
+from demo.messages import EngineError
+from tests.waits import ENGINE_WAIT_S, wait_until
+
+GREEDY = {"temperature": 0.0, "presence_penalty": 0.0}
+LONG = 6000  # tokens: far more than the tiny engine makes while a test acts (about 100-900 a second here)
+
+
+def frames(n=4, h=64, w=64, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, (n, h, w, 3), dtype=np.uint8)
+
+
+def count(worker, name: str) -> int:
+    return worker.counts.get(name, 0)
+
+
+class Job:
+    """One job consumed in a task of its own, its events recorded, as a page handler consumes it."""
+
+    def __init__(self, worker, max_tokens: int, seed: int = 0):
+        self.events: list = []
+        self.error: Exception | None = None
+        self.ended = False
+        self.agen = worker.answer(frames(seed=seed), 2.0, "Describe this video.", max_tokens, GREEDY)
+        self.task = asyncio.ensure_future(self._consume())
+
+    async def _consume(self):
+        try:
+            async for ev in self.agen:
+                self.events.append(ev)
+        except EngineError as exc:
+            self.error = exc
+        finally:
+            self.ended = True
+
+    def has(self, kind: str, detail=None) -> bool:
+        return any(e.kind == kind and (detail is None or e.detail == detail) for e in self.events)
+
+    def places(self) -> list:
+        return [e.detail for e in self.events if e.kind == "queued"]
+
+    async def stop(self):
+        """What Stop or a closed tab does to the page's handler: cancel its task; the generator is closed."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.agen.aclose()
+
+
+async def until(predicate, what: str):
+    """Wait on state, never on a clock: the limit is the suite's engine wait, sized for a cold machine."""
+    await asyncio.to_thread(wait_until, predicate, what, ENGINE_WAIT_S, 0.05)
+
+
+def test_two_jobs_run_together_and_a_cancelled_one_is_aborted_while_the_other_finishes(engines):
+    worker = engines.worker
+    assert worker.settings.video_concurrency >= 2
+
+    async def scenario():
+        long = Job(worker, LONG)
+        await until(lambda: long.has("stage", "generating"), "the long job in the engine")
+        short = Job(worker, 16, seed=1)
+        await until(lambda: short.ended, "the short job's end")
+        # With one job at a time the short job would have waited for the long one's thousands of tokens.
+        assert short.error is None and short.events[-1].kind == "done", short.error
+        assert not short.places(), "the short job waited in line although the worker had room"
+        assert not long.ended, "the long job ended before the short one: they did not run together"
+        aborted = count(worker, "aborted")
+        finished = {k: v for k, v in worker.counts.items() if k.startswith("finished")}
+        await long.stop()
+        await until(lambda: count(worker, "aborted") == aborted + 1, "the worker's count of aborted jobs")
+        assert {k: v for k, v in worker.counts.items() if k.startswith("finished")} == finished
+        return long
+
+    long = asyncio.run(scenario())
+    assert not long.has("done")
+
+
+def test_a_place_in_line_moves_up_when_a_job_ahead_is_cancelled(engines):
+    worker = engines.worker
+    capacity = worker.settings.video_concurrency
+
+    async def scenario():
+        running = [Job(worker, LONG, seed=i) for i in range(capacity)]
+        await until(lambda: all(j.has("stage", "encoding") for j in running), "the worker's slots taken")
+        first, second = Job(worker, LONG, seed=7), Job(worker, LONG, seed=8)
+        await until(lambda: first.places() and second.places(), "both waiting jobs told their place")
+        assert first.places() == [1] and second.places() == [2]
+        dropped = count(worker, "cancelled_waiting")
+        await first.stop()
+        await until(lambda: second.places()[-1:] == [1], "the second waiting job moved up")
+        await until(lambda: count(worker, "cancelled_waiting") == dropped + 1, "the worker dropped the job")
+        assert not second.has("stage")  # still in line: the worker's slots are all taken
+        ended = sum(worker.counts.values())
+        for job in [second, *running]:
+            await job.stop()
+        # the worker confirms every one (dropped, aborted, or ended meanwhile): it is idle for the next test
+        await until(lambda: sum(worker.counts.values()) == ended + 1 + capacity, "the worker to end every job")
+
+    asyncio.run(scenario())
+
+
+def test_a_job_over_its_time_limit_fails_alone_and_the_worker_goes_on(engines, monkeypatch):
+    worker = engines.worker
+    pid = worker.pid
+    aborted = count(worker, "aborted")
+    # A limit shorter than any job's run here (thousands of tokens), counted from the job's start.
+    monkeypatch.setattr(worker, "settings", dataclasses.replace(worker.settings, video_timeout=0.5))
+
+    async def over_time():
+        job = Job(worker, LONG)
+        await until(lambda: job.ended, "the job's end")
+        return job
+
+    job = asyncio.run(over_time())
+    assert isinstance(job.error, EngineError) and job.error.code == "worker_timeout"
+    assert job.has("stage", "encoding")
+    wait_until(lambda: count(worker, "aborted") == aborted + 1, "the worker's count of aborted jobs", ENGINE_WAIT_S)
+    monkeypatch.undo()
+
+    async def next_job():
+        job = Job(worker, 16)
+        await until(lambda: job.ended, "the next job's end")
+        return job
+
+    after = asyncio.run(next_job())
+    assert after.error is None and after.events[-1].kind == "done"
+    assert after.events[-1].answer.completion_tokens >= 1
+    assert worker.pid == pid  # not restarted: only the late job was stopped
+
+
+def test_a_job_streams_while_it_is_made(engines):
+    async def scenario():
+        job = Job(engines.worker, 200)
+        await until(lambda: job.ended, "the job's end")
+        return job
+
+    job = asyncio.run(scenario())
+    assert job.error is None
+    done = job.events[-1]
+    assert done.kind == "done" and done.answer.completion_tokens >= 1
+    streamed = [e for e in job.events if e.kind in ("delta", "progress")]
+    text = "".join(e.detail for e in streamed if e.kind == "delta")
+    assert done.answer.text.startswith(text)  # the pieces are the answer's beginning, in order
+    assert done.answer.generate_s > 2 * engines.settings.stream_interval  # long enough to need several updates
+    assert streamed, "an answer that took several intervals came in one piece"
