@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import aclosing
 
 import gradio as gr
@@ -34,7 +33,7 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
     answer, final, progress_shown = "", None, False
     try:
         # reading and resizing the images, off the event loop
-        messages = await asyncio.to_thread(to_openai, history, system_prompt)
+        messages = await engines.run_blocking(to_openai, history, system_prompt)
         async with aclosing(engines.stream_chat(messages, params)) as items:
             async for item in items:
                 if isinstance(item, str):
@@ -84,7 +83,9 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
             tell(MESSAGES["empty"])
             return {state: history}  # unchanged: the answer step then has nothing to do
         history = history + [user_turn(text)]
-        return {state: history, chatbot: to_chatbot(history), textbox: "", stats: ""}
+        # Shown at once; and nothing can start a second answer into this conversation until this one ends.
+        return {state: history, chatbot: to_chatbot(history), textbox: gr.update(value="", interactive=False),
+                send: gr.update(interactive=False), regenerate: gr.update(interactive=False), stats: ""}
 
     async def respond(history, system_prompt, *gen):
         async with aclosing(stream_answer(engines, history, system_prompt, params_from(*gen), chatbot, state,
@@ -95,19 +96,23 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
     def drop_last_answer(history: list[dict]):
         if history and history[-1]["role"] == "assistant":
             history = history[:-1]
-        return {state: history, chatbot: to_chatbot(history), stats: ""}
+        return {state: history, chatbot: to_chatbot(history), stats: "", textbox: gr.update(interactive=False),
+                send: gr.update(interactive=False), regenerate: gr.update(interactive=False)}
 
     answer_args = dict(fn=respond, inputs=[state, system, *gen_inputs], outputs=[chatbot, state, stats, textbox],
                        concurrency_id="server", api_visibility="private")
     events = []
     for trigger in (textbox.submit, send.click):
         # Queued (for the toast) but unlimited, so the message shows at once even while others generate.
-        ev = trigger(add_message, [textbox, state], [state, chatbot, textbox, stats], concurrency_limit=None,
-                     api_visibility="private")
+        ev = trigger(add_message, [textbox, state], [state, chatbot, textbox, send, regenerate, stats],
+                     concurrency_limit=None, api_visibility="private")
         events.append(ev.success(**answer_args))
-    ev = regenerate.click(drop_last_answer, [state], [state, chatbot, stats], concurrency_limit=None,
-                          api_visibility="private")
+    ev = regenerate.click(drop_last_answer, [state], [state, chatbot, stats, textbox, send, regenerate],
+                          concurrency_limit=None, api_visibility="private")
     events.append(ev.success(**answer_args))
+    for ev in events:  # after the answer, an error, Stop or Clear (a cancelled event's .then runs too)
+        ev.then(lambda: [gr.update(interactive=True)] * 3, None, [textbox, send, regenerate], queue=False,
+                api_visibility="private")
     # Cancelling closes the generator, which closes the HTTP stream: vLLM aborts the request.
     # (A Stop that also ran a function to clear the token count failed the Stop test in a fresh-clone run: all
     # three answers ended before their streams closed. Stop stays a bare cancel; the next send clears the count.)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..conversation import check_image_count, clean_text, to_chatbot, user_turn
+from ..conversation import check_image_count, clean_text, to_chatbot, turn_images, user_turn
 from ..engines import Engines
 from ..images import check_image
 from ..messages import MESSAGES, UserFacingError
@@ -41,8 +41,7 @@ def example_rows() -> list[list]:
 
 
 def build_image_tab(engines: Engines, gen_inputs: list) -> None:
-    state = gr.State([])  # the conversation
-    sent = gr.State([])  # images already attached to it
+    state = gr.State([])  # the conversation; the images attached to it are those of its turns
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             gallery = gr.Gallery(label="Images (upload, paste or webcam)", sources=["upload", "clipboard", "webcam"],
@@ -64,9 +63,12 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
         gr.Examples(examples, inputs=[gallery, question], label="Example photographs")
 
     # --- register listeners ---------------------------------------------------------------------------------
-    def add_question(images, text, history, already):
+    def add_question(images, text, history):
         text = clean_text(text).strip() or DEFAULT_QUESTION
         paths = gallery_paths(images)
+        # Attached means in the conversation: a turn that failed is taken back with its images, so a retry
+        # sends them again.
+        already = {p for turn in history for p in turn_images(turn)}
         new = [p for p in paths if p not in already]
         if not paths and not already:
             tell(MESSAGES["image_missing"])
@@ -79,7 +81,9 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
             tell(exc)
             return {state: history}
         history = history + [user_turn(text, new)]
-        return {state: history, sent: already + new, chatbot: to_chatbot(history), question: "", stats: ""}
+        # Shown at once; and nothing can start a second answer into this conversation until this one ends.
+        return {state: history, chatbot: to_chatbot(history), question: gr.update(value="", interactive=False),
+                ask: gr.update(interactive=False), stats: ""}
 
     async def respond(history, *gen):
         async with aclosing(stream_answer(engines, history, "", params_from(*gen), chatbot, state, stats,
@@ -89,12 +93,15 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
 
     events = []
     for trigger in (question.submit, ask.click):
-        ev = trigger(add_question, [gallery, question, state, sent], [state, sent, chatbot, question, stats],
+        ev = trigger(add_question, [gallery, question, state], [state, chatbot, question, ask, stats],
                      concurrency_limit=None, api_visibility="private")
         events.append(ev.success(respond, [state, *gen_inputs], [chatbot, state, stats, question],
                                  concurrency_id="server", api_visibility="private"))
+    for ev in events:  # after the answer, an error, Stop or a new conversation (a cancelled event's .then runs)
+        ev.then(lambda: [gr.update(interactive=True)] * 2, None, [question, ask], queue=False,
+                api_visibility="private")
     stop.click(None, cancels=events, api_visibility="private")
-    clear.click(lambda: ([], [], [], "", DEFAULT_QUESTION, None),
-                outputs=[state, sent, chatbot, stats, question, gallery],
+    clear.click(lambda: ([], [], "", DEFAULT_QUESTION, None),
+                outputs=[state, chatbot, stats, question, gallery],
                 cancels=events, queue=False, api_visibility="private")
 
