@@ -6,6 +6,8 @@ One command, one run, five figures side by side on the tiny checkpoint:
   3. video preparation (the app's path vs qwen_vl_utils + decord, fresh process per trial)
   4. image preparation (12 MP photo: the app's data URL vs the original file)
   5. start-up (server, worker, whole app; import / load / compile split from the engines' logs)
+  6. capacity at a GPU's token rate (1-128 streams of 60 tokens/s from bench/token_source.py, app vs direct)
+  7. Stop latency (cancel to the server-side stream closed, before and after the first token)
 Every process started here runs in its own process group and is stopped before the command returns.
 """
 
@@ -20,7 +22,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import clips, concurrency, image_prep, report, services, startup, streaming, video_prep
+from . import capacity, clips, concurrency, image_prep, report, services, startup, streaming, video_prep
 from .common import ROOT, machine, other_engines, versions, wait_for_memory
 
 DEFAULT_OUT = ROOT / "bench" / "RESULTS.md"
@@ -40,7 +42,8 @@ def parse_args(argv=None):
     p.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
                    help="only write the report again from a run's results.json (after editing bench/ANALYSIS.md)")
     p.add_argument("--skip", default="", help="comma-separated figures to leave out: streaming, concurrency, "
-                                              "video, image, startup (for development; the report says so)")
+                                              "video, image, startup, capacity (for development; the report "
+                                              "says so)")
     a = p.parse_args(argv)
     if a.quick and (a.out is None or a.out.resolve() == DEFAULT_OUT.resolve()):
         p.error("--quick writes to --out PATH, never to bench/RESULTS.md")
@@ -51,11 +54,13 @@ def plan(quick: bool, trials: int | None) -> dict:
     if quick:
         return {"stream_trials": trials or 2, "stream_tokens": 32, "floor_n": 32,
                 "conc_levels": (1, 4), "conc_rounds": 1, "conc_per_user": 1, "conc_tokens": 32,
-                "clips": [(10, "480p")], "video_trials": 1, "image_trials": 1, "worker": False, "whole_app": False}
+                "clips": [(10, "480p")], "video_trials": 1, "image_trials": 1, "worker": False, "whole_app": False,
+                "cap_levels": (1, 4), "cap_seconds": 2.0, "stop_trials": 2}
     return {"stream_trials": trials or 12, "stream_tokens": 256, "floor_n": 256,
             "conc_levels": (1, 4, 16), "conc_rounds": 3, "conc_per_user": 3, "conc_tokens": 256,
             "clips": [(10, "480p"), (10, "1080p"), (120, "480p"), (120, "1080p")], "video_trials": 3,
-            "image_trials": 5, "worker": True, "whole_app": True}
+            "image_trials": 5, "worker": True, "whole_app": True,
+            "cap_levels": (1, 16, 64, 128), "cap_seconds": 8.0, "stop_trials": 8}
 
 
 def cpu_probe(pids: dict):
@@ -201,6 +206,11 @@ def main(argv=None) -> int:
             res["errors"]["startup"] = f"{type(exc).__name__}: {exc}"[:2000]
             log(f"startup failed: {exc}\n{traceback.format_exc()}")
         res["startup"] = st
+
+    # --- capacity and Stop latency (no engine running: the token source stands in for a GPU's rate) ---------
+    log("figures 6 and 7: capacity at a GPU's token rate, Stop latency")
+    attempt("capacity", lambda: capacity.run(logs, free_port, cfg["cap_levels"], cfg["cap_seconds"],
+                                             stop_trials=cfg["stop_trials"], log=log))
 
     # --- video preparation (no engine running: the two cores are the readers') ------------------------------
     if "video" not in skip:

@@ -247,6 +247,44 @@ def section_startup(r: dict | None, quick: bool) -> list[str]:
     return out
 
 
+CAP_USERS, CAP_CORES, CAP_P95_MS, STOP_MS = 64, 1.0, 150.0, 100.0
+
+
+def section_capacity(r: dict | None) -> list[str]:
+    out = ["## 6. Capacity at a GPU's token rate", ""]
+    if not r:
+        return out + ["Not measured in this run.", ""]
+    out += [f"`bench/token_source.py` streams every request at {r['rate']:g} tokens/s "
+            f"({r['seconds']:g} s each); the app (`{r['app_command']}`) is attached to it; direct clients read the "
+            "source itself. One asyncio client process (aiohttp) for all streams, starts spread over one second. "
+            "Cores: CPU seconds per second of the run, by process. Delay: from a token's emission to its arrival at "
+            "the client, over every token of every stream.", "",
+            "| streams | path | app cores | source cores | client cores | p50 delay | p95 delay | tokens lost | "
+            "failed | updates / stream / s | goal | result |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        c = row["cores"]
+        goal, ok = "", None
+        if row["kind"] == "app" and row["users"] == CAP_USERS:
+            goal = f"≤ {CAP_CORES:g} core, p95 ≤ {CAP_P95_MS:.0f} ms, 0 lost"
+            ok = c["app"] <= CAP_CORES and row["p95_ms"] <= CAP_P95_MS and row["lost"] == 0
+        out.append(f"| {row['users']} | {row['kind']} | {c['app']:.2f} | {c['source']:.2f} | {c['client']:.2f} | "
+                   f"{row['p50_ms']:.0f} ms | {row['p95_ms']:.0f} ms | {row['lost']} | {row['failed']} | "
+                   f"{row['updates_per_s']:.1f} | {goal} | {verdict(ok) if ok is not None else ''} |")
+    out += ["", "## 7. Stop latency", "",
+            "From the cancel (Gradio's `/gradio_api/cancel`, what Stop and `job.cancel()` send; for the direct path, "
+            "closing the response) to the source seeing its stream closed (end-of-file on its socket). Before the "
+            "first token: the request waits on a 5 s prefill; after: five tokens have arrived. Median (p25–p75, n).",
+            "", "| path | before the first token | after the first token | goal | result |", "|---|---|---|---|---|"]
+    for path in ("app", "direct"):
+        before = Summary.of(r["stop_s"][f"{path}_before_first_token"])
+        after = Summary.of(r["stop_s"][f"{path}_after_first_token"])
+        ok = max(before.hi, after.hi) * 1000 <= STOP_MS if path == "app" else None
+        out.append(f"| {path} | {before.fmt(1000, 1, ' ms')} | {after.fmt(1000, 1, ' ms')} | "
+                   f"{'every stop ≤ ' + str(int(STOP_MS)) + ' ms' if path == 'app' else ''} | "
+                   f"{verdict(ok) if ok is not None else ''} |")
+    return out + [""]
+
+
 def render(res: dict) -> str:
     m, v = res["machine"], res["versions"]
     lines = ["# Benchmarks: the app's own costs (tiny checkpoint)", "",
@@ -278,6 +316,7 @@ def render(res: dict) -> str:
     lines += section_video(res.get("video"))
     lines += section_image(res.get("image"))
     lines += section_startup(res.get("startup"), res["quick"])
+    lines += section_capacity(res.get("capacity"))
     if ANALYSIS.exists() and not res["quick"]:
         lines += [ANALYSIS.read_text().strip(), ""]
     return "\n".join(lines)
@@ -332,6 +371,18 @@ def _summary(res: dict) -> list[str]:
         if st.get("whole_app") and st["whole_app"].get("video_s"):
             parts.append(f"whole app {st['whole_app']['video_s']:.0f} s")
         rows.append(f"| 5 | start-up (no goal: reported) | {', '.join(parts)} | – |")
+    r = res.get("capacity")
+    if r:
+        row = next((x for x in r["rows"] if x["kind"] == "app" and x["users"] == CAP_USERS), None)
+        if row:
+            ok = row["cores"]["app"] <= CAP_CORES and row["p95_ms"] <= CAP_P95_MS and row["lost"] == 0
+            rows.append(f"| 6 | {CAP_USERS} streams at {r['rate']:g} tokens/s: app ≤ {CAP_CORES:g} core, p95 delay "
+                        f"≤ {CAP_P95_MS:.0f} ms, 0 lost | {row['cores']['app']:.2f} cores, {row['p95_ms']:.0f} ms, "
+                        f"{row['lost']} lost | {verdict(ok)} |")
+        stops = [x for k, v in r["stop_s"].items() if k.startswith("app") for x in v]
+        if stops:
+            rows.append(f"| 7 | Stop closes the stream within {STOP_MS:.0f} ms | slowest {1000 * max(stops):.0f} ms "
+                        f"of {len(stops)} | {verdict(1000 * max(stops) <= STOP_MS)} |")
     if not rows:
         return []
     return ["## Summary", "", "| figure | goal | result | |", "|---|---|---|---|"] + rows + [""]

@@ -1,5 +1,5 @@
 """The benchmark harness runs end to end on its tiny setting (``python -m bench --quick``) and writes a report
-with the five figures. It checks that figures are there, never that a goal is met: benchmarks are not tests."""
+with the seven figures. It checks that figures are there, never that a goal is met: benchmarks are not tests."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.waits import ENGINE_WAIT_S
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ("## 1. Streaming overhead", "## 2. Concurrency", "## 3. Video preparation", "## 4. Image preparation",
-            "## 5. Start-up")
+            "## 5. Start-up", "## 6. Capacity at a GPU's token rate", "## 7. Stop latency")
 NUMBER = re.compile(r"\d+(\.\d+)? ?(ms|s|req/s|GiB|MB)\b|×\d|\d+(\.\d+)?x\b")
 
 
