@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import gradio as gr
@@ -21,8 +23,18 @@ ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DELETE_CACHE = (3600, 3 * 3600)
 
 
+def skip_missing_matplotlib() -> None:
+    """Gradio runs every handler call, so every streamed update, inside a matplotlib backend manager that
+    imports matplotlib on entry and on exit. Without matplotlib installed (the app does not need it) each of
+    those imports searches sys.path again: about 8 % of the event loop's time at 32 streams (py-spy,
+    bench/RESULTS.md figure 6). Marked absent once, they fail at once."""
+    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
+        sys.modules["matplotlib"] = None  # type: ignore[assignment]  # "import matplotlib" raises ImportError
+
+
 def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     """The whole page. Per-user data lives in ``gr.State`` inside the tabs; nothing per-user is global."""
+    skip_missing_matplotlib()
     with gr.Blocks(title="Qwen3-VL on vLLM", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         build_header(engines)
         with gr.Tabs():
