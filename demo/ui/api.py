@@ -16,7 +16,7 @@ from ..conversation import assistant_turn, clean_text, to_openai, user_turn
 from ..engines import Engines
 from ..images import check_image
 from ..messages import MESSAGES, UserFacingError
-from .common import as_gradio_error, params_from, video_slots
+from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
 from .video_tab import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_tab import run_video, sampling_from
 
@@ -70,6 +70,7 @@ def build_api(engines: Engines) -> None:
         trigger = gr.Button()
 
     # Parameter names are the API's argument names (gradio_client keywords).
+    @closed_with_its_run
     async def chat(message, system_prompt, history, temperature, top_p, top_k, max_tokens, presence_penalty):
         """Answer a message, given an optional system prompt and earlier turns; streams (stats, answer)."""
         text = clean_text(message).strip()
@@ -81,6 +82,7 @@ def build_api(engines: Engines) -> None:
             async for update in s:
                 yield update
 
+    @closed_with_its_run
     async def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty):
         """Answer a question about one image; streams (stats, answer)."""
         if not image:
@@ -95,6 +97,7 @@ def build_api(engines: Engines) -> None:
             async for update in s:
                 yield update
 
+    @closed_with_its_run
     async def describe_video(video, question, fps, max_frames, temperature, top_p, top_k, max_tokens,
                              presence_penalty):
         """Answer a question about a video, sampled at fps up to max_frames; returns (stats, answer)."""

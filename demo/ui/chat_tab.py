@@ -10,7 +10,7 @@ from ..conversation import assistant_turn, clean_text, to_chatbot, to_openai, tu
 from ..engines import Engines
 from ..messages import MESSAGES, UserFacingError
 from ..chat_stream import Progress
-from .common import params_from, progress_markdown, stats_markdown, tell
+from .common import closed_with_its_run, params_from, progress_markdown, stats_markdown, tell
 
 EXAMPLES = [
     "reverse every character of 'I love Qwen3-VL-4B-Instruct'",
@@ -87,6 +87,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
         return {state: history, chatbot: to_chatbot(history), textbox: gr.update(value="", interactive=False),
                 send: gr.update(interactive=False), regenerate: gr.update(interactive=False), stats: ""}
 
+    @closed_with_its_run
     async def respond(history, system_prompt, *gen):
         async with aclosing(stream_answer(engines, history, system_prompt, params_from(*gen), chatbot, state,
                                           stats, textbox)) as updates:

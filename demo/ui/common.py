@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import html
+from contextlib import aclosing
 
 import gradio as gr
 
 from ..chat_stream import AnswerStats, GenerationParams, Progress
 from ..messages import MESSAGES, UserFacingError
+
+
+def closed_with_its_run(handler):
+    """For an async-generator handler: when the task that runs it ends while the handler waits at a ``yield``,
+    close the handler's stream (and with it the HTTP stream to vLLM, which aborts the request).
+
+    Gradio runs a streaming event in one task and closes a cancelled run's generator only if it finds it among
+    its stored iterators; a cancel that lands between the handler's yield and that store leaves the generator
+    suspended, its answer running in vLLM, until a garbage collection. Seen: a cancelled answer's stream stayed
+    open until its page was closed 300 s later (a debug log in Gradio's /cancel route and in the handler).
+    """
+    @functools.wraps(handler)
+    async def run(*args, **kwargs):
+        stream = handler(*args, **kwargs)
+        task = asyncio.current_task()
+
+        def on_task_end(_task):
+            if stream.ag_frame is not None and not stream.ag_running:  # left suspended at a yield
+                asyncio.get_running_loop().create_task(stream.aclose())
+
+        if task is not None:
+            task.add_done_callback(on_task_end)
+        try:
+            async with aclosing(stream):
+                async for update in stream:
+                    yield update
+        finally:
+            if task is not None:
+                task.remove_done_callback(on_task_end)
+
+    return run
 
 
 def video_slots(settings) -> int:

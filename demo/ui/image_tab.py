@@ -12,7 +12,7 @@ from ..engines import Engines
 from ..images import check_image
 from ..messages import MESSAGES, UserFacingError
 from .chat_tab import stream_answer
-from .common import params_from, tell
+from .common import closed_with_its_run, params_from, tell
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DEFAULT_QUESTION = "Describe this image."
@@ -85,6 +85,7 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
         return {state: history, chatbot: to_chatbot(history), question: gr.update(value="", interactive=False),
                 ask: gr.update(interactive=False), stats: ""}
 
+    @closed_with_its_run
     async def respond(history, *gen):
         async with aclosing(stream_answer(engines, history, "", params_from(*gen), chatbot, state, stats,
                                           question)) as updates:

@@ -11,7 +11,7 @@ import gradio as gr
 from ..conversation import clean_text
 from ..engines import Engines, VideoSampling
 from ..messages import UserFacingError, VideoError
-from .common import params_from, tell, video_slots
+from .common import closed_with_its_run, params_from, tell, video_slots
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
@@ -97,6 +97,7 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
             stats = gr.Markdown(elem_id="video-stats")
 
     # --- register listeners ---------------------------------------------------------------------------------
+    @closed_with_its_run
     async def describe(video_path, text, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
         yield {status: "Reading the video…", frames: None, tokens: "", answer: "", stats: ""}
         sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
