@@ -162,3 +162,24 @@ def app_client(url: str):
     from gradio_client import Client
 
     return Client(url, verbose=False, httpx_kwargs={"timeout": ENGINE_WAIT_S})
+
+
+def cancel_now(app_url: str, client, job, api_name: str) -> None:
+    """Send what ``job.cancel()`` sends (``POST /gradio_api/cancel`` with the session, the endpoint and the
+    event), at once.
+
+    ``Job.cancel()`` first takes the job's lock, which gradio_client's reader thread takes again for every
+    update it applies; with a backlog of updates on a loaded 2-core machine the cancel waited for the answer's
+    end. Seen in a full run: the cancel reached the app 23 and 25 s after the answer began (a debug log in
+    Gradio's /cancel route), while vLLM's token counter moves within a second of the start (a probe of the same
+    7000-token answer). Three such late cancels failed a fresh-clone run.
+    """
+    wait_until(lambda: job.communicator.event_id is not None, "the job's event id")
+    fn_index = next(i for i, dep in enumerate(client.config["dependencies"])
+                    if dep.get("api_name") == api_name.lstrip("/"))
+    body = json.dumps({"session_hash": client.session_hash, "fn_index": fn_index,
+                       "event_id": job.communicator.event_id}).encode()
+    request = urllib.request.Request(f"{app_url}/gradio_api/cancel", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=ENGINE_WAIT_S) as resp:
+        assert resp.status == 200

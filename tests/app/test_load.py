@@ -15,7 +15,7 @@ from gradio_client.utils import QueueError, Status
 
 from tests.conftest import page_instance
 from tests.engine.test_engines import make_clip
-from tests.waits import ENGINE_WAIT_S, app_client, prove_abort, wait_processing, wait_until
+from tests.waits import ENGINE_WAIT_S, app_client, cancel_now, prove_abort, wait_processing, wait_until
 
 # An answer still streaming when it is cancelled: greedy (random weights then loop without an end-of-text
 # token, the same way every run) and far longer than the checks take (the eager CPU engine: ~100 tokens/s).
@@ -141,7 +141,7 @@ def test_cancelling_a_job_aborts_the_request_on_the_server(own_page_url, engines
         clients.append(app_client(app_url))  # a session of its own each time, as a new visitor
         job = clients[-1].submit(*chat_args("Write a very long story about the sea.", LONG), api_name="/chat")
         witness.wait_decoding(done=job.done)  # the answer is being made
-        job.cancel()
+        cancel_now(app_url, clients[-1], job, "/chat")  # what job.cancel() sends, without its lock
         witness.check()  # vLLM idle again with no finish counted: the cancel aborted it there
 
     prove_abort(engines, LONG, attempt)
