@@ -14,8 +14,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     from demo.engines import Engines
-    from demo.model_source import ModelSourceError
-    from demo.server import free_port, port_is_free
+    from demo.engines.model import ModelSourceError
+    from demo.engines.server import free_port, port_is_free
     from demo.settings import Settings
     from demo.ui import build_demo, launch_kwargs
 

@@ -126,7 +126,7 @@ def main(argv=None) -> int:
                  "others_at_start": other_engines(), "skipped": sorted(skip), "errors": {}}
     t_start = time.monotonic()
     log(f"{command}: report -> {out}")
-    from demo.server import free_port
+    from demo.engines.server import free_port
 
     def attempt(name: str, fn):
         if name in skip:
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     wait_for_memory(6.0, log=log)
     try:
         if needs_server:
-            log("starting the vLLM server (demo.server.ServerSupervisor, tiny checkpoint)")
+            log("starting the vLLM server (demo.engines.server.ServerSupervisor, tiny checkpoint)")
             server = services.start_server(logs)
             log(f"server ready after {server.ready - server.launched:.1f} s")
             app, app_url, app_page_s = services.start_app(server, logs, free_port())

@@ -273,7 +273,7 @@ if __name__ == "__main__":  # the two figures alone (python -m bench runs them w
     import sys
     from pathlib import Path
 
-    from demo.server import free_port
+    from demo.engines.server import free_port
 
     from . import report
     from .common import machine, versions

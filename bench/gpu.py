@@ -90,7 +90,7 @@ def pct(values: list[float], q: float) -> float | None:
 
 # --- streams ------------------------------------------------------------------------------------------------
 async def app_stream(engines, messages, params) -> dict:
-    from demo.chat_stream import AnswerStats
+    from demo.engines.client import AnswerStats
 
     start, first, stats = time.perf_counter(), None, None
     async with aclosing(engines.stream_chat(messages, params)) as items:
@@ -149,8 +149,8 @@ async def rounds_of(run_one, users: int, rounds: int) -> dict:
 
 
 async def workloads(engines, users: list[int], max_tokens: int, log, rounds: int = 3) -> dict:
-    from demo.chat_stream import GenerationParams, make_client
-    from demo.conversation import to_openai, user_turn
+    from demo.engines.client import GenerationParams, make_client
+    from demo.inputs.conversation import to_openai, user_turn
 
     params = GenerationParams(temperature=0.7, top_p=0.8, top_k=20, max_tokens=max_tokens, presence_penalty=0.0)
     ep = engines.server.endpoint
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     from demo.settings import Settings
-    from demo.vllm_flags import installed_vllm
+    from demo.engines.vllm_flags import installed_vllm
 
     def on_term(signum, frame):  # a time limit's SIGTERM still stops the engines and writes what was measured
         raise KeyboardInterrupt

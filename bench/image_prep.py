@@ -31,8 +31,8 @@ def _ask(client, model: str, url: str, mm_kwargs: dict | None = None) -> tuple[f
 
 
 def app_prepare(path: str) -> tuple[str, float]:
-    """The app's path for an uploaded file (demo/ui/api.py describe_image -> demo/conversation.py)."""
-    from demo.images import check_image, image_part
+    """The app's path for an uploaded file (demo/ui/api.py describe_image -> demo/inputs/conversation.py)."""
+    from demo.inputs.images import check_image, image_part
 
     t0 = time.perf_counter()
     check_image(path)
@@ -51,7 +51,7 @@ def run(base_url: str, api_key: str, model: str, photo: str, trials: int, log=pr
     import openai
     from PIL import Image
 
-    from demo.images import IMAGE_MAX_PIXELS
+    from demo.inputs.images import IMAGE_MAX_PIXELS
 
     client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=300)
     budget = {"max_pixels": IMAGE_MAX_PIXELS}

@@ -27,7 +27,7 @@ def engine_settings(*extra: str):
 
 @dataclass
 class Server:
-    """A vLLM server started by ``demo.server.ServerSupervisor``; times measured from our clock."""
+    """A vLLM server started by ``demo.engines.server.ServerSupervisor``; times measured from our clock."""
 
     supervisor: object
     launched: float  # time.monotonic() at start()
@@ -45,8 +45,8 @@ class Server:
 
 def start_server(log_dir: Path, timeout: float = 900.0) -> Server:
     """Start the server as the app does (``ServerSupervisor``) and wait for /health; fails with its log."""
-    from demo.model_source import resolve_model
-    from demo.server import ServerSupervisor, health_ok
+    from demo.engines.model import resolve_model
+    from demo.engines.server import ServerSupervisor, health_ok
 
     from demo.engines import make_plan
 

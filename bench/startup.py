@@ -113,10 +113,10 @@ def import_seconds(modules: str, trials: int = 1) -> list[float]:
 
 
 def worker(log_dir: Path, timeout: float = 900.0) -> dict:
-    """The video worker alone, started as the app starts it (``demo.video_worker.VideoWorker``)."""
+    """The video worker alone, started as the app starts it (``demo.engines.video_worker.VideoWorker``)."""
     from demo.engines import make_plan
-    from demo.model_source import resolve_model
-    from demo.video_worker import VideoWorker
+    from demo.engines.model import resolve_model
+    from demo.engines.video_worker import VideoWorker
 
     from .services import engine_settings
 

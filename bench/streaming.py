@@ -55,7 +55,7 @@ class Clients:
         self.openai = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=120)
         self.app = Client(self.app_url, verbose=False)
         self.floor = Client(self.floor_url, verbose=False)
-        from demo.images import image_part
+        from demo.inputs.images import image_part
 
         self.image_part = image_part(str(IMAGE))  # what the app sends for this file (computed once)
 

@@ -22,7 +22,7 @@ PATCH = 16  # Qwen3-VL's image_processor.patch_size (the worker passes it as ima
 
 def app_plan(path: str, max_model_len: int = 8192, video_max_tokens: int = 1024):
     """The frames and size the app keeps for this clip at the page's defaults (fps 2, 64 frames, 360p)."""
-    from demo import video_frames as vf
+    from demo.inputs import video_frames as vf
     from demo.engines import VideoSampling
 
     s = VideoSampling()
@@ -51,8 +51,8 @@ def child(method: str, path: str) -> dict:
     from PIL import Image
     from qwen_vl_utils import process_vision_info
 
-    from demo import video_frames as vf
-    from demo.video_worker import build_messages
+    from demo.inputs import video_frames as vf
+    from demo.engines.video_worker import build_messages
 
     _, plan = app_plan(path)  # cheap (reads the header): both methods keep exactly these frames
     base_rss, _ = _rss()
@@ -63,7 +63,7 @@ def child(method: str, path: str) -> dict:
         array = np.stack([np.asarray(f) for f in frames])  # Engines.answer_video -> the worker's queue
         del frames
         t1 = time.perf_counter()
-        # --- in the worker (demo/video_worker.py) ---
+        # --- in the worker (demo/engines/video_worker.py) ---
         pil = [Image.fromarray(f) for f in array]
         messages = build_messages(pil, plan.sample_fps, QUESTION, plan.width, plan.height)
         _, videos, kwargs = process_vision_info(messages, image_patch_size=PATCH, return_video_kwargs=True,

@@ -13,10 +13,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .device_plan import (ENGINE_OVERHEAD_GIB, GIB, QWEN3_VL_4B, DevicePlan, Gpu, ModelFootprint, Placement,
+from .engines.placement import (ENGINE_OVERHEAD_GIB, GIB, QWEN3_VL_4B, DevicePlan, Gpu, ModelFootprint, Placement,
                           detect_gpus, fit_to_free, plan_devices)
 from .settings import Settings
-from .video_frames import frame_tokens, video_token_budget
+from .inputs.video_frames import frame_tokens, video_token_budget
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def warnings_for(plan: DevicePlan, estimates: list[EngineEstimate], gpus: list[G
 def footprint_for(settings: Settings) -> ModelFootprint:
     path = Path(os.path.expanduser(settings.model))
     if settings.model == "tiny":
-        from .tiny_checkpoint import ensure_tiny_checkpoint
+        from .engines.tiny_checkpoint import ensure_tiny_checkpoint
 
         path = ensure_tiny_checkpoint(os.path.expanduser(settings.cache_dir))
     if path.is_dir():
@@ -128,7 +128,7 @@ CARDS_GIB = (24, 32, 48, 80, 141)
 
 
 def memory_table(settings: Settings | None = None) -> str:
-    """The README's one-card table, made from the measured figures in demo/device_plan.py (``--readme-table``)."""
+    """The README's one-card table, made from the measured figures in demo/engines/placement.py (``--readme-table``)."""
     settings = settings or Settings()
     rows = ["| card | server | video worker | video |", "|---|---|---|---|"]
     for size in CARDS_GIB:

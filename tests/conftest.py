@@ -116,7 +116,7 @@ def engines(output_dir):
 def page_instance(engines, **changes):
     """The real page (``demo.ui.build_demo``) on ``engines``, some settings changed, launched in-process on a
     free port; yields its URL and closes it afterwards."""
-    from demo.server import free_port
+    from demo.engines.server import free_port
     from demo.ui import build_demo, launch_kwargs
 
     settings = dataclasses.replace(engines.settings, **changes)

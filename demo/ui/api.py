@@ -11,11 +11,11 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..chat_stream import GenerationParams, Progress
-from ..conversation import assistant_turn, clean_text, to_openai, user_turn
+from ..engines.client import GenerationParams, Progress
+from ..inputs.conversation import assistant_turn, clean_text, to_openai, user_turn
 from ..engines import Engines
-from ..images import check_image
-from ..messages import MESSAGES, UserFacingError
+from ..inputs.images import check_image
+from ..errors import MESSAGES, UserFacingError
 from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
 from .video_tab import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_tab import run_video, sampling_from

@@ -6,10 +6,10 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_text, user_turn
+from ..inputs.conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_text, user_turn
 from ..engines import Engines
-from ..messages import MESSAGES, UserFacingError
-from ..chat_stream import Progress
+from ..errors import MESSAGES, UserFacingError
+from ..engines.client import Progress
 from .common import closed_with_its_run, params_from, progress_markdown, stats_markdown, tell
 
 EXAMPLES = [

@@ -9,8 +9,8 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..chat_stream import AnswerStats, GenerationParams, Progress
-from ..messages import MESSAGES, UserFacingError
+from ..engines.client import AnswerStats, GenerationParams, Progress
+from ..errors import MESSAGES, UserFacingError
 
 
 def closed_with_its_run(handler):

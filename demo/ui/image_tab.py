@@ -7,10 +7,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..conversation import check_image_count, clean_text, to_chatbot, turn_images, user_turn
+from ..inputs.conversation import check_image_count, clean_text, to_chatbot, turn_images, user_turn
 from ..engines import Engines
-from ..images import check_image
-from ..messages import MESSAGES, UserFacingError
+from ..inputs.images import check_image
+from ..errors import MESSAGES, UserFacingError
 from .chat_tab import stream_answer
 from .common import closed_with_its_run, params_from, tell
 

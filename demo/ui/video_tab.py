@@ -8,9 +8,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..conversation import clean_text
+from ..inputs.conversation import clean_text
 from ..engines import Engines, VideoSampling
-from ..messages import UserFacingError, VideoError
+from ..errors import UserFacingError, VideoError
 from .common import closed_with_its_run, params_from, tell, video_slots
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"

@@ -1,7 +1,7 @@
 """Issue 4, "Bad input", through the public API (``gradio_client``) on the real page and the real engines.
 
 Every awkward file of ``tests/badfiles.py`` is either answered (the answer is not empty and the prompt's token
-count shows the picture or frames went in) or refused with the app's own sentence from ``demo.messages``; in
+count shows the picture or frames went in) or refused with the app's own sentence from ``demo.errors``; in
 both cases the next request is answered. Checks that need the engine layer itself (a reader that hangs, no
 room for frames) call ``Engines`` directly. Structure only: the tiny checkpoint's words are random.
 """
@@ -19,10 +19,10 @@ import httpx
 import pytest
 from gradio_client import handle_file
 
-from demo import video_frames
+from demo.inputs import video_frames
 from demo.engines import VideoSampling
-from demo.images import check_image
-from demo.messages import MESSAGES, ImageError, VideoError
+from demo.inputs.images import check_image
+from demo.errors import MESSAGES, ImageError, VideoError
 from tests import badfiles
 from tests.conftest import page_instance
 from tests.drive import collect

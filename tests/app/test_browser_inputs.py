@@ -7,8 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from demo.images import MAX_IMAGES
-from demo.messages import MESSAGES
+from demo.inputs.images import MAX_IMAGES
+from demo.errors import MESSAGES
 from tests import badfiles
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from demo.messages import MESSAGES
+from demo.errors import MESSAGES
 from tests.app.test_browser import LONG_ANSWER, set_generation
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"

@@ -23,7 +23,7 @@ import psutil
 import pytest
 from gradio_client import handle_file
 
-from demo.messages import MESSAGES
+from demo.errors import MESSAGES
 from tests.waits import ENGINE_WAIT_S, app_client, finished, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -309,7 +309,7 @@ def test_uploads_are_deleted_when_the_page_closes(engines, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from demo.server import free_port
+    from demo.engines.server import free_port
     from demo.ui import build_demo, launch_kwargs
     from demo.ui.page import DELETE_CACHE
 

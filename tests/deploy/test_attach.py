@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from gradio_client import handle_file
 
-from demo.processes import group_alive
-from demo.server import free_port
+from demo.engines.processes import group_alive
+from demo.engines.server import free_port
 from tests.deploy.conftest import AppProcess, base_env, wait_answer
 from tests.waits import app_client
 

@@ -7,7 +7,7 @@ import socket
 
 import psutil
 
-from demo.server import free_port
+from demo.engines.server import free_port
 from tests.deploy.conftest import AppProcess, base_env
 from tests.waits import ENGINE_WAIT_S
 

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from demo.messages import EngineError
+from demo.errors import EngineError
 from tests.waits import ENGINE_WAIT_S, wait_until
 
 GREEDY = {"temperature": 0.0, "presence_penalty": 0.0}

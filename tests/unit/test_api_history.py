@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from demo.conversation import assistant_turn, to_openai, user_turn
+from demo.inputs.conversation import assistant_turn, to_openai, user_turn
 from demo.ui.api import history_from_api
 
 

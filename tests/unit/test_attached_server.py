@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from demo.server import AttachedServer
+from demo.engines.server import AttachedServer
 from demo.settings import Settings
 
 

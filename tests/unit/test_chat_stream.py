@@ -1,4 +1,4 @@
-"""demo/chat_stream.py without a server: sampling bounds, answer statistics, error mapping, the client."""
+"""demo/engines/client.py without a server: sampling bounds, answer statistics, error mapping, the client."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import httpx
 import openai
 import pytest
 
-from demo.chat_stream import AnswerStats, GenerationParams, make_client, map_error
-from demo.messages import EngineError
+from demo.engines.client import AnswerStats, GenerationParams, make_client, map_error
+from demo.errors import EngineError
 
 REQUEST = httpx.Request("POST", "http://x/v1/chat/completions")
 

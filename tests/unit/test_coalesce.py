@@ -1,4 +1,4 @@
-"""demo.chat_stream.coalesce: fewer, larger updates, nothing lost, nothing read ahead, cancel closes the source.
+"""demo.engines.client.coalesce: fewer, larger updates, nothing lost, nothing read ahead, cancel closes the source.
 
 The sources here are plain async generators standing in for any stream of text pieces; the real stream from
 vLLM goes through the same function in the engine and page tests.
@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from demo.chat_stream import AnswerStats, Progress, coalesce
+from demo.engines.client import AnswerStats, Progress, coalesce
 
 STATS = AnswerStats("length", 3, 5, 0.1, 0.2)
 

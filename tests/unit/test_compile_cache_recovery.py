@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from demo.supervisor import Supervisor
+from demo.engines.supervisor import Supervisor
 
 BROKEN = ("(Worker pid=1) ERROR 11-25 06:34:03 [multiproc_executor.py:1063] torch._inductor.exc.InductorError: "
           "ImportError: /root/.cache/vllm/torch_compile_cache/torch_aot_compile/x/y.main.so: file too short\n")

@@ -1,4 +1,4 @@
-"""demo/conversation.py: turns, and their two views: OpenAI messages for the server and the chat box."""
+"""demo/inputs/conversation.py: turns, and their two views: OpenAI messages for the server and the chat box."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import pytest
 from PIL import Image
 
-from demo.conversation import (
+from demo.inputs.conversation import (
     _cached_image_part,
     assistant_turn,
     to_chatbot,

@@ -1,4 +1,4 @@
-"""demo/device_plan.py: where the server and the video worker run, for every kind of machine."""
+"""demo/engines/placement.py: where the server and the video worker run, for every kind of machine."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from demo.device_plan import (
+from demo.engines.placement import (
     ENGINE_OVERHEAD_GIB,
     GIB,
     QWEN3_VL_4B,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 
-from demo.chat_stream import GenerationParams
-from demo.device_plan import Placement
-from demo.server import ServerSupervisor
+from demo.engines.client import GenerationParams
+from demo.engines.placement import Placement
+from demo.engines.server import ServerSupervisor
 from demo.settings import Settings
 
 

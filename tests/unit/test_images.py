@@ -1,4 +1,4 @@
-"""demo/images.py: upright RGB images, downscaling, data URLs for the server."""
+"""demo/inputs/images.py: upright RGB images, downscaling, data URLs for the server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo.images import IMAGE_MAX_PIXELS, downscale, image_part, load_image, to_data_url
+from demo.inputs.images import IMAGE_MAX_PIXELS, downscale, image_part, load_image, to_data_url
 
 ORIENTATION = 0x0112
 
@@ -218,7 +218,7 @@ def test_to_data_url_round_trip():
 # --- upload checks ------------------------------------------------------------------------------------------
 
 def test_check_image_accepts_a_real_image(tmp_path):
-    from demo.images import check_image
+    from demo.inputs.images import check_image
 
     path = tmp_path / "photo.jpg"
     path.write_bytes(jpeg_bytes(red_left_blue_right()))
@@ -227,8 +227,8 @@ def test_check_image_accepts_a_real_image(tmp_path):
 
 @pytest.mark.parametrize("content", [b"just some text, not an image\n", b""])
 def test_check_image_refuses_non_images(tmp_path, content):
-    from demo.images import check_image
-    from demo.messages import ImageError
+    from demo.inputs.images import check_image
+    from demo.errors import ImageError
 
     path = tmp_path / "fake.png"
     path.write_bytes(content)
@@ -239,8 +239,8 @@ def test_check_image_refuses_non_images(tmp_path, content):
 
 
 def test_check_image_refuses_truncated_data(tmp_path):
-    from demo.images import check_image
-    from demo.messages import ImageError
+    from demo.inputs.images import check_image
+    from demo.errors import ImageError
 
     data = png_bytes(Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8)))
     path = tmp_path / "cut.png"
@@ -252,8 +252,8 @@ def test_check_image_refuses_truncated_data(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_check_image_refuses_huge_images_before_decoding(tmp_path):
-    from demo.images import UPLOAD_MAX_PIXELS, check_image
-    from demo.messages import ImageError
+    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
+    from demo.errors import ImageError
 
     path = tmp_path / "huge.png"
     Image.new("1", (11000, 11000)).save(path)  # 121 MP, a few KB on disk
@@ -268,15 +268,15 @@ def test_check_image_refuses_huge_images_before_decoding(tmp_path):
 
 
 def test_pil_refuses_what_uploads_refuse():
-    import demo.images
+    import demo.inputs.images
 
-    assert demo.images.UPLOAD_MAX_PIXELS == 120_000_000
-    assert Image.MAX_IMAGE_PIXELS == demo.images.UPLOAD_MAX_PIXELS
+    assert demo.inputs.images.UPLOAD_MAX_PIXELS == 120_000_000
+    assert Image.MAX_IMAGE_PIXELS == demo.inputs.images.UPLOAD_MAX_PIXELS
 
 
 def test_check_image_refuses_images_over_twice_the_limit_as_too_large(tmp_path):
-    from demo.images import UPLOAD_MAX_PIXELS, check_image
-    from demo.messages import ImageError
+    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
+    from demo.errors import ImageError
 
     path = tmp_path / "bomb.png"
     Image.new("1", (16000, 16000)).save(path)  # 256 MP, a few tens of KB on disk
@@ -291,8 +291,8 @@ def test_check_image_refuses_images_over_twice_the_limit_as_too_large(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_check_image_between_the_limit_and_twice_it(tmp_path):
-    from demo.images import UPLOAD_MAX_PIXELS, check_image
-    from demo.messages import ImageError
+    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
+    from demo.errors import ImageError
 
     path = tmp_path / "big.png"
     Image.new("L", (14000, 14000)).save(path)  # 196 MP
@@ -305,7 +305,7 @@ def test_check_image_between_the_limit_and_twice_it(tmp_path):
 
 
 def test_check_image_accepts_an_image_of_exactly_the_limit(tmp_path):
-    from demo.images import check_image
+    from demo.inputs.images import check_image
 
     path = tmp_path / "edge.png"
     Image.new("1", (10000, 12000)).save(path)  # exactly 120 MP: allowed

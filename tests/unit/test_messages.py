@@ -1,4 +1,4 @@
-"""demo/messages.py: every user-facing sentence formats, and every code the app raises exists."""
+"""demo/errors.py: every user-facing sentence formats, and every code the app raises exists."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.messages import MESSAGES, EngineError, ImageError, UserFacingError, VideoError
+from demo.errors import MESSAGES, EngineError, ImageError, UserFacingError, VideoError
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 

@@ -1,4 +1,4 @@
-"""demo/model_source.py and demo/tiny_checkpoint.py: local folders, failed downloads, the tiny checkpoint."""
+"""demo/engines/model.py and demo/engines/tiny_checkpoint.py: local folders, failed downloads, the tiny checkpoint."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from demo.device_plan import ModelFootprint
-from demo.model_source import ModelSourceError, download, resolve_model
+from demo.engines.placement import ModelFootprint
+from demo.engines.model import ModelSourceError, download, resolve_model
 from demo.settings import Settings
-from demo.tiny_checkpoint import FOLDER_NAME, ensure_tiny_checkpoint
+from demo.engines.tiny_checkpoint import FOLDER_NAME, ensure_tiny_checkpoint
 
 
 def settings(*argv: str) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from demo.device_plan import QWEN3_VL_4B, Gpu, ModelFootprint, Placement
+from demo.engines.placement import QWEN3_VL_4B, Gpu, ModelFootprint, Placement
 from demo.plan import estimate, main, warnings_for
 
 
@@ -69,7 +69,7 @@ def test_main_rejects_bad_gpu_sizes():
 
 
 def test_the_readmes_memory_table_is_the_one_the_measured_figures_give():
-    """README's one-card table is printed from demo/device_plan.py's measured figures: regenerate it with
+    """README's one-card table is printed from demo/engines/placement.py's measured figures: regenerate it with
     `python -m demo.plan --readme-table` when they change."""
     from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""demo/server.py without a server: the vLLM command line, port choice, endpoint and key (never started)."""
+"""demo/engines/server.py without a server: the vLLM command line, port choice, endpoint and key (never started)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from demo.device_plan import Placement
-from demo.server import (
+from demo.engines.placement import Placement
+from demo.engines.server import (
     SERVER_MODULE,
     AttachedServer,
     ServerEndpoint,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from demo.supervisor import Supervisor
+from demo.engines.supervisor import Supervisor
 
 
 class Silent(Supervisor):

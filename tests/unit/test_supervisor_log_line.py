@@ -1,10 +1,10 @@
-"""demo/supervisor.py: ``clean_log_line``, the start-up progress shown from an engine's last log line."""
+"""demo/engines/supervisor.py: ``clean_log_line``, the start-up progress shown from an engine's last log line."""
 
 from __future__ import annotations
 
 import pytest
 
-from demo.supervisor import clean_log_line
+from demo.engines.supervisor import clean_log_line
 
 
 @pytest.mark.parametrize("line,expected", [

@@ -1,10 +1,10 @@
-"""demo/tiny_checkpoint.py: the recipe version and the chat template, rendered the way transformers and vLLM do."""
+"""demo/engines/tiny_checkpoint.py: the recipe version and the chat template, rendered the way transformers and vLLM do."""
 
 from __future__ import annotations
 
 import pytest
 
-from demo.tiny_checkpoint import CHAT_TEMPLATE, FOLDER_NAME, RECIPE_VERSION, SPECIAL_TOKENS, _build_tokenizer
+from demo.engines.tiny_checkpoint import CHAT_TEMPLATE, FOLDER_NAME, RECIPE_VERSION, SPECIAL_TOKENS, _build_tokenizer
 
 CONVERSATION = [
     {"role": "system", "content": "sys"},

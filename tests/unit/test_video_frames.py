@@ -1,4 +1,4 @@
-"""demo/video_frames.py: the frame plan (pure) and OpenCV probing/decoding of small clips written here."""
+"""demo/inputs/video_frames.py: the frame plan (pure) and OpenCV probing/decoding of small clips written here."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from demo.messages import VideoError
-from demo.video_frames import (
+from demo.errors import VideoError
+from demo.inputs.video_frames import (
     MIN_SIDE,
     SIZE_FACTOR,
     FramePlan,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from demo.video_via_server import video_messages
+from demo.engines.video_via_server import video_messages
 
 
 def frames(n=6, w=96, h=64):

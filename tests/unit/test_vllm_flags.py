@@ -1,14 +1,14 @@
-"""demo/vllm_flags.py: the server's optional flags, kept only where the installed vLLM has them."""
+"""demo/engines/vllm_flags.py: the server's optional flags, kept only where the installed vLLM has them."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from demo.device_plan import Placement
-from demo.server import server_command
+from demo.engines.placement import Placement
+from demo.engines.server import server_command
 from demo.settings import Settings
-from demo.vllm_flags import OPTIONAL, keep_accepted, missing, parse_help, server_flags
+from demo.engines.vllm_flags import OPTIONAL, keep_accepted, missing, parse_help, server_flags
 
 DATA = Path(__file__).parent / "data"
 # What an older vLLM (0.26's CUDA build refused --trust-request-mm-kwargs, shared/GPU_TESTBED.md) accepts,

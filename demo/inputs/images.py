@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .messages import ImageError
+from ..errors import ImageError
 
 PATCH_FACTOR = 32
 # Per-image token budget at the default 8k context: room for several images and an answer.

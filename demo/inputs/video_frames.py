@@ -22,7 +22,7 @@ import stat
 import time
 from dataclasses import dataclass
 
-from .messages import VideoError
+from ..errors import VideoError
 
 PATCH_FACTOR = 32  # patch 16 x spatial merge 2: one visual token per 32x32 pixels ...
 TEMPORAL_PATCH = 2  # ... per pair of frames

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
 
 REQUIRED_FILES = ("config.json",)
 

@@ -21,7 +21,7 @@ from typing import AsyncIterator
 import httpx
 import openai
 
-from .messages import EngineError
+from ..errors import EngineError
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import os
 import re
 
 from .images import MAX_IMAGES, image_part
-from .messages import ImageError
+from ..errors import ImageError
 
 # ANSI escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL or ESC \\", two-character ESC x), then the
 # C0/C1 control characters other than tab and newlines, then lone surrogates (which cannot be encoded as UTF-8).

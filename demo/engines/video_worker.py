@@ -33,10 +33,10 @@ from typing import AsyncIterator, Callable
 
 import numpy as np
 
-from .device_plan import Placement
-from .messages import EngineError
+from .placement import Placement
+from ..errors import EngineError
 from .processes import stop_group
-from .settings import Settings
+from ..settings import Settings
 from .supervisor import Supervisor
 
 

@@ -22,15 +22,16 @@ from typing import AsyncIterator
 
 import numpy as np
 
-from . import video_frames, video_via_server
-from .chat_stream import AnswerStats, GenerationParams, Progress, make_client, stream_chat
-from .device_plan import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
-from .messages import EngineError
-from .model_source import resolve_model
+from . import video_via_server
+from .client import AnswerStats, GenerationParams, Progress, make_client, stream_chat
+from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
+from ..errors import EngineError
+from ..inputs import video_frames
+from .model import resolve_model
 from .server import AttachedServer, ServerSupervisor
-from .settings import Settings
+from ..settings import Settings
 from .status import EngineStatus
-from .video_frames import FramePlan
+from ..inputs.video_frames import FramePlan
 from .video_worker import VideoAnswer, VideoWorker
 from .vllm_flags import missing, server_flags
 

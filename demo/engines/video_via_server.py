@@ -1,6 +1,6 @@
 """Video through the OpenAI-compatible server (``--video-via server``, one small GPU, or ``--api-base``).
 
-The app has already decoded and sized the kept frames (:mod:`demo.video_frames`), so it sends exactly those
+The app has already decoded and sized the kept frames (:mod:`demo.inputs.video_frames`), so it sends exactly those
 frames, not the file: vLLM 0.32 reads a ``data:video/jpeg;base64,<frame>,<frame>,...`` URL as a list of
 JPEG frames (``VideoMediaIO.load_base64``) and takes their timing from the request's ``media_io_kwargs``.
 The frames, their size and hence the visual tokens are the same as the worker's, and the server never

@@ -23,9 +23,9 @@ import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .device_plan import Placement
+from .placement import Placement
 from .processes import stop_group
-from .settings import Settings
+from ..settings import Settings
 from .status import EngineStatus, StatusCell
 from .supervisor import EngineStartError, Supervisor
 from .vllm_flags import SERVER_MODULE, keep_accepted
@@ -49,7 +49,7 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
         "--allowed-media-domains", "none.invalid",
         # Video through the server sends the frames' timing as per-request media_io_kwargs, which vLLM 0.32
         # refuses without this. The app is this server's only client (127.0.0.1, a random key) and sends only
-        # its own values (demo/video_via_server.py), never a user's.
+        # its own values (demo/engines/video_via_server.py), never a user's.
         "--trust-request-mm-kwargs",
     ]
     if settings.trust_remote_code:

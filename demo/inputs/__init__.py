@@ -1,0 +1,1 @@
+"""What users send, checked and prepared: conversations, images, video frames."""
