@@ -88,8 +88,8 @@ class AbortWitness:
         self.engines, self.max_tokens = engines, max_tokens
         self.finished, self.tokens = finished(engines), generated_tokens(engines)
 
-    def wait_decoding(self, done=lambda: False) -> None:
-        wait_decoding(self.engines, self.tokens, done)
+    def wait_decoding(self, done=lambda: False, arrived=lambda: False) -> None:
+        wait_decoding(self.engines, self.tokens, done, arrived)
 
     def check(self) -> None:
         wait_until(lambda: self.engines.open_streams == 0, "the app to close its stream after the stop")
@@ -123,16 +123,20 @@ def prove_abort(engines, max_tokens: int, attempt, tries: int = 3) -> None:
     pytest.fail(f"no attempt stopped the answer before its end ({tries} tries): " + "; ".join(reasons))
 
 
-def wait_decoding(engines, since_tokens: float, done=lambda: False) -> None:
-    """Wait until vLLM has made tokens since ``since_tokens`` (its counter), the signal a Stop test acts on;
-    fail if ``done()`` (the job ended first).
+def wait_decoding(engines, since_tokens: float, done=lambda: False, arrived=lambda: False) -> None:
+    """Wait until vLLM has made tokens since ``since_tokens`` (its counter) or ``arrived()`` (the caller saw
+    some of the answer: text, or the page's token count), the signal a Stop test acts on; fail if ``done()``
+    (the job ended first).
 
-    Not the streamed text: greedy random weights can loop on a byte token that never completes a character,
-    and vLLM then streams nothing until the answer's end (seen: 3913 tokens made before the third piece). Not
-    the running-requests gauge either: a queue test once polled it twenty times while the log said "Running: 2
-    reqs" and never read 2.
+    Not the streamed text alone: greedy random weights can loop on a byte token that never completes a
+    character, and vLLM then streams nothing until the answer's end (seen: 3913 tokens made before the third
+    piece). Not the counter alone either: in a full fresh-clone run it lagged the stream by many seconds (the
+    closed-tab test's screenshot, taken when the counter moved, showed a page of answer already there) and all
+    three attempts of two tests acted too late. Not the running-requests gauge: a queue test once polled it
+    twenty times while the log said "Running: 2 reqs" and never read 2.
     """
-    wait_until(lambda: generated_tokens(engines) > since_tokens or done(), "vLLM to make the answer", poll=0.05)
+    wait_until(lambda: generated_tokens(engines) > since_tokens or arrived() or done(), "vLLM to make the answer",
+               poll=0.05)
     assert not done(), "the request ended before vLLM made any of it"
 
 

@@ -29,6 +29,13 @@ def watch_text_growth(pg, selector: str) -> None:
     }""", selector)
 
 
+def answer_arrived(pg, tab: str) -> bool:
+    """Some of the answer is on the page: its text, or the stats line's count of tokens made so far."""
+    box, stats = ("#chat-box", "#chat-stats") if tab == "chat" else ("#image-chat", "#image-stats")
+    return (pg.locator(f"{box} [data-testid='bot']").count() > 0
+            or "tokens so far" in (pg.locator(stats).inner_text() or ""))
+
+
 def set_generation(pg, **values) -> None:
     """Type values into the shared generation settings (``max_tokens=4096, temperature=0``), and read them back.
 
@@ -74,9 +81,11 @@ def test_stop_stops_the_answer_on_the_server(page, engines):
 
     def attempt(witness):
         page.locator("#chat-clear").click()  # a fresh conversation each time (an earlier answer fills the context)
+        expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(0)  # nothing left to mistake for it
+        expect(page.locator("#chat-stats")).not_to_contain_text("tokens so far")
         page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
         page.locator("#chat-send").click()
-        witness.wait_decoding()  # the answer is being made (its text may not show yet: see wait_decoding)
+        witness.wait_decoding(arrived=lambda: answer_arrived(page, "chat"))  # the answer is being made
         page.locator("#chat-stop").click()
         witness.check()  # aborted in vLLM, not only in the page: no finish counted, far fewer tokens than asked
 

@@ -140,7 +140,9 @@ def test_cancelling_a_job_aborts_the_request_on_the_server(own_page_url, engines
     def attempt(witness):
         clients.append(app_client(app_url))  # a session of its own each time, as a new visitor
         job = clients[-1].submit(*chat_args("Write a very long story about the sea.", LONG), api_name="/chat")
-        witness.wait_decoding(done=job.done)  # the answer is being made
+        # the answer is being made: vLLM's counter moved, or an update reached the client (read without the
+        # job's lock, see cancel_now)
+        witness.wait_decoding(done=job.done, arrived=lambda: len(job.communicator.job.outputs) > 0)
         cancel_now(app_url, clients[-1], job, "/chat")  # what job.cancel() sends, without its lock
         witness.check()  # vLLM idle again with no finish counted: the cancel aborted it there
 
@@ -161,7 +163,7 @@ def test_closing_the_tab_aborts_the_request_on_the_server(own_page_url, engines,
     app_url = own_page_url
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.app.test_browser import LONG_ANSWER, set_generation
+    from tests.app.test_browser import LONG_ANSWER, answer_arrived, set_generation
 
     exe = shutil.which("chromium")
     assert exe, "Debian's chromium is missing: scripts/test.sh installs it"
@@ -178,7 +180,7 @@ def test_closing_the_tab_aborts_the_request_on_the_server(own_page_url, engines,
                 set_generation(page, **LONG_ANSWER)
                 page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
                 page.locator("#chat-send").click()
-                witness.wait_decoding()  # the answer is being made
+                witness.wait_decoding(arrived=lambda: answer_arrived(page, "chat"))  # the answer is being made
                 shots = output_dir / "screenshots"
                 shots.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(shots / "test_closing_the_tab_aborts_the_request_on_the_server.png"))
