@@ -108,7 +108,8 @@ class EngineLoop:
     limit counts from here), ("stage", "generating") once it is in the engine, then ("delta", text) or
     ("progress", tokens) at most once per ``interval``, and one final ("done", answer), ("error", sentence) or
     ("cancelled", tokens made). ("counts", None, {...}) after every final event: how many jobs ended how, the
-    witness tests use for aborts.
+    witness tests use for aborts. A cancel of a job the loop no longer holds (it ended as the cancel was sent) is
+    answered ("gone", job_id): every cancel is confirmed, so the app never takes a worker as stuck for it.
     """
 
     def __init__(self, engine, prepare: Callable, make_params: Callable, emit: Callable, capacity: int,
@@ -150,6 +151,9 @@ class EngineLoop:
             self.engine.abort_request([rid])  # vLLM frees its KV cache at once; no output comes for it
             del self.running[rid]
             self._final("cancelled", job_id, None, "aborted")
+            return
+        print(f"job {job_id}: cancel came after its end", flush=True)
+        self.emit("gone", job_id, None)
 
     def _admit(self) -> None:
         while self.waiting and len(self.running) < self.capacity:
@@ -193,6 +197,7 @@ class EngineLoop:
 
     def _final(self, kind: str, job_id: int, payload, count: str) -> None:
         self.counts[count] += 1
+        print(f"job {job_id}: {count}", flush=True)  # one line per job in the worker's log
         self.emit(kind, job_id, payload)
         self.emit("counts", None, dict(self.counts))
 
@@ -321,6 +326,7 @@ class VideoWorker(Supervisor):
         with self._lock:
             self._proc, self._jobs = proc, jobs
             self._unconfirmed.clear()
+            self.counts = {}  # a new worker's tally starts at zero; the old one's would never move again
         threading.Thread(target=self._read_events, args=(proc, events), name="video-worker-events",
                          daemon=True).start()
 
@@ -377,7 +383,7 @@ class VideoWorker(Supervisor):
                 continue
             with self._lock:
                 ticket = self._pending.get(job_id)
-                if kind in FINAL:
+                if kind in FINAL or kind == "gone":
                     self._unconfirmed.discard(job_id)
                 started = kind == "stage" and payload == "encoding" and ticket is not None and not ticket.started
                 if started:
