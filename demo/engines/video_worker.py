@@ -278,6 +278,20 @@ class _Ticket:
 FINAL = ("done", "error", "cancelled")
 
 
+async def next_event(events: asyncio.Queue, wait: float):
+    """The next item of ``events``, or None after ``wait`` seconds.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it returns the item when a cancel comes in the same loop turn as the
+    item, and the cancel is lost (seen: a Stop whose job ran on to its last token, the request's task going on).
+    ``asyncio.timeout`` tells its own timeout from a cancel from outside.
+    """
+    try:
+        async with asyncio.timeout(wait):
+            return await events.get()
+    except TimeoutError:
+        return None
+
+
 class VideoWorker(Supervisor):
     """App-side handle of the worker: start, stop, restart, and :meth:`answer` a job."""
 
@@ -472,13 +486,13 @@ class VideoWorker(Supervisor):
                 if deadline is not None and time.monotonic() > deadline:
                     raise EngineError("worker_timeout", seconds=self.settings.video_timeout)
                 wait = 1.0 if deadline is None else min(1.0, max(0.01, deadline - time.monotonic()))
-                try:
-                    kind, payload = await asyncio.wait_for(ticket.events.get(), wait)
-                except asyncio.TimeoutError:
+                item = await next_event(ticket.events, wait)
+                if item is None:
                     if proc is None or not proc.is_alive():  # its worker died, even before the monitor saw it
                         ended = True
                         raise EngineError("worker_crashed", detail=f"exit code {proc.exitcode if proc else None}")
                     continue
+                kind, payload = item
                 if kind == "stage":
                     if payload == "encoding":
                         deadline = time.monotonic() + self.settings.video_timeout
