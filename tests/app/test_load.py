@@ -6,18 +6,13 @@ the server's running-requests metric), never on the answers' wording or on durat
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from gradio_client import handle_file
 from gradio_client.utils import QueueError, Status
-from playwright.sync_api import expect
 
-from demo.ui.common import video_slots
-from tests.app.test_browser import set_generation
 from tests.conftest import page_instance
 from tests.engine.test_engines import make_clip
 from tests.waits import ENGINE_WAIT_S, app_client, cancel_now, prove_abort, wait_processing, wait_until
@@ -126,36 +121,6 @@ def test_chat_keeps_flowing_while_a_long_video_job_runs(app_url, engines, tmp_pa
     assert chats_done == [False, False, False], "the chats waited for the video job"
     stats, answer = video.result(timeout=ENGINE_WAIT_S)
     assert "completion tokens" in stats
-
-
-# --- a full video line does not freeze the page ------------------------------------------------------------
-def test_a_new_message_shows_and_is_answered_while_the_video_line_is_full(page, app_url, engines, tmp_path):
-    """Every slot of the page's video group held and more videos waiting behind them: a chat message in the
-    page still shows and is answered. The worker is frozen (SIGSTOP) while the test looks, so that no video
-    job can end however fast the engine is; it goes on afterwards and answers them all."""
-    clip = make_clip(tmp_path / "clip.mp4", seconds=2)
-    slots, behind = video_slots(engines.settings), 2
-    clients = [app_client(app_url) for _ in range(slots + behind)]  # kept: a collected client ends its job
-    worker_pid = engines.worker.pid
-    os.kill(worker_pid, signal.SIGSTOP)
-    try:
-        videos = [c.submit(handle_file(str(clip)), "Describe this video.", 2.0, 4, 0.7, 0.8, 20, 8, 0.0,
-                           api_name="/describe_video") for c in clients]
-        codes = lambda: [v.status().code for v in videos]  # noqa: E731
-        wait_until(lambda: sum(c in (Status.PROCESSING, Status.ITERATING) for c in codes()) == slots
-                   and codes().count(Status.IN_QUEUE) == behind, "the video line to fill", poll=0.05)
-        set_generation(page, max_tokens=16)
-        page.locator("#chat-input textarea").fill("hello")
-        page.locator("#chat-send").click()
-        expect(page.locator("#chat-box [data-testid='user']")).to_have_count(1)
-        expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
-        assert not any(v.done() for v in videos), "a video job ended: the line was not full while the chat ran"
-        assert codes().count(Status.IN_QUEUE) == behind
-    finally:
-        os.kill(worker_pid, signal.SIGCONT)
-    for v in videos:  # nothing was lost meanwhile: each video is answered once the worker goes on
-        stats, answer = v.result(timeout=ENGINE_WAIT_S)
-        assert "completion tokens" in stats
 
 
 # --- users who leave ----------------------------------------------------------------------------------------
