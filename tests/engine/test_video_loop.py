@@ -172,3 +172,22 @@ def test_a_job_streams_while_it_is_made(engines):
     assert done.answer.text.startswith(text)  # the pieces are the answer's beginning, in order
     assert done.answer.generate_s > 2 * engines.settings.stream_interval  # long enough to need several updates
     assert streamed, "an answer that took several intervals came in one piece"
+
+
+def test_a_cancel_of_a_job_the_worker_no_longer_holds_is_confirmed(engines):
+    """A Stop that comes as an answer ends reaches the worker after the job's end. The worker confirms it
+    ("gone"); a cancel left unconfirmed would have the app take the worker as stuck and restart it, failing
+    every visitor's job (``VideoWorker.stuck_after``)."""
+    worker = engines.worker
+    pid = worker.pid
+
+    async def scenario():
+        job = Job(worker, 16)
+        await until(lambda: job.ended, "the job's end")
+        assert job.error is None and job.events[-1].kind == "done"
+
+    asyncio.run(scenario())
+    gone = 10**9  # an id the worker never had: as for a job that has ended, it holds nothing under it
+    worker._cancel(gone)
+    wait_until(lambda: gone not in worker._unconfirmed, "the worker to confirm the cancel", ENGINE_WAIT_S)
+    assert worker.pid == pid
