@@ -159,7 +159,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 # Gradio ends the run of a closed tab only at the handler's next yield: the handler yields at least once per
 # stream interval while tokens come, text or not (chat_stream.Progress). This test was marked xfail after two
 # fresh-clone runs in which all three attempts' answers ended before the stream closed; the mark is gone.
-def test_closing_the_tab_aborts_the_request_on_the_server(own_page_url, engines, output_dir):
+def test_closing_the_tab_aborts_the_request_on_the_server(own_page_url, engines):
     app_url = own_page_url
     from playwright.sync_api import expect, sync_playwright
 
@@ -181,9 +181,8 @@ def test_closing_the_tab_aborts_the_request_on_the_server(own_page_url, engines,
                 page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
                 page.locator("#chat-send").click()
                 witness.wait_decoding(arrived=lambda: answer_arrived(page, "chat"))  # the answer is being made
-                shots = output_dir / "screenshots"
-                shots.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(shots / "test_closing_the_tab_aborts_the_request_on_the_server.png"))
+                # Closed at once: no screenshot first, which can take seconds on a loaded machine (one run with
+                # the machine loaded saw all three attempts close the tab after their answers' ends).
                 page.close()  # the person closes the tab mid-answer
                 context.close()
             finally:
