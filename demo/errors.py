@@ -32,6 +32,7 @@ MESSAGES = {
     "no_frames": "This video has no frames that could be decoded.",
     "no_room": "There is no room for video frames in the context: only {budget} tokens are left for them. "
                "Raise --max-model-len or lower --video-max-tokens.",
+    "bad_video_settings": "fps, max_frames, start and end must be numbers.",
     "too_slow": "Reading this video took too long and was stopped. "
                 "The file may be damaged; please try another file or format.",
     # images
@@ -45,6 +46,9 @@ MESSAGES = {
     "video_empty": "This file is empty (0 bytes). Please upload the video again.",
     "video_is_image": "This file is a still image, not a video. Please ask about it in the Image tab.",
     "audio_only": "This file has sound but no picture. Please upload a video with a picture track.",
+    "remote_file": "Files must be uploaded: a link (http or https) in place of a file is not accepted.",
+    "image_gone": "An image from earlier in this conversation is no longer on the server (uploads are kept for "
+                  "{hours} hours). Please add it again, or start a new conversation.",
     "image_missing": "Please add an image (upload, paste or webcam).",
     "too_many_images": "A conversation can hold at most {limit:.0f} images. "
                        "Start a new conversation to ask about more.",

@@ -101,7 +101,8 @@ def report(settings: Settings, gpus: list[Gpu], footprint: ModelFootprint, ram_g
         video_via=settings.video_via, tensor_parallel_size=settings.tensor_parallel_size,
         gpu_memory_utilization=settings.gpu_memory_utilization,
         video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
-        cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager)
+        cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager,
+        engine_start=settings.engine_start)
     plan = fit_to_free(plan, gpus, footprint, settings.max_model_len)
     lines = ["GPUs: " + (", ".join(f"{g.index}: {g.name} {g.total_gib:.0f} GiB" for g in gpus) or "none"),
              f"Model: {settings.model} (weights {footprint.weights_gib:.2f} GiB, "

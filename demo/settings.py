@@ -62,6 +62,10 @@ class Settings:
     enforce_eager: bool | None = _opt(
         None, "Skip torch.compile and graph capture in both engines. Unset: on with vLLM's CPU build (it compiles "
               "again at every start there), off on GPUs (the seed's enforce_eager=False).")
+    engine_start: Literal["auto", "together", "server-first"] = _opt(
+        "auto", "Order of the engines' starts: together, or the worker once the server is ready (server-first). "
+                "auto: server-first without a GPU (two starts on a few cores slow each other; chat answers "
+                "sooner), together on GPUs unless a shared card needs one after the other.")
     startup_timeout: float = _opt(1800.0, "Seconds an engine may take to become ready before start-up fails.")
     request_timeout: float = _opt(300.0, "Seconds a chat/image request may go without a token before it fails; "
                                           "a server silent for that long is restarted.")

@@ -74,7 +74,8 @@ def make_plan(settings: Settings, model_path: Path | None,
         gpu_memory_utilization=settings.gpu_memory_utilization,
         video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
         cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager,
-        explicit_kv=accepted_flags is None or "--kv-cache-memory-bytes" in accepted_flags)
+        explicit_kv=accepted_flags is None or "--kv-cache-memory-bytes" in accepted_flags,
+        engine_start=settings.engine_start)
     return fit_to_free(plan, gpus, footprint, settings.max_model_len)
 
 
@@ -104,6 +105,8 @@ class Engines:
         # One async client per event loop: an httpx connection belongs to the loop that opened it.
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._starter: threading.Thread | None = None
+        self._life = threading.Lock()  # orders the starter's starts against stop()
+        self._stopped = False
         self._open_streams = 0  # HTTP streams to the server now open (answers being read)
         self._open_lock = threading.Lock()  # streams are read on several event loops (one per thread)
         # Blocking work runs in pools of its own, sized from the settings, never in the event loop's default
@@ -126,22 +129,33 @@ class Engines:
 
     # --- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start both engines; returns at once. Engines sharing a GPU start one after the other."""
-        if self.plan.sequential_start and self.worker is not None:
-            def in_order():
-                self.server.start()
-                try:
-                    self.server.wait_ready()
-                except Exception:
-                    return  # the server's status says why; the worker would not fit beside a failed start
-                self.worker.start()
+        """Start both engines; returns at once. In the plan's sequential order (a shared card, or a machine
+        without a GPU) the worker starts once the server is ready."""
+        with self._life:
+            self._stopped = False
+        self.server.start()
+        if self.worker is None:
+            return
+        if not self.plan.sequential_start:
+            self.worker.start()
+            return
 
-            self._starter = threading.Thread(target=in_order, name="engine-starter", daemon=True)
-            self._starter.start()
-        else:
-            self.server.start()
-            if self.worker is not None:
-                self.worker.start()
+        self.worker.status.set("starting", "waits for the server to be ready", fresh=True)
+
+        def after_the_server():
+            try:
+                self.server.wait_ready()
+            except Exception:  # the server's status says why; the worker would not fit beside a failed start
+                with self._life:
+                    if not self._stopped:
+                        self.worker.status.set("error", "not started: the server did not start")
+                return
+            with self._life:  # stop() either comes first (no worker) or stops the worker started here
+                if not self._stopped:
+                    self.worker.start()
+
+        self._starter = threading.Thread(target=after_the_server, name="engine-starter", daemon=True)
+        self._starter.start()
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Block until every engine is ready; raises :class:`EngineStartError` with the reason otherwise."""
@@ -153,13 +167,18 @@ class Engines:
             self.worker.wait_ready(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
-        """Stop both engines and every process they started (both at once: each may take its grace period)."""
+        """Stop both engines and every process they started (both at once: each may take its grace period).
+        Final: once it returns no engine process exists, and the starter of a sequential start starts none."""
+        with self._life:
+            self._stopped = True
         stopper = threading.Thread(target=self.worker.stop, daemon=True) if self.worker is not None else None
         if stopper is not None:
             stopper.start()
         self.server.stop()
         if stopper is not None:
             stopper.join()
+        if self._starter is not None:
+            self._starter.join()  # the server's stop has woken it; it starts nothing now
         for pool in (self._video_pool, self._image_pool):
             pool.shutdown(wait=False, cancel_futures=True)
 

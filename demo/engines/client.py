@@ -39,15 +39,15 @@ class GenerationParams:
         d = GenerationParams()
         return replace(
             self,
-            temperature=min(2.0, max(0.0, _number(self.temperature, d.temperature))),
-            top_p=min(1.0, max(0.01, _number(self.top_p, d.top_p))),
+            temperature=min(2.0, max(0.0, finite_or(self.temperature, d.temperature))),
+            top_p=min(1.0, max(0.01, finite_or(self.top_p, d.top_p))),
             top_k=-1 if int(self.top_k) <= 0 else min(1000, int(self.top_k)),
             max_tokens=min(max_tokens_limit, max(1, int(self.max_tokens))),
-            presence_penalty=min(2.0, max(-2.0, _number(self.presence_penalty, d.presence_penalty))),
+            presence_penalty=min(2.0, max(-2.0, finite_or(self.presence_penalty, d.presence_penalty))),
         )
 
 
-def _number(value, default: float) -> float:
+def finite_or(value, default: float) -> float:
     """``value`` as a float; NaN (which every comparison lets through, and JSON can carry) is the default."""
     number = float(value)
     return default if math.isnan(number) else number

@@ -147,13 +147,32 @@ def _tp_for(n: int, footprint: ModelFootprint) -> int:
 def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: int, attached: bool,
                  video_via: str, tensor_parallel_size: int, gpu_memory_utilization: float,
                  video_gpu_memory_utilization: float, cpu_kv_cache_gib: int,
-                 enforce_eager: bool | None = None, explicit_kv: bool = True) -> DevicePlan:
+                 enforce_eager: bool | None = None, explicit_kv: bool = True,
+                 engine_start: str = "auto") -> DevicePlan:
     """Place the server and the video worker. Pure: same inputs, same plan.
 
     ``enforce_eager`` None: eager on the CPU build, the seed's compiled engines on GPUs. ``explicit_kv``: the
     installed vLLM takes a KV-cache size (``--kv-cache-memory-bytes``), so engines sharing a card can start
-    together; without it they start one after the other.
+    together; without it they start one after the other. ``engine_start``: "auto", "together", "server-first".
     """
+    plan = _plan_devices(gpus, footprint, max_model_len=max_model_len, attached=attached, video_via=video_via,
+                         tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+                         video_gpu_memory_utilization=video_gpu_memory_utilization,
+                         cpu_kv_cache_gib=cpu_kv_cache_gib, enforce_eager=enforce_eager, explicit_kv=explicit_kv)
+    if plan.server is None or plan.worker is None or engine_start == "together" and not plan.sequential_start:
+        return plan
+    if engine_start == "server-first" or not gpus:  # on the CPU, "auto" is server-first: see the settings' help
+        note = ("" if plan.sequential_start else
+                "the worker starts once the server is ready" + (" (no GPU: two starts on a few cores slow each "
+                                                                 "other, and chat answers sooner)" if not gpus else ""))
+        return replace(plan, sequential_start=True, notes=plan.notes + ((note,) if note else ()))
+    return plan
+
+
+def _plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: int, attached: bool,
+                  video_via: str, tensor_parallel_size: int, gpu_memory_utilization: float,
+                  video_gpu_memory_utilization: float, cpu_kv_cache_gib: int,
+                  enforce_eager: bool | None, explicit_kv: bool) -> DevicePlan:
     want_worker = video_via != "server"
     if not gpus:
         eager = True if enforce_eager is None else enforce_eager

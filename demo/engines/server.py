@@ -143,6 +143,7 @@ class ServerSupervisor(Supervisor):
         self.port = choose_port(settings.port)
         self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", server_key(settings.cache_dir),
                                        settings.served_model_name)
+        self.model_path = str(model_path)
         self.command = server_command(settings, model_path, placement, self.port, accepted_flags)
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
@@ -151,6 +152,10 @@ class ServerSupervisor(Supervisor):
     def pid(self) -> int | None:
         proc = self._proc
         return proc.pid if proc and proc.poll() is None else None
+
+    @property
+    def start_key(self) -> str:
+        return f"{self.name} · {self.model_path} · {self.placement.describe()}"
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -246,23 +251,28 @@ class AttachedServer:
                 if models:
                     self.status.set("ready")
                 else:
-                    self.status.set("error", f"{self.endpoint.base_url} serves no model")
+                    self.status.set("error", "the attached server serves no model", hint=self._where())
             elif models is None and state == "ready":
-                self.status.set("unresponsive", f"{self.endpoint.base_url} does not answer")
+                self.status.set("unresponsive", "the attached server does not answer", hint=self._where())
             elif models is None and state == "starting" and time.monotonic() > deadline:
-                self.status.set("error", f"{self.endpoint.base_url} did not answer within "
-                                         f"{self.startup_timeout:.0f} s")
+                self.status.set("error", f"the attached server did not answer within {self.startup_timeout:.0f} s",
+                                hint=self._where())
             self._stopping.wait(5.0)
 
+    def _where(self) -> str:
+        """The address, for the terminal only: a visitor must not learn it (or a password in it) from the page."""
+        return f"--api-base {self.endpoint.base_url}"
+
     def start(self) -> None:
-        self.status.set("starting", f"connecting to {self.endpoint.base_url}")
+        self.status.set("starting", "connecting to the attached server")
         self._thread = threading.Thread(target=self._watch, name="attached-server-watch", daemon=True)
         self._thread.start()
 
     def wait_ready(self, timeout: float | None = None) -> EngineStatus:
         st = self.status.wait_for(("ready", "error", "stopped"), timeout)
         if st.state != "ready":
-            raise EngineStartError(st.detail or f"{self.endpoint.base_url} is not reachable")
+            raise EngineStartError("\n".join(filter(None, [st.detail or "the attached server is not reachable",
+                                                            st.hint or self._where()])))
         return st
 
     def stop(self) -> None:

@@ -10,23 +10,15 @@ engine's whole process group.
 from __future__ import annotations
 
 import os
-import re
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
 
 from .processes import tail
+from .startup import PhaseReader, StartTimes
 from .status import EngineStatus, StatusCell
-
-
-_LOG_PREFIX = re.compile(r"^(\(\S+ pid=\d+\)\s*)?((INFO|WARNING|DEBUG|ERROR|CRITICAL)\s+[\d-]+\s+[\d:]+\s+\[[^\]]*\]\s*)?")
-
-
-def clean_log_line(line: str, limit: int = 120) -> str:
-    """'(EngineCore pid=1) INFO 11-25 04:26:44 [core.py:133] Loading x' -> 'Loading x', shortened."""
-    text = _LOG_PREFIX.sub("", line).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class EngineStartError(RuntimeError):
@@ -47,14 +39,25 @@ class Supervisor:
         self.hang_limit = hang_limit
         self.status = StatusCell(self.name)
         self._stopping = threading.Event()
+        # Held while a process is spawned and while stop() kills: a spawn either finishes before the kill (and is
+        # killed) or sees the stop and does not happen. Without it a restart could spawn just after stop()'s kill.
+        self._life = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._phases: PhaseReader | None = None
+        self.start_times = StartTimes(self.log_path.parent / "start-times.json")
+
+    @property
+    def start_key(self) -> str:
+        """What a start's duration is remembered under (subclasses add the model and the placement)."""
+        return self.name
 
     # --- public surface -------------------------------------------------------------------------------
     def start(self) -> None:
         """Launch the engine and its monitor thread; returns at once (see :meth:`wait_ready`)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
-        self.status.set("starting", "launching")
+        self.status.set_last_start(self.start_times.get(self.start_key))
+        self.status.set("starting", "launching", fresh=True)
         self._thread = threading.Thread(target=self._run, name=f"{self.name}-monitor", daemon=True)
         self._thread.start()
 
@@ -62,13 +65,15 @@ class Supervisor:
         """Block until ready; raise :class:`EngineStartError` if it failed or stopped."""
         st = self.status.wait_for(("ready", "error", "stopped"), timeout)
         if st.state != "ready":
-            raise EngineStartError(st.detail or f"the {self.name} is {st.state}")
+            raise EngineStartError("\n".join(filter(None, [st.detail or f"the {self.name} is {st.state}", st.hint])))
         return st
 
     def stop(self) -> None:
-        """Stop the engine's whole process group and the monitor; safe to call twice."""
+        """Stop the engine's whole process group and the monitor; safe to call twice. Final: once it returns no
+        process of this engine exists, and none is started until :meth:`start` is called again."""
         self._stopping.set()
-        self._kill()
+        with self._life:
+            self._kill()
         if self._thread and self._thread is not threading.current_thread():
             self._thread.join(timeout=60)
         self.status.set("stopped")
@@ -125,16 +130,25 @@ class Supervisor:
 
     # --- shared helpers ---------------------------------------------------------------------------------
     def _progress(self) -> None:
-        """Show the engine's last log line while it starts, without vLLM's process and logger prefixes."""
-        lines = tail(self.log_path, 1)
-        self.status.set_detail(clean_log_line(lines[-1]) if lines else "")
+        """Show the phase of the start (from the engine's log): a name, never a log line, which can hold paths."""
+        if self._phases is not None:
+            self.status.set_detail(self._phases.poll())
 
     def _exited_while_starting(self) -> str:
-        return (f"the {self.name} exited with code {self._exit_code()} while starting; "
-                f"its log ({self.log_path}) ends with:\n{self.last_log_lines()}")
+        return f"the {self.name} exited with code {self._exit_code()} while starting"
 
     def _too_slow(self) -> str:
-        return f"the {self.name} was not ready within {self.startup_timeout:.0f} s; see {self.log_path}"
+        return f"the {self.name} was not ready within {self.startup_timeout:.0f} s"
+
+    def _log_hint(self) -> str:
+        """Where the log is and how it ends: for the terminal and the start error, never for the page."""
+        return f"its log ({self.log_path}) ends with:\n{self.last_log_lines()}"
+
+    def _report(self, state: str, problem: str, restarts: int) -> None:
+        """Set a failed state: the sentence for the page, the log's path and end for the terminal (printed)."""
+        hint = self._log_hint()
+        self.status.set(state, problem, restarts, hint=hint)  # type: ignore[arg-type]
+        print(f"[{self.name}] {state}: {problem}\n{hint}", file=sys.stderr, flush=True)
 
     def _compile_cache_was_broken(self) -> bool:
         """Remove torch.compile's cache when the failed start died loading a truncated artefact from it.
@@ -151,21 +165,36 @@ class Supervisor:
         return True
 
     def _run(self) -> None:
+        try:
+            self._supervise()
+        finally:
+            with self._life:  # whatever this thread started ends with it (stop() may have come mid-spawn)
+                self._kill()
+
+    def _supervise(self) -> None:
         restarts = 0
         ever_ready = False
         cache_cleared = False
-        while not self._stopping.is_set():
-            self._spawn()
+        while True:
+            with self._life:
+                if self._stopping.is_set():
+                    break
+                self._phases = PhaseReader(self.log_path)
+                spawned = time.monotonic()
+                self._spawn()
             problem = self._wait_up(time.monotonic() + self.startup_timeout)
             if self._stopping.is_set():
                 break
             if problem is None:
                 ever_ready = True
+                took = time.monotonic() - spawned
+                self.start_times.put(self.start_key, took)
+                self.status.set_last_start(took)
                 self.status.set("ready", "", restarts)
                 problem = self._watch_ready(restarts)
                 if problem is None or self._stopping.is_set():
                     break
-                self.status.set("restarting", problem, restarts)  # at once: no new request may count on it
+                self._report("restarting", problem, restarts)  # at once: no new request may count on it
                 self._on_down(problem)
             self._kill()  # its children too (vLLM's EngineCore and workers)
             if not ever_ready and not cache_cleared and self._compile_cache_was_broken():
@@ -173,7 +202,7 @@ class Supervisor:
                 self.status.set("starting", "cleared a broken compile cache; starting again")
                 continue
             if not ever_ready or restarts >= self.max_restarts:
-                self.status.set("error", problem, restarts)
+                self._report("error", problem, restarts)
                 return
             restarts += 1
             self.status.set("restarting", problem, restarts)

@@ -328,6 +328,10 @@ class VideoWorker(Supervisor):
         proc = self._proc
         return proc.pid if proc is not None and proc.is_alive() else None
 
+    @property
+    def start_key(self) -> str:
+        return f"{self.name} · {self.model_path} · {self.placement.describe()}"
+
     # --- Supervisor hooks ---------------------------------------------------------------------------------
     def _spawn(self) -> None:
         self._ready.clear()

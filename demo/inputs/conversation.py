@@ -13,6 +13,8 @@ import os
 import re
 
 from .images import MAX_IMAGES, image_part
+
+UPLOAD_HOURS = 3  # how long Gradio keeps an upload (the page's delete_cache is built from it)
 from ..errors import ImageError
 
 # ANSI escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL or ESC \\", two-character ESC x), then the
@@ -65,7 +67,10 @@ def _cached_image_part(path: str, mtime: float) -> dict:
 
 
 def _image_part(path: str) -> dict:
-    return _cached_image_part(path, os.path.getmtime(path))
+    try:
+        return _cached_image_part(path, os.path.getmtime(path))
+    except FileNotFoundError:  # Gradio deleted the upload (hours later: page.DELETE_CACHE); say so, without its path
+        raise ImageError("image_gone", hours=UPLOAD_HOURS) from None
 
 
 def check_image_count(history: list[dict], adding: int = 0) -> None:

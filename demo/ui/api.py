@@ -19,6 +19,7 @@ from ..errors import MESSAGES, UserFacingError
 from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
 from .video_tab import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_tab import run_video, sampling_from
+from . import local_files
 
 
 def history_from_api(history) -> list[dict]:
@@ -57,10 +58,10 @@ def build_api(engines: Engines) -> None:
         message = gr.Textbox(label="message")
         system = gr.Textbox("", label="system_prompt")
         history = gr.JSON([], label="history")
-        image = gr.File(label="image", type="filepath")  # checked by content in the handler
+        image = local_files.File(label="image", type="filepath")  # checked by content in the handler
         image_question = gr.Textbox("Describe this image.", label="question")
         video_question = gr.Textbox(VIDEO_QUESTION, label="question")
-        video = gr.Video(label="video")
+        video = local_files.Video(label="video")
         fps = gr.Number(2.0, label="fps")
         max_frames = gr.Number(64, label="max_frames")
         gen = [gr.Number(d.temperature, label="temperature"), gr.Number(d.top_p, label="top_p"),
@@ -101,9 +102,9 @@ def build_api(engines: Engines) -> None:
     async def describe_video(video, question, fps, max_frames, temperature, top_p, top_k, max_tokens,
                              presence_penalty):
         """Answer a question about a video, sampled at fps up to max_frames; returns (stats, answer)."""
-        sampling = sampling_from(fps or 2.0, max_frames or 64, "360p", 0, 0)
         params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
         try:
+            sampling = sampling_from(fps, max_frames, "360p", 0, 0)  # NaN, Infinity: as /chat (raw HTTP callers)
             async with aclosing(run_video(engines, video, question or VIDEO_QUESTION, sampling, params)) as s:
                 partial = ""
                 async for kind, *rest in s:

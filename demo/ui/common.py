@@ -70,7 +70,7 @@ def params_from(temperature, top_p, top_k, max_tokens, presence_penalty) -> Gene
         return GenerationParams(float(temperature), float(top_p), int(float(top_k)), int(float(max_tokens)),
                                 float(presence_penalty))
     except (TypeError, ValueError, OverflowError):
-        raise gr.Error(html.escape(MESSAGES["bad_settings"]), print_exception=False) from None
+        raise gr.Error(MESSAGES["bad_settings"], print_exception=False) from None
 
 
 def progress_markdown(progress: Progress) -> str:
@@ -83,8 +83,9 @@ def stats_markdown(stats: AnswerStats | None) -> str:
 
 
 def as_gradio_error(exc: UserFacingError) -> gr.Error:
-    """A Gradio error with the sentence escaped (it may quote a filename or an engine message); for the API."""
-    return gr.Error(html.escape(str(exc)), print_exception=False)
+    """A Gradio error with the sentence as it is, for API callers (``gradio_client``, raw HTTP): they get text,
+    not HTML, so it is not escaped here. The page's own toasts escape it where they render it (:func:`tell`)."""
+    return gr.Error(str(exc), print_exception=False)
 
 
 def tell(sentence: str | Exception) -> None:

@@ -1,14 +1,32 @@
-"""The header: title, model, each engine's live status and the device plan; refreshed by a timer."""
+"""The header: title, model, each engine's live status and the device plan; refreshed by a timer.
+
+Every visitor sees it, so it names where the model comes from but never an address or a path on this machine
+(the server's URL, the cache folder, an ``--api-base`` with a password in it): those are in the terminal's log.
+"""
 
 from __future__ import annotations
 
 import html
+import os
 
 import gradio as gr
 
 from ..engines import Engines
+from ..settings import Settings
 
 _DOT = {"ready": "ok", "starting": "wait", "restarting": "wait", "unresponsive": "wait", "error": "bad", "stopped": "bad"}
+
+
+def model_source(settings: Settings) -> str:
+    """Where the model comes from, as a visitor may read it: a hub id, or only the kind of a local one."""
+    model, hub = settings.model, settings.model_source
+    if settings.api_base:
+        return "served by an attached OpenAI-compatible server"
+    if model == "tiny":
+        return "tiny random-weight checkpoint (built on this machine: answers are noise)"
+    if os.path.isdir(os.path.expanduser(model)) or model.startswith(("/", ".", "~")):
+        return "a model from a local folder"
+    return f"{model} from {'Hugging Face' if hub == 'huggingface' else 'ModelScope'}"
 
 
 def header_html(engines: Engines) -> str:
@@ -16,14 +34,13 @@ def header_html(engines: Engines) -> str:
         f"<span class='engine {_DOT.get(st.state, 'wait')}' data-engine='{html.escape(st.name)}' "
         f"data-state='{st.state}'>{html.escape(st.describe())}</span>"
         for st in engines.statuses())
-    where = engines.server.endpoint.base_url
     return (
         "<div class='app-header'>"
         "<div class='title-row'><h1>Qwen3-VL</h1>"
         f"<span class='model'>{html.escape(engines.settings.served_model_name)} · vLLM · "
-        f"{html.escape(str(engines.model_path or engines.settings.model))}</span></div>"
+        f"{html.escape(model_source(engines.settings))}</span></div>"
         f"<div class='status-row'>{statuses}</div>"
-        f"<div class='plan-row'>Server at {html.escape(where)} · {html.escape(engines.plan.describe())}</div>"
+        f"<div class='plan-row'>{html.escape(engines.plan.describe())}</div>"
         + "".join(f"<div class='plan-note'>{html.escape(note)}</div>" for note in engines.plan.notes)
         + "</div>")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..engines import Engines
+from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
 from .api import build_api
 from .chat_tab import build_chat_tab
@@ -20,7 +21,7 @@ from .video_tab import build_video_tab
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 # Uploads and generated files in Gradio's cache: swept hourly, each deleted three hours after it was written
 # (a conversation re-reads its images on every turn, so not sooner), and all of them when the page closes.
-DELETE_CACHE = (3600, 3 * 3600)
+DELETE_CACHE = (3600, UPLOAD_HOURS * 3600)
 
 
 def skip_missing_matplotlib() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from contextlib import aclosing
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import gradio as gr
 
 from ..inputs.conversation import clean_text
 from ..engines import Engines, VideoSampling
+from ..engines.client import finite_or
 from ..errors import UserFacingError, VideoError
 from .common import closed_with_its_run, params_from, tell, video_slots
+from . import local_files
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
@@ -27,10 +30,18 @@ def frames_caption(plan, max_model_len: int, budget: int) -> str:
 
 
 def sampling_from(fps, max_frames, quality, start, end) -> VideoSampling:
-    """The controls' values, held to the sliders' ranges (API callers can send anything)."""
-    return VideoSampling(fps=min(8.0, max(0.25, float(fps))), max_frames=min(256, max(2, int(max_frames))),
-                         max_pixels=PIXEL_CHOICES.get(quality, PIXEL_CHOICES["360p"]),
-                         start=float(start or 0), end=float(end) if end else None)
+    """The controls' values, held to the sliders' ranges (API callers can send anything, JSON's NaN and Infinity
+    included): the rule of /chat's settings. A real number is clamped, NaN is the default, an infinite count or
+    anything that is not a number is refused with a sentence (:class:`VideoError` "bad_video_settings")."""
+    try:
+        fps = min(8.0, max(0.25, finite_or(2.0 if fps is None else fps, 2.0)))
+        max_frames = min(256, max(2, int(float(64 if max_frames is None else max_frames))))
+        start = finite_or(start or 0, 0.0)
+        end = finite_or(end or 0, 0.0)
+    except (TypeError, ValueError, OverflowError):
+        raise VideoError("bad_video_settings") from None
+    return VideoSampling(fps=fps, max_frames=max_frames, max_pixels=PIXEL_CHOICES.get(quality, PIXEL_CHOICES["360p"]),
+                         start=start if 0 < start < math.inf else 0.0, end=end if 0 < end < math.inf else None)
 
 
 async def run_video(engines: Engines, video, question, sampling: VideoSampling, params):
@@ -72,7 +83,7 @@ async def run_video(engines: Engines, video, question, sampling: VideoSampling, 
 def build_video_tab(engines: Engines, gen_inputs: list) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            video = gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
+            video = local_files.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
             question = gr.Textbox(value=DEFAULT_QUESTION, label="Question", lines=2, elem_id="video-question")
             with gr.Accordion("Frame sampling", open=False):
                 with gr.Row():
@@ -100,9 +111,9 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
     @closed_with_its_run
     async def describe(video_path, text, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
         yield {status: "Reading the video…", frames: None, tokens: "", answer: "", stats: ""}
-        sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
         counting = False  # the status shows a token count while no text has come
         try:
+            sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
             async with aclosing(run_video(engines, video_path, text, sampling, params_from(*gen))) as updates:
                 async for kind, *rest in updates:
                     if kind == "frames":

@@ -7,6 +7,8 @@ import io
 import os
 
 import pytest
+
+from demo.errors import ImageError
 from PIL import Image
 
 from demo.inputs.conversation import (
@@ -131,9 +133,11 @@ def test_to_openai_reencodes_a_changed_file(images):
     assert g > 200 and r < 60
 
 
-def test_to_openai_missing_image_file_raises(tmp_path):
-    with pytest.raises(OSError):
+def test_an_image_deleted_under_the_conversation_is_a_sentence_without_its_path(tmp_path):
+    with pytest.raises(ImageError) as err:
         to_openai([user_turn("q", [str(tmp_path / "gone.png")])])
+    assert err.value.code == "image_gone"
+    assert str(tmp_path) not in str(err.value) and "gone.png" not in str(err.value)
 
 
 # --- to_chatbot -----------------------------------------------------------------------------------------------

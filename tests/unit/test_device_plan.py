@@ -50,12 +50,25 @@ def test_no_gpu_puts_both_engines_on_the_cpu():
     assert p.server == Placement("cpu", cpu_kv_cache_gib=6, enforce_eager=True)
     assert p.worker == Placement("cpu", cpu_kv_cache_gib=6, enforce_eager=True)
     assert p.video_via == "worker"
-    assert p.sequential_start is False
+    assert p.sequential_start is True  # server first: two starts on a few cores slow each other (issue 17)
     assert p.server.env() == {"VLLM_CPU_KVCACHE_SPACE": "6", "CUDA_VISIBLE_DEVICES": ""}
     assert p.worker.env() == {"VLLM_CPU_KVCACHE_SPACE": "6", "CUDA_VISIBLE_DEVICES": ""}
     text = p.describe()
     assert "server: CPU, KV cache 6 GiB, eager" in text
     assert "video worker: CPU, KV cache 6 GiB, eager" in text
+    assert "started one after the other" in text
+
+
+def test_the_engines_start_order_can_be_chosen():
+    assert plan([], engine_start="together").sequential_start is False
+    assert plan([], engine_start="server-first").sequential_start is True
+    # GPUs: together unless asked, or unless a shared card without an explicit KV-cache size needs the order
+    assert plan(cards(80, 80)).sequential_start is False
+    assert plan(cards(80, 80), engine_start="server-first").sequential_start is True
+    assert plan(cards(141), explicit_kv=False, engine_start="together").sequential_start is True
+    # nothing to order without a worker, or with an attached server
+    assert plan([], video_via="server").sequential_start is False
+    assert plan([], attached=True, engine_start="server-first").sequential_start is False
 
 
 @pytest.mark.parametrize("gpus", [[], cards(80), cards(80, 80), cards(32)])

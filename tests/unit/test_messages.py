@@ -21,6 +21,7 @@ PLAUSIBLE = {
     "name": "holiday.heic",
     "size": "196 megapixels",
     "limit": 120.0,
+    "hours": 3,
 }
 
 

@@ -33,6 +33,7 @@ VALUES = {
     "video_max_tokens": ("512", 512, "256", 256),
     "cpu_kv_cache_gib": ("8", 8, "2", 2),
     "enforce_eager": ("1", True, "0", False),
+    "engine_start": ("together", "together", "server-first", "server-first"),
     "startup_timeout": ("60", 60.0, "120.5", 120.5),
     "request_timeout": ("30", 30.0, "45", 45.0),
     "video_timeout": ("90", 90.0, "100", 100.0),
