@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-import html
 import json
 import os
 
@@ -67,8 +66,8 @@ def answered(stats: str, answer) -> None:
 
 
 def shown(sentence: str) -> str:
-    """A sentence as the API returns it (escaped: it may quote a filename)."""
-    return html.escape(sentence)
+    """A sentence as the API returns it: as written, not escaped (an API caller reads text, not HTML; issue 13)."""
+    return sentence
 
 
 def refused(call) -> str:

@@ -92,3 +92,41 @@ def test_more_images_than_a_conversation_holds_is_a_sentence(page, tmp_path):
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()
     expect(page.locator("#image-stats")).to_contain_text("completion tokens")
+
+
+def test_an_upload_deleted_under_a_live_conversation_is_a_sentence_and_nothing_is_lost(page, tmp_path):
+    """Gradio deletes uploads hours after they came (demo/ui/page.py, DELETE_CACHE); the next turn of that
+    conversation reads the image again. It gets a sentence without the file's path, not FileNotFoundError."""
+    import secrets
+    from urllib.parse import unquote
+
+    from demo.inputs.conversation import UPLOAD_HOURS
+
+    path = tmp_path / f"gone-{secrets.token_hex(4)}.png"  # content of its own: Gradio's cache is keyed by content
+    badfiles.photo(96 + secrets.randbelow(64), 64).save(path)
+    page.get_by_role("tab", name="Image").click()
+    page.locator("#image-gallery input[type=file]").set_input_files(str(path))
+    expect(page.locator("#image-gallery img").first).to_be_visible()
+    page.locator("#image-ask").click()
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
+    # the server's copy, deleted as Gradio's sweep would delete it
+    src = page.locator("#image-chat [data-testid='user'] img").first.get_attribute("src")
+    server_copy = Path(unquote(src.split("file=", 1)[1]))
+    assert server_copy.is_file() and server_copy.name == path.name, src
+    server_copy.unlink()
+    follow_up = "And what colours are in it?"
+    page.locator("#image-question textarea").fill(follow_up)
+    page.locator("#image-ask").click()
+    sentence = MESSAGES["image_gone"].format(hours=UPLOAD_HOURS)
+    toast = page.locator("[data-testid='toast-body']").filter(has_text=sentence)
+    expect(toast).to_be_visible()
+    assert str(server_copy.parent) not in toast.inner_text() and path.name not in toast.inner_text()
+    expect(page.locator("#image-question textarea")).to_have_value(follow_up)  # what was typed is kept
+    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(1)  # and the first answer
+    # a new conversation goes on as usual
+    page.locator("#image-clear").click()
+    page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "coffee.jpg"))
+    expect(page.locator("#image-gallery img").first).to_be_visible()
+    page.locator("#image-ask").click()
+    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(1)
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens")

@@ -24,6 +24,7 @@ import pytest
 from gradio_client import handle_file
 
 from demo.errors import MESSAGES
+from tests.raw_http import raw_call
 from tests.waits import ENGINE_WAIT_S, app_client, finished, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -187,28 +188,7 @@ def test_chat_endpoint_takes_exactly_the_validated_parameters(client):
 
 def raw_chat(app_url: str, data: list) -> tuple[int, list[dict]]:
     """Join the queue for /chat with ``data`` as sent (no client-side checks); the status and the events."""
-    config = json.loads(urllib.request.urlopen(f"{app_url}/config", timeout=30).read())
-    fn_index = next(i for i, dep in enumerate(config["dependencies"]) if dep.get("api_name") == "chat")
-    session = secrets.token_hex(8)
-    # json.dumps writes NaN and Infinity as such: what a hand-made request can send
-    body = json.dumps({"data": data, "fn_index": fn_index, "session_hash": session}).encode()
-    req = urllib.request.Request(f"{app_url}/gradio_api/queue/join", data=body,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            code = resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code, []
-    events = []
-    with urllib.request.urlopen(f"{app_url}/gradio_api/queue/data?session_hash={session}",
-                                timeout=ENGINE_WAIT_S) as resp:
-        for line in resp:
-            line = line.decode().strip()
-            if line.startswith("data:"):
-                events.append(json.loads(line[5:]))
-                if events[-1].get("msg") in ("process_completed", "close_stream"):
-                    break
-    return code, events
+    return raw_call(app_url, "chat", data)
 
 
 def server_requests(engines) -> float:
