@@ -19,7 +19,7 @@ from ..errors import MESSAGES, UserFacingError
 from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
 from .video_tab import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_tab import run_video, sampling_from
-from . import local_files
+from .local_files import local_only
 
 
 def history_from_api(history) -> list[dict]:
@@ -58,10 +58,10 @@ def build_api(engines: Engines) -> None:
         message = gr.Textbox(label="message")
         system = gr.Textbox("", label="system_prompt")
         history = gr.JSON([], label="history")
-        image = local_files.File(label="image", type="filepath")  # checked by content in the handler
+        image = local_only(gr.File(label="image", type="filepath"))  # checked by content in the handler
         image_question = gr.Textbox("Describe this image.", label="question")
         video_question = gr.Textbox(VIDEO_QUESTION, label="question")
-        video = local_files.Video(label="video")
+        video = local_only(gr.Video(label="video"))
         fps = gr.Number(2.0, label="fps")
         max_frames = gr.Number(64, label="max_frames")
         gen = [gr.Number(d.temperature, label="temperature"), gr.Number(d.top_p, label="top_p"),

@@ -11,7 +11,7 @@ from ..engines import Engines
 from ..errors import MESSAGES, UserFacingError
 from ..engines.client import Progress
 from .common import closed_with_its_run, params_from, progress_markdown, stats_markdown, tell
-from . import local_files
+from .local_files import local_only
 
 EXAMPLES = [
     "reverse every character of 'I love Qwen3-VL-4B-Instruct'",
@@ -61,8 +61,9 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
     state = gr.State([])
     with gr.Row():
         with gr.Column(scale=1):
-            chatbot = local_files.Chatbot(label="Chat", height=400, buttons=["copy"], elem_id="chat-box",
-                                          placeholder="Ask anything. Answers stream from vLLM as they are generated.")
+            chatbot = local_only(gr.Chatbot(label="Chat", height=400, buttons=["copy"], elem_id="chat-box",
+                                            placeholder="Ask anything. Answers stream from vLLM as they are "
+                                                        "generated."))
             with gr.Row():
                 textbox = gr.Textbox(placeholder="Type a message and press Enter", show_label=False,
                                      scale=5, elem_id="chat-input", max_lines=8)

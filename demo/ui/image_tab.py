@@ -13,7 +13,7 @@ from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
 from .chat_tab import stream_answer
 from .common import closed_with_its_run, params_from, tell
-from . import local_files
+from .local_files import local_only
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DEFAULT_QUESTION = "Describe this image."
@@ -45,14 +45,14 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
     state = gr.State([])  # the conversation; the images attached to it are those of its turns
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            gallery = local_files.Gallery(label="Images (upload, paste or webcam)",
-                                          sources=["upload", "clipboard", "webcam"], interactive=True,
-                                          type="filepath", columns=3, height=300, elem_id="image-gallery",
-                                          file_types=["image"])
+            gallery = local_only(gr.Gallery(label="Images (upload, paste or webcam)",
+                                            sources=["upload", "clipboard", "webcam"], interactive=True,
+                                            type="filepath", columns=3, height=300, elem_id="image-gallery",
+                                            file_types=["image"]))
             examples = example_rows()
         with gr.Column(scale=3):
-            chatbot = local_files.Chatbot(label="Conversation about the images", height=420, buttons=["copy"],
-                                          elem_id="image-chat")
+            chatbot = local_only(gr.Chatbot(label="Conversation about the images", height=420,
+                                            buttons=["copy"], elem_id="image-chat"))
             with gr.Row():
                 question = gr.Textbox(value=DEFAULT_QUESTION, show_label=False, scale=5, elem_id="image-question",
                                       max_lines=6)

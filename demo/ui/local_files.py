@@ -1,14 +1,16 @@
-"""The page's file components, refusing remote files.
+"""File inputs that refuse remote files.
 
 Gradio lets any caller put an ``http(s)`` URL where a file is expected (``{"path": "https://..."}`` in a raw
 request, or ``handle_file(url)`` in ``gradio_client``) and downloads it on the server before the handler runs:
 private addresses are refused by Gradio's own check, public ones are not, and ``max_file_size`` bounds uploads
 only. So a visitor could make the Space fetch a file of any size from anywhere. Every file input of this app
-is one of the classes below, which refuse such a URL with a sentence before anything is fetched
-(docs/SECURITY.md). The class names are Gradio's own, so the page uses Gradio's own front-end components.
+goes through :func:`local_only`, which refuses such a URL with a sentence before anything is fetched
+(docs/SECURITY.md).
 """
 
 from __future__ import annotations
+
+import types
 
 import gradio as gr
 from gradio_client import utils as client_utils
@@ -16,30 +18,22 @@ from gradio_client import utils as client_utils
 from ..errors import MESSAGES
 
 
-class LocalFilesOnly:
-    """Mixin for a Gradio component: a file given as a URL is refused, uploads and local files are kept.
+def local_only(component):
+    """``component`` (a Gradio file input) with URLs refused; uploads and local files are kept as they are.
 
-    Gradio passes every input file through the component's ``async_move_resource_to_block_cache`` (blocks.py;
-    processing_utils.async_move_files_to_cache), which is where it would download a URL.
+    Gradio passes every input file through the component's ``async_move_resource_to_block_cache`` (blocks.py,
+    via processing_utils.async_move_files_to_cache), which is where it would download a URL. The check is set
+    on the instance, not in a subclass: Gradio's component metaclass writes a ``.pyi`` stub beside the module of
+    every subclass, at import time, into the source tree. The one limit of an instance: an update of such a
+    component's properties (``gr.update(interactive=...)``) makes Gradio build a fresh one for that session
+    from the class (blocks.py, postprocess), without the check; the app only ever sets their values.
     """
+    move = component.async_move_resource_to_block_cache
 
-    async def async_move_resource_to_block_cache(self, url_or_file_path):
+    async def refusing_urls(self, url_or_file_path):
         if url_or_file_path is not None and client_utils.is_http_url_like(str(url_or_file_path)):
             raise gr.Error(MESSAGES["remote_file"], print_exception=False)
-        return await super().async_move_resource_to_block_cache(url_or_file_path)  # type: ignore[misc]
+        return await move(url_or_file_path)
 
-
-class Video(LocalFilesOnly, gr.Video):
-    pass
-
-
-class File(LocalFilesOnly, gr.File):
-    pass
-
-
-class Gallery(LocalFilesOnly, gr.Gallery):
-    pass
-
-
-class Chatbot(LocalFilesOnly, gr.Chatbot):
-    pass
+    component.async_move_resource_to_block_cache = types.MethodType(refusing_urls, component)
+    return component

@@ -14,7 +14,7 @@ from ..engines import Engines, VideoSampling
 from ..engines.client import finite_or
 from ..errors import UserFacingError, VideoError
 from .common import closed_with_its_run, params_from, tell, video_slots
-from . import local_files
+from .local_files import local_only
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
@@ -83,7 +83,7 @@ async def run_video(engines: Engines, video, question, sampling: VideoSampling, 
 def build_video_tab(engines: Engines, gen_inputs: list) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            video = local_files.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
+            video = local_only(gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300))
             question = gr.Textbox(value=DEFAULT_QUESTION, label="Question", lines=2, elem_id="video-question")
             with gr.Accordion("Frame sampling", open=False):
                 with gr.Row():
