@@ -18,6 +18,8 @@ MESSAGES = {
                               "--trust-request-mm-kwargs (README, \"Scaling out\"), or use --video-via worker.",
     "server_lost": "The model server stopped in the middle of the answer. It is being restarted; "
                    "please try again in a moment.",
+    "server_busy": "The model server did not take the request within {seconds:.0f} s; it may be busy. "
+                   "Please try again in a moment.",
     "server_timeout": "The model server did not answer within {seconds:.0f} s. Please try again.",
     "too_long": "This conversation is too long for the model's context ({max_model_len} tokens). "
                 "Clear the chat or ask a shorter question.",

@@ -85,15 +85,21 @@ class AnswerStats:
                 f"finish: {self.finish_reason}")
 
 
+CONNECT_TIMEOUT_S = 30.0  # a local server on a saturated machine can take seconds to accept (a 5 s limit failed one
+# of 48 requests at 16 users in bench/RESULTS.md's figure 2 run of 2026-12-03); a dead remote one still fails soon
+
+
 def make_client(base_url: str, api_key: str, request_timeout: float) -> openai.AsyncOpenAI:
     """An async SDK client whose read timeout bounds the wait for each streamed chunk; no silent retries."""
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0,
-                              timeout=httpx.Timeout(request_timeout, connect=5.0))
+                              timeout=httpx.Timeout(request_timeout, connect=min(request_timeout, CONNECT_TIMEOUT_S)))
 
 
 def map_error(exc: Exception, *, max_model_len: int, request_timeout: float) -> EngineError:
     """One sentence for any failure of a request to the server."""
     if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc.__cause__, httpx.ConnectTimeout):  # not the answer's wait: say which limit it was
+            return EngineError("server_busy", seconds=min(request_timeout, CONNECT_TIMEOUT_S))
         return EngineError("server_timeout", seconds=request_timeout)
     if isinstance(exc, openai.APIConnectionError):
         return EngineError("server_unavailable", detail="connection failed")
