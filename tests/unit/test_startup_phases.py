@@ -56,7 +56,7 @@ def test_compiling_and_graph_capture_are_named_on_gpus(tmp_path):
     log.write_text("")
     reader = PhaseReader(log)
     with open(log, "a") as fh:
-        fh.write("INFO [backends.py:1] Compiling a graph for compile range (1, 8192)\n")
+        fh.write("(EngineCore pid=9) INFO 12-03 09:31:08 [monitor.py:40] Starting torch.compile\n")
     assert reader.poll() == "compiling the model"
     with open(log, "a") as fh:
         fh.write("Capturing CUDA graphs (mixed prefill-decode, PIECEWISE): 100%\n")
