@@ -22,10 +22,9 @@ PHASES = (  # (first log line of the phase, the phase as a visitor reads it)
     # vLLM 0.32: compilation/monitor.py (GPUs), cpu_model_runner.py (CPU), decorators.py and backends.py (cache)
     (re.compile(r"Starting torch\.compile|Warming up model for the compilation|Directly load (AOT|the compiled)"),
      "compiling the model"),
-    (re.compile(r"Capturing CUDA graph"), "capturing CUDA graphs"),
+    (re.compile(r"Capturing CUDA graph"), "capturing CUDA graphs"),  # gpu_model_runner.py's progress bar
     (re.compile(r"init engine \(profile, create kv cache"), "finishing start-up"),
 )
-# "Capturing CUDA graphs" is the progress bar of v1/worker/gpu_model_runner.py; the other lines are logger.info
 _READ_LIMIT = 1 << 20  # bytes read per poll: start-up logs are small, a runaway one must not stall the monitor
 
 
