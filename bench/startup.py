@@ -187,22 +187,11 @@ def whole_app(log_dir: Path, port: int, timeout: float = 900.0, cache_dir: Path 
         client.close()
         from demo.engines.startup import StartTimes
 
-        recorded = StartTimes(Path(cache_dir) / "logs" / "start-times.json")  # what the app itself recorded
-        engines = {}
-        for key in _keys(recorded.path):
-            engines[key.split(" · ")[0]] = recorded.get(key)
+        recorded = StartTimes(Path(cache_dir) / "logs" / "start-times.json").all()  # what the app itself recorded
+        engines = {key.split(" · ")[0]: seconds for key, seconds in recorded.items()}
         return {"page_s": page, "chat_s": chat, "video_s": video, "engines": engines}
     finally:
         child.stop()
-
-
-def _keys(path: Path) -> list[str]:
-    import json
-
-    try:
-        return sorted(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return []
 
 
 # Issue 17's goals for `app.py --model tiny` on a 2-core machine without a GPU: the first chat answer within

@@ -75,12 +75,23 @@ class StartTimes:
         self.path = Path(path)
 
     def get(self, key: str) -> float | None:
+        return self.all().get(key)
+
+    def all(self) -> dict[str, float]:
+        """Every key's last start, in seconds (a damaged file or entry counts as none)."""
         try:
-            entry = json.loads(self.path.read_text()).get(key)
-            seconds = float(entry["seconds"]) if isinstance(entry, dict) else None
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            return None
-        return seconds if seconds is not None and 0 < seconds < 1e6 else None
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        out = {}
+        for key, entry in (data.items() if isinstance(data, dict) else ()):
+            try:
+                seconds = float(entry["seconds"])
+            except (TypeError, KeyError, ValueError):
+                continue
+            if 0 < seconds < 1e6:
+                out[key] = seconds
+        return out
 
     def put(self, key: str, seconds: float) -> None:
         try:

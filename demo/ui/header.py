@@ -29,7 +29,8 @@ def model_source(settings: Settings) -> str:
     return f"{model} from {'Hugging Face' if hub == 'huggingface' else 'ModelScope'}"
 
 
-def header_html(engines: Engines) -> str:
+def header_html(engines: Engines, source: str) -> str:
+    """``source``: :func:`model_source`, worked out once (every visitor's timer redraws this each second)."""
     statuses = "".join(
         f"<span class='engine {_DOT.get(st.state, 'wait')}' data-engine='{html.escape(st.name)}' "
         f"data-state='{st.state}'>{html.escape(st.describe())}</span>"
@@ -38,7 +39,7 @@ def header_html(engines: Engines) -> str:
         "<div class='app-header'>"
         "<div class='title-row'><h1>Qwen3-VL</h1>"
         f"<span class='model'>{html.escape(engines.settings.served_model_name)} · vLLM · "
-        f"{html.escape(model_source(engines.settings))}</span></div>"
+        f"{html.escape(source)}</span></div>"
         f"<div class='status-row'>{statuses}</div>"
         f"<div class='plan-row'>{html.escape(engines.plan.describe())}</div>"
         + "".join(f"<div class='plan-note'>{html.escape(note)}</div>" for note in engines.plan.notes)
@@ -46,7 +47,8 @@ def header_html(engines: Engines) -> str:
 
 
 def build_header(engines: Engines) -> None:
-    box = gr.HTML(header_html(engines), elem_id="app-header")
+    source = model_source(engines.settings)
+    box = gr.HTML(header_html(engines, source), elem_id="app-header")
     timer = gr.Timer(1.0)
-    timer.tick(lambda: header_html(engines), outputs=box, queue=False, show_progress="hidden",
+    timer.tick(lambda: header_html(engines, source), outputs=box, queue=False, show_progress="hidden",
                api_visibility="private")
