@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from tests.app.steps import new_image_conversation
 from tests.waits import prove_abort
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -138,8 +139,7 @@ def test_a_non_image_file_gives_a_sentence_and_the_page_keeps_working(page, tmp_
     expect(toast).to_be_visible()
     assert "Traceback" not in page.content()
     # the page keeps working: a real photograph is answered after it
-    page.locator("#image-clear").click()
-    expect(page.locator("#image-gallery img")).to_have_count(0)
+    new_image_conversation(page)
     page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "chelsea.jpg"))
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from demo.inputs.images import MAX_IMAGES
 from demo.errors import MESSAGES
 from tests import badfiles
+from tests.app.steps import new_image_conversation
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MARKUP = "<img src=x onerror=alert(1)><b>bold</b> & <i>it</i> `<u>code</u>`"
@@ -58,8 +59,7 @@ def test_markup_in_filenames_is_never_rendered(page, tmp_path):
     expect(toast).to_be_visible()
     no_markup_elements(page, "[data-testid='toast-body']")
     no_markup_elements(page, "#image-gallery")
-    page.locator("#image-clear").click()
-    expect(page.locator("#image-gallery img")).to_have_count(0)
+    new_image_conversation(page)
     # an image named with markup is answered, and its name makes no element either
     page.locator("#image-gallery input[type=file]").set_input_files(str(images[badfiles.MARKUP_NAME]))
     expect(page.locator("#image-gallery img").first).to_be_visible()
@@ -86,8 +86,7 @@ def test_more_images_than_a_conversation_holds_is_a_sentence(page, tmp_path):
     expect(page.locator("[data-testid='toast-body']").filter(has_text=sentence)).to_be_visible()
     expect(page.locator("#image-chat [data-testid='user']")).to_have_count(0)  # nothing was sent
     # a new conversation with one picture is answered
-    page.locator("#image-clear").click()
-    expect(page.locator("#image-gallery img")).to_have_count(0)
+    new_image_conversation(page)
     page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "coffee.jpg"))
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()
@@ -124,7 +123,7 @@ def test_an_upload_deleted_under_a_live_conversation_is_a_sentence_and_nothing_i
     expect(page.locator("#image-question textarea")).to_have_value(follow_up)  # what was typed is kept
     expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(1)  # and the first answer
     # a new conversation goes on as usual
-    page.locator("#image-clear").click()
+    new_image_conversation(page)
     page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "coffee.jpg"))
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()
