@@ -1,0 +1,213 @@
+"""Qwen3-VL grounding: the question to ask, a lenient reader of the answer, and boxes and points drawn on the image.
+
+Qwen3-VL answers grounding questions with a JSON list such as ``[{"bbox_2d": [x1, y1, x2, y2], "label": "cup"}]``
+or ``[{"point_2d": [x, y], "label": "..."}]``, usually inside a ```json fence, with coordinates relative to the
+original image on a 0-1000 scale (QwenLM/Qwen3-VL, cookbooks/2d_grounding.ipynb and spatial_understanding.ipynb).
+Pure: no Gradio, no engine.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageFont
+
+MAX_OBJECTS = 20
+MAX_LABEL = 40
+SCALE = 1000
+# Inputs past this are cut before scanning: an answer cut by max_tokens is far shorter, and the scan stays linear.
+MAX_TEXT = 200_000
+# One entry is about 60 characters; longer brace spans are wrappers or garbage and are not worth a json.loads.
+MAX_SPAN = 1_000
+# Bright, mutually distinct colours (Trubetskoy's palette), none of them grey.
+PALETTE = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+           (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212))
+_KINDS = {"boxes": ("bbox_2d", 4), "points": ("point_2d", 2)}
+
+
+@dataclass(frozen=True)
+class Found:
+    """One grounded object: a box (x1, y1, x2, y2) or a point (x, y), in 0-1000 coordinates."""
+
+    label: str
+    box: tuple[int, int, int, int] | None = None
+    point: tuple[int, int] | None = None
+
+
+def _kind(kind: str) -> tuple[str, int]:
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {sorted(_KINDS)}, not {kind!r}")
+    return _KINDS[kind]
+
+
+def schema(kind: str) -> dict:
+    """JSON schema of a grounding answer, for vLLM's structured outputs (plain keywords only, for xgrammar)."""
+    key, n = _kind(kind)
+    coords = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": SCALE},
+              "minItems": n, "maxItems": n}
+    entry = {"type": "object", "properties": {key: coords, "label": {"type": "string", "maxLength": MAX_LABEL}},
+             "required": [key, "label"], "additionalProperties": False}
+    # At least one: the page always has something to draw (the tiny checkpoint's random weights chose "[]" once in
+    # three); a phrase that is not in the image then gets the model's best guess, labelled.
+    return {"type": "array", "items": entry, "minItems": 1, "maxItems": MAX_OBJECTS}
+
+
+def prompt(phrase: str, kind: str) -> str:
+    """The question sent with the image, in the cookbook's wording."""
+    key, n = _kind(kind)
+    what, coords = ("bbox", "x1, y1, x2, y2") if n == 4 else ("point", "x, y")
+    return (f'Locate every instance of "{phrase.strip()}" in the image and report {what} coordinates in JSON '
+            f'format: [{{"{key}": [{coords}], "label": "..."}}].')
+
+
+def _round(v: float) -> int:
+    return math.floor(v + 0.5)  # half up: round() would send 12.5 to 12 and 13.5 to 14
+
+
+def _coords(value, n: int) -> tuple[int, ...] | None:
+    """``n`` finite numbers, rounded and clamped to 0..1000; None for any other shape."""
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        return None
+    return tuple(min(SCALE, max(0, _round(v))) for v in value)
+
+
+def _found(entry: dict) -> Found | None:
+    box, point = _coords(entry.get("bbox_2d"), 4), _coords(entry.get("point_2d"), 2)
+    if box is None and point is None:
+        return None
+    if box is not None:
+        x1, y1, x2, y2 = box
+        box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+    label = entry.get("label")
+    label = " ".join(label.split())[:MAX_LABEL].strip() if isinstance(label, str) else ""
+    return Found(label, box, point)
+
+
+def _load(span: str):
+    try:
+        return json.loads(span, strict=False)  # xgrammar lets control characters (a tab) into strings
+    except (ValueError, RecursionError):
+        pass
+    try:  # Python-style dicts: single quotes, trailing commas (the cookbook falls back to literal_eval too)
+        return ast.literal_eval(span)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def parse(text: str) -> list[Found]:
+    """Every complete ``{...}`` entry with a well-shaped bbox_2d or point_2d, wherever it sits; never raises.
+
+    Fences, prose, a lone object, a list, a wrapper object: all are scanned the same way, brace by brace, so
+    an answer cut by max_tokens keeps its complete entries and loses only the broken tail.
+    """
+    if not isinstance(text, str):
+        return []
+    text = text[:MAX_TEXT]
+    found: list[Found] = []
+    opens: list[int] = []
+    in_string = escaped = False
+    for i, ch in enumerate(text):
+        if in_string:  # strings are tracked only inside braces: quotes in the prose around do not count
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"' and opens:
+            in_string = True
+        elif ch == "{":
+            opens.append(i)
+        elif ch == "}" and opens:
+            span = text[opens.pop():i + 1]
+            if len(span) <= MAX_SPAN and ("bbox_2d" in span or "point_2d" in span):
+                entry = _load(span)
+                item = _found(entry) if isinstance(entry, dict) else None
+                if item is not None:
+                    found.append(item)
+                    if len(found) == MAX_OBJECTS:
+                        break
+    return found
+
+
+def to_pixels(found: Found, width: int, height: int) -> tuple[int, ...]:
+    """The box (x1, y1, x2, y2), or else the point (x, y), in pixels of a width x height image, inside it."""
+    coords = found.box if found.box is not None else found.point
+    if coords is None:
+        raise ValueError("a Found needs a box or a point")
+    sizes = (width, height) * (len(coords) // 2)
+    return tuple(min(size - 1, max(0, _round(v / SCALE * size))) for v, size in zip(coords, sizes))
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):  # Pillow before 10.1, or without FreeType: one bitmap size only
+        return ImageFont.load_default()
+
+
+def _text_box(pen: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int, int, int]:
+    """Width and height of the label with its padding, and the offset PIL's text box starts at."""
+    left, top, right, bottom = pen.textbbox((0, 0), text, font=font)
+    return right - left + 4, bottom - top + 4, left, top
+
+
+def _label(pen: ImageDraw.ImageDraw, text: str, anchor: tuple[int, int], colour, font, size) -> None:
+    """The text on a filled background of the object's colour, its top-left at anchor, kept inside the image."""
+    w, h, left, top = _text_box(pen, text, font)
+    x = max(0, min(anchor[0], size[0] - w))
+    y = max(0, min(anchor[1], size[1] - h))
+    ink = (0, 0, 0) if 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 140 else (255, 255, 255)
+    pen.rectangle((x, y, x + w - 1, y + h - 1), fill=colour)
+    pen.text((x + 2 - left, y + 2 - top), text, fill=ink, font=font)
+
+
+def draw(image: Image.Image, found: list[Found]) -> Image.Image:
+    """A new RGB copy of the image with each box outlined, each point dotted, each labelled in its own colour."""
+    out = image.convert("RGB")  # convert always returns a new image, so the caller's is left as it was
+    w, h = out.size
+    line, radius = max(2, min(w, h) // 150), max(4, min(w, h) // 80)
+    font = _font(max(12, min(w, h) // 40))
+    pen = ImageDraw.Draw(out)
+    shapes = []
+    for i, item in enumerate(f for f in found if f.box is not None or f.point is not None):
+        colour = PALETTE[i % len(PALETTE)]
+        px = to_pixels(item, w, h)
+        shapes.append((px, colour))
+        if not item.label:
+            continue
+        if item.box is not None:
+            label_h = _text_box(pen, item.label, font)[1]
+            # Just above the box when there is room, else inside it below the top edge.
+            anchor = (px[0], px[1] - label_h) if px[1] >= label_h else (px[0] + line, px[1] + line)
+        else:
+            anchor = (px[0] + radius + 2, px[1] - radius)
+        _label(pen, item.label, anchor, colour, font, (w, h))
+    # Shapes go on after every label, so no label hides an outline (its corners included) or a dot.
+    for px, colour in shapes:
+        if len(px) == 4:
+            pen.rectangle(px, outline=colour, width=line)
+        else:
+            x, y = px
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour, outline=(255, 255, 255))
+    return out
+
+
+def as_json(found: list[Found]) -> list[dict]:
+    """The cookbook's shape again, ``{"bbox_2d": [...], "label": ...}`` or ``{"point_2d": [...], ...}``."""
+    out = []
+    for item in found:
+        entry = {}
+        if item.box is not None:
+            entry["bbox_2d"] = list(item.box)
+        if item.point is not None:
+            entry["point_2d"] = list(item.point)
+        if entry:
+            out.append({**entry, "label": item.label})
+    return out
