@@ -35,6 +35,7 @@ MESSAGES = {
     "no_room": "There is no room for video frames in the context: only {budget} tokens are left for them. "
                "Raise --max-model-len or lower --video-max-tokens.",
     "bad_video_settings": "fps, max_frames, start and end must be numbers.",
+    "moments_phrase": "Type what to look for, for example: the man opens the door.",
     "too_slow": "Reading this video took too long and was stopped. "
                 "The file may be damaged; please try another file or format.",
     # images
@@ -52,6 +53,8 @@ MESSAGES = {
     "image_gone": "An image from earlier in this conversation is no longer on the server (uploads are kept for "
                   "{hours} hours). Please add it again, or start a new conversation.",
     "image_missing": "Please add an image (upload, paste or webcam).",
+    "ground_phrase": "Type what to find in the image, for example: cup.",
+    "nothing_found": "The model's answer held no box or point.",
     "too_many_images": "A conversation can hold at most {limit:.0f} images. "
                        "Start a new conversation to ask about more.",
 }

@@ -18,9 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import AsyncIterator
-
-import numpy as np
+from typing import AsyncIterator, Sequence
 
 from . import video_via_server
 from .client import AnswerStats, GenerationParams, Progress, make_client, stream_chat
@@ -31,6 +29,7 @@ from .model import resolve_model
 from .server import AttachedServer, ServerSupervisor
 from ..settings import Settings
 from .status import EngineStatus
+from ..inputs.video_clip import VideoClip
 from ..inputs.video_frames import FramePlan
 from .video_worker import VideoAnswer, VideoWorker
 from .vllm_flags import missing, server_flags
@@ -56,6 +55,7 @@ class VideoEvent:
     frames: list | None = None
     plan: FramePlan | None = None
     answer: VideoAnswer | None = None
+    clip: VideoClip | None = None  # with "frames": what a follow-up about the same video reuses
 
 
 def make_plan(settings: Settings, model_path: Path | None,
@@ -225,11 +225,11 @@ class Engines:
                                                        self.settings.request_timeout)
         return client
 
-    async def stream_chat(self, messages: list[dict], params: GenerationParams | None = None
-                          ) -> AsyncIterator[str | Progress | AnswerStats]:
+    async def stream_chat(self, messages: list[dict], params: GenerationParams | None = None,
+                          json_schema: dict | None = None) -> AsyncIterator[str | Progress | AnswerStats]:
         """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts): text pieces, coalesced to
         one per ``--stream-interval`` (a :class:`Progress` for an interval of tokens without text), then the stats.
-        Cancelling the consumer aborts the request in vLLM."""
+        ``json_schema`` holds the answer to that schema. Cancelling the consumer aborts the request in vLLM."""
         self._require_server()
         params = (params or GenerationParams()).clamped(self.max_model_len)
         # Every layer closes the one below it (aclosing): Gradio ends a cancelled or abandoned run by closing the
@@ -238,6 +238,7 @@ class Engines:
         async with self._counted(), aclosing(stream_chat(self.client, self.server.endpoint.model, messages, params,
                                                          max_model_len=self.max_model_len,
                                                          request_timeout=self.settings.request_timeout,
+                                                         json_schema=json_schema,
                                                          interval=self.settings.stream_interval)) as items:
             async for item in items:
                 yield item
@@ -273,43 +274,55 @@ class Engines:
             max_pixels=sampling.max_pixels, start=sampling.start, end=sampling.end,
             timeout=self.settings.video_read_timeout)
 
-    async def answer_video(self, path: str, question: str, sampling: VideoSampling | None = None,
-                           max_tokens: int | None = None, sampling_params: dict | None = None
-                           ) -> AsyncIterator[VideoEvent]:
-        """Sample the clip (yielding the frames first), then answer in the worker, yielding its progress.
+    async def sample_video(self, path: str, sampling: VideoSampling | None = None, max_tokens: int | None = None
+                           ) -> tuple[list, VideoClip]:
+        """Read and sample a clip off the event loop: (the frames, the :class:`VideoClip` a question is asked of)."""
+        frames, plan = await self._off_loop(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
+        return frames, await self._off_loop(VideoClip.from_frames, frames, plan)
 
-        Without a worker (the device plan's choice, or an attached server) the same frames go to the server,
-        and the answer streams as "delta" events.
+    async def answer_video(self, source: str | VideoClip, question: str, sampling: VideoSampling | None = None,
+                           max_tokens: int | None = None, sampling_params: dict | None = None, *,
+                           history: Sequence[tuple[str, str]] = (), json_schema: dict | None = None
+                           ) -> AsyncIterator[VideoEvent]:
+        """Answer a question about a video in the worker, yielding its progress.
+
+        ``source`` is a file, read and sampled first (a "frames" event carries the frames and the kept
+        :class:`VideoClip`), or the clip of an earlier turn, which is not read again. ``history`` holds the
+        earlier (question, answer) turns about it; ``json_schema`` holds the answer to that schema (vLLM's
+        structured outputs). Without a worker (the device plan's choice, or an attached server) the same frames
+        go to the server, and the answer streams as "delta" events.
         """
         if self.worker is None:
-            async with aclosing(self._answer_video_on_server(path, question, sampling, max_tokens,
-                                                             sampling_params)) as events:
+            self._require_server()
+        else:
+            st = self.worker.status.get()
+            if st.state != "ready":
+                raise EngineError("worker_unavailable", detail=st.describe())
+        clip = source if isinstance(source, VideoClip) else None
+        if clip is None:
+            yield VideoEvent("stage", "reading")
+            frames, clip = await self.sample_video(source, sampling, max_tokens)
+            yield VideoEvent("frames", frames=frames, plan=clip.plan, clip=clip)
+        history = tuple((str(q), str(a)) for q, a in history)
+        if self.worker is None:
+            async with aclosing(self._answer_video_on_server(clip, question, history, max_tokens, sampling_params,
+                                                             json_schema)) as events:
                 async for ev in events:
                     yield ev
             return
-        st = self.worker.status.get()
-        if st.state != "ready":
-            raise EngineError("worker_unavailable", detail=st.describe())
-        yield VideoEvent("stage", "reading")
-        frames, plan = await self._off_loop(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
-        yield VideoEvent("frames", frames=frames, plan=plan)
-        array = await self._off_loop(lambda: np.stack([np.asarray(f) for f in frames]))
-        async with aclosing(self.worker.answer(array, plan.sample_fps, question, max_tokens,
-                                               sampling_params)) as events:
+        array = await self._off_loop(clip.array)
+        async with aclosing(self.worker.answer(array, clip.plan.sample_fps, question, max_tokens, sampling_params,
+                                               timing=clip.plan.timing, history=history,
+                                               json_schema=json_schema)) as events:
             async for ev in events:
                 yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)
 
-    async def _answer_video_on_server(self, path: str, question: str, sampling: VideoSampling | None,
-                                      max_tokens: int | None, sampling_params: dict | None
-                                      ) -> AsyncIterator[VideoEvent]:
-        self._require_server()
-        yield VideoEvent("stage", "reading")
-        frames, plan = await self._off_loop(self.prepare_video, path, sampling or VideoSampling(), max_tokens)
-        yield VideoEvent("frames", frames=frames, plan=plan)
+    async def _answer_video_on_server(self, clip: VideoClip, question: str, history: tuple[tuple[str, str], ...],
+                                      max_tokens: int | None, sampling_params: dict | None,
+                                      json_schema: dict | None) -> AsyncIterator[VideoEvent]:
         yield VideoEvent("stage", "encoding")
         started = time.perf_counter()
-        messages, media_io_kwargs = await self._off_loop(video_via_server.video_messages, frames,
-                                                         plan.sample_fps, question)
+        messages, media_io_kwargs = await self._off_loop(video_via_server.video_messages, clip, question, history)
         prepare_s = time.perf_counter() - started
         params = GenerationParams(max_tokens=max_tokens or self.settings.video_max_tokens,
                                   **(sampling_params or {})).clamped(self.max_model_len)
@@ -318,7 +331,7 @@ class Engines:
         async with self._counted(), aclosing(stream_chat(self.client, self.server.endpoint.model, messages, params,
                                                          max_model_len=self.max_model_len,
                                                          request_timeout=self.settings.request_timeout,
-                                                         media_io_kwargs=media_io_kwargs,
+                                                         media_io_kwargs=media_io_kwargs, json_schema=json_schema,
                                                          interval=self.settings.stream_interval)) as items:
             async for item in items:
                 if isinstance(item, str):

@@ -122,27 +122,31 @@ def _short(text: str, limit: int = 300) -> str:
 
 async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
                       max_model_len: int, request_timeout: float, media_io_kwargs: dict | None = None,
-                      interval: float = 0.0) -> AsyncIterator[str | Progress | AnswerStats]:
+                      json_schema: dict | None = None, interval: float = 0.0
+                      ) -> AsyncIterator[str | Progress | AnswerStats]:
     """Yield the answer's text as it arrives (coalesced to one piece per ``interval`` seconds), a
     :class:`Progress` for an interval in which tokens but no text came, then one :class:`AnswerStats`.
 
-    ``media_io_kwargs`` is the app's own (video frame timing); nothing a user sends reaches ``extra_body``.
+    ``media_io_kwargs`` (video frame timing) and ``json_schema`` are the app's own; nothing a user sends reaches
+    ``extra_body``.
     """
     deltas = _deltas(client, model, messages, params, max_model_len=max_model_len,
-                     request_timeout=request_timeout, media_io_kwargs=media_io_kwargs)
+                     request_timeout=request_timeout, media_io_kwargs=media_io_kwargs, json_schema=json_schema)
     async with aclosing(coalesce(deltas, interval)) as items:
         async for item in items:
             yield item
 
 
 async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
-                  max_model_len: int, request_timeout: float, media_io_kwargs: dict | None
-                  ) -> AsyncIterator[str | Progress | AnswerStats]:
+                  max_model_len: int, request_timeout: float, media_io_kwargs: dict | None,
+                  json_schema: dict | None = None) -> AsyncIterator[str | Progress | AnswerStats]:
     """Each text delta as the server sends it (a :class:`Progress` for a token without text), then the
     :class:`AnswerStats`."""
     extra_body = {"top_k": params.top_k}
     if media_io_kwargs:
         extra_body["media_io_kwargs"] = media_io_kwargs
+    if json_schema is not None:  # vLLM's structured outputs (compact: the server's --structured-outputs-config)
+        extra_body["structured_outputs"] = {"json": json_schema}
     start = time.perf_counter()
     first = None
     finish, usage = None, None

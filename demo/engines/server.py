@@ -28,7 +28,7 @@ from .processes import stop_group
 from ..settings import Settings
 from .status import EngineStatus, StatusCell
 from .supervisor import EngineStartError, Supervisor
-from .vllm_flags import SERVER_MODULE, keep_accepted
+from .vllm_flags import SERVER_MODULE, STRUCTURED_OUTPUTS, keep_accepted
 
 
 def server_command(settings: Settings, model_path: str, placement: Placement, port: int,
@@ -51,6 +51,7 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
         # refuses without this. The app is this server's only client (127.0.0.1, a random key) and sends only
         # its own values (demo/engines/video_via_server.py), never a user's.
         "--trust-request-mm-kwargs",
+        "--structured-outputs-config", json.dumps(STRUCTURED_OUTPUTS, separators=(",", ":")),
     ]
     if settings.trust_remote_code:
         cmd.append("--trust-remote-code")

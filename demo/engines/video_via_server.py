@@ -9,36 +9,28 @@ decodes a user's file nor resamples it (``do_sample_frames`` is off).
 
 from __future__ import annotations
 
-import base64
-import io
+from typing import Sequence
 
-from PIL import Image
-
-JPEG_QUALITY = 90
+from ..inputs.video_clip import VideoClip
 
 
-def jpeg_frames_url(frames: list[Image.Image], quality: int = JPEG_QUALITY) -> str:
-    parts = []
-    for frame in frames:
-        buf = io.BytesIO()
-        frame.convert("RGB").save(buf, format="JPEG", quality=quality)
-        parts.append(base64.b64encode(buf.getvalue()).decode("ascii"))
-    return "data:video/jpeg;base64," + ",".join(parts)
+def video_messages(clip: VideoClip, question: str, history: Sequence[tuple[str, str]] = ()
+                   ) -> tuple[list[dict], dict]:
+    """The chat ``messages`` and the request's ``media_io_kwargs`` for a question about ``clip``.
 
-
-def video_messages(frames: list[Image.Image], sample_fps: float, question: str) -> tuple[list[dict], dict]:
-    """The chat ``messages`` and the request's ``media_io_kwargs`` for a question about ``frames``.
-
-    The timing matches the worker's (``qwen_vl_utils`` with ``sample_fps``): frame i is at i / sample_fps s.
+    ``history`` holds the earlier (question, answer) turns about the same clip: the video goes with the first
+    question, as it did when that was asked, so a follow-up's prompt begins as the first turn's did.
+    The timing is the source video's (frame indices and fps): vLLM's Qwen3-VL processor then labels each
+    pair of frames with its time in the video (``_get_video_second_idx``), a start offset included.
     """
-    n = len(frames)
-    messages = [{"role": "user", "content": [
-        {"type": "video_url", "video_url": {"url": jpeg_frames_url(frames)}},
-        {"type": "text", "text": question},
-    ]}]
+    questions = [q for q, _ in history] + [question]
+    video = {"type": "video_url", "video_url": {"url": clip.data_url()}}
+    messages = [{"role": "user", "content": [video, {"type": "text", "text": questions[0]}]}]
+    for (_, answer), q in zip(history, questions[1:]):
+        messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": q}]
+    indices, fps, total = clip.plan.timing
     media_io_kwargs = {"video": {
-        "num_frames": n, "fps": float(sample_fps), "frames_indices": list(range(n)),
-        "total_num_frames": n, "duration": n / sample_fps if sample_fps > 0 else 0.0,
-        "do_sample_frames": False,
+        "num_frames": len(indices), "fps": float(fps), "frames_indices": indices, "total_num_frames": total,
+        "duration": total / fps if fps > 0 else 0.0, "do_sample_frames": False,
     }}
     return messages, media_io_kwargs

@@ -25,6 +25,7 @@ import itertools
 import multiprocessing as mp
 import os
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from ..errors import EngineError
 from .processes import stop_group
 from ..settings import Settings
 from .supervisor import Supervisor
+from .vllm_flags import STRUCTURED_OUTPUTS
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class VideoJob:
     question: str
     max_tokens: int
     sampling: dict = field(default_factory=dict)  # validated overrides of the seed's SamplingParams
+    # (frame indices, fps, total frames) of the source video (FramePlan.timing): the times the model is told.
+    # None: qwen_vl_utils' own timing for a list of frames (frame i at i / sample_fps s).
+    timing: tuple[list[int], float, int] | None = None
+    history: tuple[tuple[str, str], ...] = ()  # earlier (question, answer) turns about the same frames
+    json_schema: dict | None = None  # an answer held to this JSON schema (vLLM's structured outputs)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class VideoAnswer:
     completion_tokens: int
     prepare_s: float  # process_vision_info + chat template
     generate_s: float
+    prompt_times: tuple[str, ...] = ()  # the "<t seconds>" labels in the engine's prompt, decoded from its tokens
 
 
 @dataclass(frozen=True)
@@ -69,13 +77,39 @@ class WorkerEvent:
     answer: VideoAnswer | None = None
 
 
-def build_messages(frames: list, sample_fps: float, question: str, width: int, height: int) -> list[dict]:
-    """The seed's message shape, the video given as its already-sampled frames."""
-    return [{"role": "user", "content": [
+def build_messages(frames: list, sample_fps: float, question: str, width: int, height: int,
+                   history: tuple[tuple[str, str], ...] = ()) -> list[dict]:
+    """The seed's message shape, the video given as its already-sampled frames; earlier (question, answer)
+    turns about the same frames come first, the video with the first question."""
+    questions = [q for q, _ in history] + [question]
+    messages = [{"role": "user", "content": [
         {"type": "video", "video": frames, "sample_fps": sample_fps, "raw_fps": sample_fps,
          "resized_height": height, "resized_width": width},
-        {"type": "text", "text": question},
+        {"type": "text", "text": questions[0]},
     ]}]
+    for (_, answer), q in zip(history, questions[1:]):
+        messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": [{"type": "text", "text": q}]}]
+    return messages
+
+
+PROMPT_TIME = re.compile(r"<\d+(?:\.\d+)? seconds>")
+
+
+def with_timing(video_inputs: list, timing: tuple[list[int], float, int] | None) -> list:
+    """qwen_vl_utils' metadata for a list of frames, with the source video's own frame indices and fps put in.
+
+    For a list of frames it makes up ``frames_indices = range(n)`` at the given fps, so the times the model is
+    told would start at 0 for a clip that starts at 12 s. The processor computes each pair's time from these
+    (vLLM ``Qwen3VL..._get_video_second_idx``)."""
+    if timing is None:
+        return video_inputs
+    indices, fps, total = timing
+    out = []
+    for video, meta in video_inputs:
+        padded = list(indices) + [indices[-1]] * (len(video) - len(indices))  # its padding to whole pairs
+        out.append((video, {**meta, "frames_indices": padded[:len(video)], "fps": float(fps),
+                            "total_num_frames": max(int(total), len(video))}))
+    return out
 
 
 def accepted_kwargs(llm_kwargs: dict) -> dict:
@@ -113,8 +147,9 @@ class EngineLoop:
     """
 
     def __init__(self, engine, prepare: Callable, make_params: Callable, emit: Callable, capacity: int,
-                 interval: float):
+                 interval: float, prompt_times: Callable[[list[int]], tuple[str, ...]] | None = None):
         self.engine, self.prepare, self.make_params, self.emit = engine, prepare, make_params, emit
+        self.prompt_times = prompt_times
         self.capacity = max(1, capacity)
         self.interval = interval
         self.waiting: collections.deque[VideoJob] = collections.deque()
@@ -184,8 +219,10 @@ class EngineLoop:
             result = out.outputs[0]  # cumulative: the answer so far
             if out.finished:
                 del self.running[out.request_id]
-                answer = VideoAnswer(result.text, result.finish_reason, len(out.prompt_token_ids or ()),
-                                     len(result.token_ids), run.prepare_s, now - run.started)
+                ids = list(out.prompt_token_ids or ())
+                answer = VideoAnswer(result.text, result.finish_reason, len(ids), len(result.token_ids),
+                                     run.prepare_s, now - run.started,
+                                     self.prompt_times(ids) if self.prompt_times else ())
                 self._final("done", run.job.job_id, answer, f"finished_{result.finish_reason}")
             elif now - run.last_sent >= self.interval:
                 run.last_sent = now
@@ -236,6 +273,7 @@ def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jo
     from qwen_vl_utils import process_vision_info
     from transformers import AutoProcessor
     from vllm import LLM, SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
 
     processor = AutoProcessor.from_pretrained(model_path, trust_remote_code=llm_kwargs["trust_remote_code"])
     llm_kwargs = accepted_kwargs(llm_kwargs)
@@ -244,18 +282,26 @@ def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jo
     def prepare(job: VideoJob) -> dict:
         frames = [Image.fromarray(f) for f in job.frames]
         h, w = job.frames.shape[1:3]
-        messages = build_messages(frames, job.sample_fps, job.question, w, h)
+        messages = build_messages(frames, job.sample_fps, job.question, w, h, job.history)
         prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         _, video_inputs, video_kwargs = process_vision_info(
             messages, image_patch_size=processor.image_processor.patch_size,
             return_video_kwargs=True, return_video_metadata=True)
+        video_inputs = with_timing(video_inputs, job.timing)
         return {"prompt": prompt, "multi_modal_data": {"video": video_inputs}, "mm_processor_kwargs": video_kwargs}
 
     def make_params(job: VideoJob):
-        return SamplingParams(**{"temperature": 0, "top_k": -1, **job.sampling}, max_tokens=job.max_tokens)
+        extra = {}
+        if job.json_schema is not None:
+            extra["structured_outputs"] = StructuredOutputsParams(json=job.json_schema)
+        return SamplingParams(**{"temperature": 0, "top_k": -1, **job.sampling}, max_tokens=job.max_tokens, **extra)
+
+    def prompt_times(ids: list[int]) -> tuple[str, ...]:
+        return tuple(PROMPT_TIME.findall(processor.tokenizer.decode(ids)))
 
     events.put(("ready", None, None))
-    loop = EngineLoop(llm.llm_engine, prepare, make_params, lambda *ev: events.put(ev), capacity, interval)
+    loop = EngineLoop(llm.llm_engine, prepare, make_params, lambda *ev: events.put(ev), capacity, interval,
+                      prompt_times)
     loop.run(jobs, alive=lambda: os.getppid() == app_pid)  # an app killed outright leaves no worker behind
 
 
@@ -310,6 +356,7 @@ class VideoWorker(Supervisor):
             "tensor_parallel_size": placement.tensor_parallel_size,
             "max_model_len": settings.max_model_len,
             "limit_mm_per_prompt": {"image": 0, "video": 1},
+            "structured_outputs_config": dict(STRUCTURED_OUTPUTS),  # Find moments (see vllm_flags)
         }
         if placement.kv_cache_bytes is not None:  # a shared card: a KV cache of its own size, not what is free then
             self.llm_kwargs["kv_cache_memory_bytes"] = placement.kv_cache_bytes
@@ -462,8 +509,11 @@ class VideoWorker(Supervisor):
 
     # --- public -------------------------------------------------------------------------------------------
     async def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
-                     sampling: dict | None = None) -> AsyncIterator[WorkerEvent]:
+                     sampling: dict | None = None, *, timing: tuple[list[int], float, int] | None = None,
+                     history: tuple[tuple[str, str], ...] = (), json_schema: dict | None = None
+                     ) -> AsyncIterator[WorkerEvent]:
         """Run one job; yields its place in line, stages, text as it comes, and finally the answer.
+        ``timing``, ``history`` and ``json_schema``: see :class:`VideoJob`.
 
         Closing this generator before the answer (Stop, a closed tab) cancels the job in the worker: dropped
         from the line, or aborted in vLLM. Raises :class:`EngineError` when the worker is unavailable, dies,
@@ -474,7 +524,8 @@ class VideoWorker(Supervisor):
         if st.state != "ready":
             raise EngineError("worker_unavailable", detail=st.describe())
         job = VideoJob(next(self._ids), np.ascontiguousarray(frames, dtype=np.uint8), sample_fps, question,
-                       max_tokens or self.settings.video_max_tokens, dict(sampling or {}))
+                       max_tokens or self.settings.video_max_tokens, dict(sampling or {}), timing,
+                       tuple(history), json_schema)
         ticket = _Ticket(asyncio.get_running_loop(), asyncio.Queue())
         with self._lock:  # sent in the order of _pending, so that places in line are the worker's own
             self._pending[job.job_id] = ticket

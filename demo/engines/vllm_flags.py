@@ -22,7 +22,14 @@ OPTIONAL = {
     "--trust-request-mm-kwargs": "video through the server cannot send its frames' timing",
     "--allowed-media-domains": "the server may fetch http(s) media (the app itself sends only data: URLs)",
     "--kv-cache-memory-bytes": "engines sharing a card start one after the other",
+    "--structured-outputs-config": "answers held to a JSON schema (Find, Find moments) may pad with whitespace",
 }
+
+# Answers held to a JSON schema (Find on the Image tab, Find moments on the Video tab) through xgrammar, compact.
+# In vLLM 0.32 whitespace is an engine setting (StructuredOutputsConfig): the backends do not read a request's
+# own ``disable_any_whitespace``. Without it a model that is unsure pads (the tiny checkpoint wrote 900 tokens of
+# "\n\t" after "[" and ran out of tokens); xgrammar also bounds numbers' digits and labels from the schema.
+STRUCTURED_OUTPUTS = {"backend": "xgrammar", "disable_any_whitespace": True}
 
 _FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*)")
 

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import VideoError
+from .video_times import frame_times
 
 PATCH_FACTOR = 32  # patch 16 x spatial merge 2: one visual token per 32x32 pixels ...
 TEMPORAL_PATCH = 2  # ... per pair of frames
@@ -51,12 +52,30 @@ class FramePlan:
     indices: tuple[int, ...]  # source frames to keep, in order
     width: int
     height: int
-    sample_fps: float  # kept frames per second of video: the timestamps the model is told
+    sample_fps: float  # kept frames per second of video
     visual_tokens: int  # tokens the frames will take in the prompt, timestamps included
+    # The source video's rate and length: with ``indices`` they give the times the model is told, in the
+    # video's own time (a start offset included), as Qwen3-VL's processor computes them (video_times).
+    source_fps: float = 0.0
+    source_frames: int = 0
 
     @property
     def nframes(self) -> int:
         return len(self.indices)
+
+    @property
+    def timing(self) -> tuple[list[int], float, int]:
+        """(frame indices, fps, total frames) for the processor's video metadata: the source's own when known,
+        else the kept frames counted at ``sample_fps`` (frame i at i / sample_fps s)."""
+        if self.source_fps > 0:
+            return list(self.indices), self.source_fps, max(self.source_frames, max(self.indices) + 1)
+        return list(range(self.nframes)), self.sample_fps, self.nframes
+
+    @property
+    def times(self) -> list[float]:
+        """Per frame, the time the model is told for it (both frames of a pair share the pair's time)."""
+        indices, fps, _ = self.timing
+        return frame_times(indices, fps)
 
 
 def video_token_budget(max_model_len: int, max_answer_tokens: int) -> int:
@@ -116,7 +135,8 @@ def plan_frames(info: VideoInfo, *, token_budget: int, fps: float = 2.0, max_fra
     indices = tuple(first + min(available - 1, round(i * step)) for i in range(n))
     # A clip shorter than two frames is padded by repeating: never claim more frames per second than it has.
     sample_fps = min(n / span, info.fps) if span > 0 else fps
-    return FramePlan(indices, w, h, sample_fps=sample_fps, visual_tokens=frame_tokens(n, w, h))
+    return FramePlan(indices, w, h, sample_fps=sample_fps, visual_tokens=frame_tokens(n, w, h),
+                     source_fps=info.fps, source_frames=info.frame_count)
 
 
 def probe(path: str) -> VideoInfo:
