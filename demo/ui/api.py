@@ -17,8 +17,10 @@ from ..engines import Engines
 from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
 from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
-from .video_tab import DEFAULT_QUESTION as VIDEO_QUESTION
-from .video_tab import run_video, sampling_from
+from .image_find import KINDS, find_objects
+from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
+from .video_run import run_video, sampling_from
+from ..inputs import grounding
 from .local_files import local_only
 
 
@@ -52,6 +54,29 @@ async def _stream(engines: Engines, history: list[dict], system_prompt: str, par
         raise as_gradio_error(exc) from None
 
 
+def video_turns(history: list[dict]) -> tuple[tuple[str, str], ...]:
+    """(question, answer) pairs from a validated history, which must alternate user, assistant."""
+    roles = [t["role"] for t in history]
+    if roles != ["user", "assistant"] * (len(history) // 2):
+        raise gr.Error("history must alternate user and assistant turns, starting with the user's.",
+                       print_exception=False)
+    return tuple((history[i]["content"], history[i + 1]["content"]) for i in range(0, len(history), 2))
+
+
+async def _video_updates(updates):
+    """(stats, answer so far) from :func:`run_video`'s updates: text as it streams (video through the server),
+    a yield at each status (Gradio ends the run there if the caller has gone), the stats last."""
+    partial = ""
+    async for kind, *rest in updates:
+        if kind == "partial":
+            partial = rest[0]
+            yield "", partial
+        elif kind == "status":
+            yield "", partial
+        elif kind == "answer":
+            yield rest[1], rest[0]
+
+
 def build_api(engines: Engines) -> None:
     d = GenerationParams()
     with gr.Column(visible=False):
@@ -68,6 +93,10 @@ def build_api(engines: Engines) -> None:
                gr.Number(d.top_k, label="top_k"), gr.Number(d.max_tokens, label="max_tokens"),
                gr.Number(d.presence_penalty, label="presence_penalty")]
         stats, answer = gr.Textbox(label="stats"), gr.Textbox(label="answer")
+        phrase = gr.Textbox(label="phrase")
+        kind = gr.Textbox("boxes", label="kind")
+        found = gr.JSON(label="found")
+        picture = gr.Image(label="image", type="pil", format="png")
         trigger = gr.Button()
 
     # Parameter names are the API's argument names (gradio_client keywords).
@@ -106,17 +135,39 @@ def build_api(engines: Engines) -> None:
         try:
             sampling = sampling_from(fps, max_frames, "360p", 0, 0)  # NaN, Infinity: as /chat (raw HTTP callers)
             async with aclosing(run_video(engines, video, question or VIDEO_QUESTION, sampling, params)) as s:
-                partial = ""
-                async for kind, *rest in s:
-                    if kind == "partial":  # video through the server streams
-                        partial = rest[0]
-                        yield "", partial
-                    elif kind == "status":  # a yield lets Gradio end the run if the caller has gone
-                        yield "", partial
-                    elif kind == "answer":
-                        yield rest[1], rest[0]
+                async for update in _video_updates(s):
+                    yield update
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
+
+    @closed_with_its_run
+    async def ask_video(video, question, history, fps, max_frames, temperature, top_p, top_k, max_tokens,
+                        presence_penalty):
+        """A question about a video after earlier turns about it (history as /chat's, its first user turn the one
+        the video went with); returns (stats, answer). The video is sampled again at each call: the page keeps
+        the frames of a conversation, an API caller keeps only the text."""
+        params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
+        try:
+            turns = video_turns(history_from_api(history))
+            sampling = sampling_from(fps, max_frames, "360p", 0, 0)
+            async with aclosing(run_video(engines, video, question or VIDEO_QUESTION, sampling, params,
+                                          turns)) as s:
+                async for update in _video_updates(s):
+                    yield update
+        except UserFacingError as exc:
+            raise as_gradio_error(exc) from None
+
+    @closed_with_its_run
+    async def ground(image, phrase, kind):
+        """Find what ``phrase`` names in an image: kind "boxes" or "points"; returns the list of
+        {"bbox_2d" or "point_2d": [0-1000 coordinates], "label"} and the image with them drawn."""
+        if kind not in KINDS:
+            raise gr.Error(f'kind must be one of {", ".join(KINDS)}.', print_exception=False)
+        try:
+            objects, drawn_image, stats = await find_objects(engines, image, phrase, kind)
+        except UserFacingError as exc:
+            raise as_gradio_error(exc) from None
+        yield grounding.as_json(objects), drawn_image
 
     trigger.click(chat, [message, system, history, *gen], [stats, answer], api_name="chat",
                   concurrency_id="server")
@@ -124,3 +175,6 @@ def build_api(engines: Engines) -> None:
                   concurrency_id="server")
     trigger.click(describe_video, [video, video_question, fps, max_frames, *gen], [stats, answer],
                   api_name="describe_video", concurrency_id="video", concurrency_limit=video_slots(engines.settings))
+    trigger.click(ask_video, [video, video_question, history, fps, max_frames, *gen], [stats, answer],
+                  api_name="ask_video", concurrency_id="video", concurrency_limit=video_slots(engines.settings))
+    trigger.click(ground, [image, phrase, kind], [found, picture], api_name="ground", concurrency_id="server")

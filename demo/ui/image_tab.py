@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from contextlib import aclosing
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
 from .chat_tab import stream_answer
 from .common import closed_with_its_run, params_from, tell
+from .image_find import KINDS, drawn, find_objects, found_in_answer, found_summary
 from .local_files import local_only
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
@@ -41,6 +43,26 @@ def example_rows() -> list[list]:
     return rows
 
 
+def example_finds() -> list[list]:
+    rows = []
+    for name, phrase in (("coffee.jpg", "cup"), ("chelsea.jpg", "the cat's eyes"), ("astronaut.jpg", "flag")):
+        if (ASSETS / name).is_file():
+            rows.append([[str(ASSETS / name)], phrase])
+    return rows
+
+
+def draw_answer(history):
+    """After an answer: the boxes or points it holds (the cookbook's JSON in free text), drawn; else no change."""
+    found, path = found_in_answer(history)
+    if not found:
+        return gr.update(), gr.update()
+    try:
+        picture = drawn(path, found)
+    except OSError:  # the upload is gone: the answer itself is still there to read
+        return gr.update(), gr.update()
+    return gr.update(value=picture, visible=True), html.escape(found_summary(found))
+
+
 def build_image_tab(engines: Engines, gen_inputs: list) -> None:
     state = gr.State([])  # the conversation; the images attached to it are those of its turns
     with gr.Row(equal_height=False):
@@ -49,6 +71,15 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
                                             sources=["upload", "clipboard", "webcam"], interactive=True,
                                             type="filepath", columns=3, height=300, elem_id="image-gallery",
                                             file_types=["image"]))
+            with gr.Row(equal_height=True):
+                phrase = gr.Textbox(show_label=False, placeholder="Find in the image… (e.g. cup)", scale=4,
+                                    elem_id="image-find", max_lines=1)
+                find = gr.Button("Find", scale=1, min_width=80, elem_id="image-find-btn")
+            kind = gr.Radio(list(KINDS), value="boxes", label="Find as", elem_id="image-find-kind")
+            found_image = gr.Image(label="What the model found (boxes on a 0-1000 grid, drawn at the image's size)",
+                                   type="pil", interactive=False, visible=False, elem_id="image-found",
+                                   format="png", buttons=["download"])
+            found_note = gr.Markdown(elem_id="image-found-note")
             examples = example_rows()
         with gr.Column(scale=3):
             chatbot = local_only(gr.Chatbot(label="Conversation about the images", height=420,
@@ -63,6 +94,10 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
             stats = gr.Markdown(elem_id="image-stats")
     if examples:
         gr.Examples(examples, inputs=[gallery, question], label="Example photographs")
+    finds = [row for row in example_finds() if examples]
+    if finds:
+        # (not the kind too: Gradio 6.31's examples table showed no row at all with the Radio among its inputs)
+        gr.Examples(finds, inputs=[gallery, phrase], label="Find in the example photographs")
 
     # --- register listeners ---------------------------------------------------------------------------------
     def add_question(images, text, history):
@@ -103,8 +138,28 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
     for ev in events:  # after the answer, an error, Stop or a new conversation (a cancelled event's .then runs)
         ev.then(lambda: [gr.update(interactive=True)] * 2, None, [question, ask], queue=False,
                 api_visibility="private")
+        ev.then(draw_answer, state, [found_image, found_note], api_visibility="private")
+
+    @closed_with_its_run
+    async def find_in(images, text, kind_v, history):
+        paths = gallery_paths(images) or [p for turn in history for p in turn_images(turn)]
+        if not paths:
+            tell(MESSAGES["image_missing"])
+            return
+        yield {found_note: "Finding…"}
+        try:
+            found, picture, _ = await find_objects(engines, paths[-1], text, kind_v)
+        except UserFacingError as exc:
+            tell(exc)
+            yield {found_note: ""}
+            return
+        yield {found_image: gr.update(value=picture, visible=True), found_note: html.escape(found_summary(found))}
+
+    for trigger in (find.click, phrase.submit):
+        trigger(find_in, [gallery, phrase, kind, state], [found_image, found_note], concurrency_id="server",
+                api_visibility="private")
     stop.click(None, cancels=events, api_visibility="private")
-    clear.click(lambda: ([], [], "", DEFAULT_QUESTION, None),
-                outputs=[state, chatbot, stats, question, gallery],
+    clear.click(lambda: ([], [], "", DEFAULT_QUESTION, None, gr.update(value=None, visible=False), ""),
+                outputs=[state, chatbot, stats, question, gallery, found_image, found_note],
                 cancels=events, queue=False, api_visibility="private")
 

@@ -66,6 +66,7 @@ def launch_kwargs(settings: Settings) -> dict:
         share=settings.share,
         theme=gr.themes.Soft(primary_hue="violet", secondary_hue="indigo"),
         css_paths=[ASSETS / "style.css"],
+        js=(ASSETS / "seek.js").read_text(),  # time chips seek the Video tab's player
         max_file_size=f"{settings.max_file_size_mb}mb",
         footer_links=["api", "gradio"],
         enable_monitoring=False,

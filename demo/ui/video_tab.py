@@ -1,91 +1,44 @@
-"""The Video tab: upload, sampling controls, the frames the model will see and their token count, then the answer."""
+"""The Video tab: a conversation about one clip. The first question reads it and shows the frames the model will
+see (each with the time the model is told for it) and their token count; follow-ups reuse those frames. Times in
+answers, and the moments "Find moments" asks for, are chips that move the player there."""
 
 from __future__ import annotations
 
 import html
-import math
 from contextlib import aclosing
 from pathlib import Path
 
 import gradio as gr
 
-from ..inputs.conversation import clean_text
 from ..engines import Engines, VideoSampling
-from ..engines.client import finite_or
-from ..errors import UserFacingError, VideoError
+from ..errors import MESSAGES, UserFacingError, VideoError
+from ..inputs.conversation import clean_text
+from ..inputs.video_times import moments_html, moments_prompt, moments_schema, parse_moments
 from .common import closed_with_its_run, params_from, tell, video_slots
 from .local_files import local_only
+from .video_run import (DEFAULT_QUESTION, PIXEL_CHOICES, STAGE_TEXT, VideoChat, conversation_html, frames_caption,
+                        gallery_items, moments_note, run_video, sampling_from)
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
-DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
-PIXEL_CHOICES = {"240p": 426 * 240, "360p": 640 * 360, "480p": 854 * 480, "720p": 1280 * 720}
-STAGE_TEXT = {"reading": "Reading and sampling frames…", "encoding": "Encoding frames…",
-              "generating": "Generating the answer…"}
-
-
-def frames_caption(plan, max_model_len: int, budget: int) -> str:
-    return (f"**{plan.nframes} frames** at {plan.width}×{plan.height} ({plan.sample_fps:.2f} per second of video) "
-            f"→ **{plan.visual_tokens} visual tokens** of the {max_model_len}-token context "
-            f"(at most {budget} for frames)")
-
-
-def sampling_from(fps, max_frames, quality, start, end) -> VideoSampling:
-    """The controls' values, held to the sliders' ranges (API callers can send anything, JSON's NaN and Infinity
-    included): the rule of /chat's settings. A real number is clamped, NaN is the default, an infinite count or
-    anything that is not a number is refused with a sentence (:class:`VideoError` "bad_video_settings")."""
-    try:
-        fps = min(8.0, max(0.25, finite_or(2.0 if fps is None else fps, 2.0)))
-        max_frames = min(256, max(2, int(float(64 if max_frames is None else max_frames))))
-        start = finite_or(start or 0, 0.0)
-        end = finite_or(end or 0, 0.0)
-    except (TypeError, ValueError, OverflowError):
-        raise VideoError("bad_video_settings") from None
-    return VideoSampling(fps=fps, max_frames=max_frames, max_pixels=PIXEL_CHOICES.get(quality, PIXEL_CHOICES["360p"]),
-                         start=start if 0 < start < math.inf else 0.0, end=end if 0 < end < math.inf else None)
-
-
-async def run_video(engines: Engines, video, question, sampling: VideoSampling, params):
-    """Yield ("frames", frames, caption), ("status", text), ("partial", text so far), last ("answer", text, stats).
-
-    Raises :class:`UserFacingError` with the sentence when the video or the engines fail.
-    """
-    if not video:
-        raise VideoError("missing")
-    question = clean_text(question).strip() or DEFAULT_QUESTION
-    params = params.clamped(engines.settings.video_max_tokens)
-    max_tokens = params.max_tokens
-    sampling_params = {"temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
-                       "presence_penalty": params.presence_penalty}
-    partial = ""
-    async with aclosing(engines.answer_video(str(video), question, sampling, max_tokens, sampling_params)) as evs:
-        async for ev in evs:
-            if ev.kind == "frames":
-                caption = frames_caption(ev.plan, engines.max_model_len, engines.video_budget(max_tokens))
-                yield "frames", ev.frames, caption
-            elif ev.kind == "delta":
-                partial += ev.detail
-                yield "partial", partial
-            elif ev.kind == "queued":
-                yield "status", f"Waiting for the video worker: number {ev.detail} in line…"
-            elif ev.kind == "progress":
-                yield "status", f"{STAGE_TEXT['generating']} {ev.detail} tokens so far"
-            elif ev.kind == "stage":
-                yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
-            elif ev.kind == "done":
-                a = ev.answer
-                stats = (f"{a.prompt_tokens} prompt + {a.completion_tokens} completion tokens · "
-                         f"prepared in {a.prepare_s:.2f} s · generated in {a.generate_s:.2f} s "
-                         f"({a.completion_tokens / a.generate_s if a.generate_s else 0:.1f} tokens/s) · "
-                         f"finish: {a.finish_reason}")
-                yield "answer", a.text, stats
+MOMENTS_MAX_TOKENS = 512  # twelve moments with short labels
 
 
 def build_video_tab(engines: Engines, gen_inputs: list) -> None:
+    chat = gr.State(None)  # this visitor's VideoChat: the clip's frames and the turns so far
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             video = local_only(gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300))
-            question = gr.Textbox(value=DEFAULT_QUESTION, label="Question", lines=2, elem_id="video-question")
-            with gr.Accordion("Frame sampling", open=False):
+            question = gr.Textbox(value=DEFAULT_QUESTION, label="Question (follow-ups ask about the same frames)",
+                                  lines=2, elem_id="video-question")
+            with gr.Row():
+                ask = gr.Button("Ask", variant="primary", elem_id="video-ask")
+                stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
+                clear = gr.Button("New conversation", elem_id="video-clear")
+            with gr.Row():
+                phrase = gr.Textbox(show_label=False, placeholder="Find moments of… (e.g. the man opens the door)",
+                                    scale=3, elem_id="video-find")
+                find = gr.Button("Find moments", scale=1, elem_id="video-find-btn")
+            with gr.Accordion("Frame sampling (for a new conversation)", open=False):
                 with gr.Row():
                     fps = gr.Slider(0.25, 8, 2, step=0.25, label="Frames per second")
                     max_frames = gr.Slider(2, 256, 64, step=2, label="Max frames")
@@ -93,9 +46,6 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
                     quality = gr.Dropdown(list(PIXEL_CHOICES), value="360p", label="Max frame size")
                     start = gr.Number(0, label="Start (s)", minimum=0)
                     end = gr.Number(0, label="End (s, 0 = to the end)", minimum=0)
-            with gr.Row():
-                ask = gr.Button("Describe", variant="primary", elem_id="video-ask")
-                stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
             clip = ASSETS / "example.mp4"
             if clip.is_file():
                 gr.Examples([[str(clip), DEFAULT_QUESTION]], inputs=[video, question], label="Example clip")
@@ -104,35 +54,105 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
             frames = gr.Gallery(label="Frames the model will see", columns=8, height=220, elem_id="video-frames",
                                 interactive=False, object_fit="contain")
             tokens = gr.Markdown(elem_id="video-tokens")
-            answer = gr.Textbox(label="Answer", lines=8, elem_id="video-answer", buttons=["copy"])
+            conversation = gr.HTML(elem_id="video-conversation", label="Conversation about the video")
+            moments = gr.HTML(elem_id="video-moments")
             stats = gr.Markdown(elem_id="video-stats")
 
     # --- register listeners ---------------------------------------------------------------------------------
-    @closed_with_its_run
-    async def describe(video_path, text, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
-        yield {status: "Reading the video…", frames: None, tokens: "", answer: "", stats: ""}
+    async def ask_about(video_path, text, current, sampling: VideoSampling, gen, json_schema=None, on_turn=None):
+        """The updates of one question; the conversation grows by the turn when ``on_turn`` is None."""
+        same = current is not None and current.video == str(video_path)
+        source = current.clip if same else video_path
+        turns = current.turns if same else ()
+        times = current.clip.plan.times if same else None
+        duration = current.duration if same else None
+        shown = clean_text(text).strip() or DEFAULT_QUESTION
         counting = False  # the status shows a token count while no text has come
+        async with aclosing(run_video(engines, source, shown, sampling, params_from(*gen), turns,
+                                      json_schema)) as updates:
+            async for kind, *rest in updates:
+                if kind == "frames":
+                    current = VideoChat(str(video_path), rest[2])
+                    times, duration = rest[3].times, current.duration
+                    yield {frames: gallery_items(rest[0], rest[3]), tokens: rest[1], chat: current}
+                elif kind == "status":
+                    counting = rest[0].startswith(STAGE_TEXT["generating"])
+                    yield {status: html.escape(rest[0])}
+                elif kind == "partial":
+                    update = {} if on_turn else {conversation: conversation_html(turns, shown, rest[0], times,
+                                                                                    duration)}
+                    if counting:  # text again: the count would go stale
+                        update[status], counting = STAGE_TEXT["generating"], False
+                    if update:
+                        yield update
+                else:
+                    if on_turn:
+                        yield {status: "Done.", stats: html.escape(rest[1]), **on_turn(current, rest[0])}
+                        return
+                    current = current.add(shown, rest[0])
+                    yield {status: "Done.", chat: current, stats: html.escape(rest[1]), question: "",
+                           conversation: conversation_html(current.turns, frame_times=times, duration=duration)}
+
+    @closed_with_its_run
+    async def describe(video_path, text, current, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
+        if current is not None and current.video != str(video_path):  # another video: a new conversation
+            current = None
+        yield {status: "Reading the video…" if current is None else STAGE_TEXT["encoding"], stats: ""}
         try:
             sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
-            async with aclosing(run_video(engines, video_path, text, sampling, params_from(*gen))) as updates:
-                async for kind, *rest in updates:
-                    if kind == "frames":
-                        yield {frames: rest[0], tokens: rest[1]}
-                    elif kind == "status":
-                        counting = rest[0].startswith(STAGE_TEXT["generating"])
-                        yield {status: html.escape(rest[0])}
-                    elif kind == "partial":
-                        update = {answer: rest[0]}
-                        if counting:  # text again: the count would go stale
-                            update[status], counting = STAGE_TEXT["generating"], False
-                        yield update
-                    else:
-                        yield {status: "Done.", answer: rest[0], stats: html.escape(rest[1])}
+            async with aclosing(ask_about(video_path, text, current, sampling, gen)) as updates:
+                async for update in updates:
+                    yield update
         except UserFacingError as exc:
             tell(exc)
             yield {status: "⚠️ " + html.escape(str(exc))}
 
-    ev = ask.click(describe, [video, question, fps, max_frames, quality, start, end, *gen_inputs],
-                   [status, frames, tokens, answer, stats], concurrency_id="video", concurrency_limit=video_slots(engines.settings),
-                   api_visibility="private")
-    stop.click(None, cancels=[ev], api_visibility="private")
+    @closed_with_its_run
+    async def find_moments(video_path, text, current, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
+        wanted = " ".join(clean_text(text).split())
+        if not wanted:
+            tell(MESSAGES["moments_phrase"])
+            return
+        if current is not None and current.video != str(video_path):
+            current = None
+        yield {status: "Looking for the moments…", moments: "", stats: ""}
+
+        def show(chat_now, answer):  # the moments are not a turn of the conversation
+            found = parse_moments(answer, chat_now.duration or None)
+            return {moments: moments_note(wanted, len(found)) + moments_html(found, chat_now.clip.plan.times)}
+
+        try:
+            sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
+            if current is None:  # the schema needs the clip's length: read it first (a conversation starts)
+                if not video_path:
+                    raise VideoError("missing")
+                yield {status: STAGE_TEXT["reading"]}
+                params = params_from(*gen).clamped(engines.settings.video_max_tokens)
+                shown, clip = await engines.sample_video(str(video_path), sampling, params.max_tokens)
+                current = VideoChat(str(video_path), clip)
+                caption = frames_caption(clip.plan, engines.max_model_len, engines.video_budget(params.max_tokens))
+                yield {chat: current, frames: gallery_items(shown, clip.plan), tokens: caption,
+                       conversation: ""}
+            gen = list(gen)
+            gen[3] = MOMENTS_MAX_TOKENS  # max new tokens: the schema's twelve short items fit
+            async with aclosing(ask_about(video_path, moments_prompt(wanted), current, sampling, gen,
+                                          moments_schema(current.duration), on_turn=show)) as updates:
+                async for update in updates:
+                    yield update
+        except UserFacingError as exc:
+            tell(exc)
+            yield {status: "⚠️ " + html.escape(str(exc))}
+
+    inputs = [video, question, chat, fps, max_frames, quality, start, end, *gen_inputs]
+    outputs = [status, frames, tokens, conversation, stats, chat, question]
+    limit = video_slots(engines.settings)
+    events = [trigger(describe, inputs, outputs, concurrency_id="video", concurrency_limit=limit,
+                      api_visibility="private") for trigger in (ask.click, question.submit)]
+    events.append(find.click(find_moments, [video, phrase, chat, fps, max_frames, quality, start, end, *gen_inputs],
+                             [status, frames, tokens, conversation, moments, stats, chat], concurrency_id="video",
+                             concurrency_limit=limit, api_visibility="private"))
+    stop.click(None, cancels=events, api_visibility="private")
+    new = dict(outputs=[chat, frames, tokens, conversation, moments, stats, status], cancels=events, queue=False,
+               api_visibility="private")
+    clear.click(lambda: (None, None, "", "", "", "", ""), **new)
+    video.change(lambda: (None, None, "", "", "", "", ""), **new)  # another clip: a new conversation

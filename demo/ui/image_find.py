@@ -1,0 +1,65 @@
+"""Finding things in an image (the Image tab's Find, the API's ``/ground``): ask Qwen3-VL for boxes or points
+held to a JSON schema (vLLM's structured outputs, so the answer always parses), and draw them on the image the
+person sent, at its own size. A chat answer about an image that holds such JSON is drawn the same way."""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+
+from PIL import Image
+
+from ..engines import Engines
+from ..engines.client import AnswerStats, GenerationParams
+from ..errors import MESSAGES, ImageError
+from ..inputs import grounding
+from ..inputs.conversation import clean_text, to_openai, turn_images, turn_text, user_turn
+from ..inputs.images import check_image, load_image
+
+FIND_MAX_TOKENS = 1024  # twenty boxes with labels of 40 characters, compact: the schema's largest answer fits
+KINDS = ("boxes", "points")
+
+
+def drawn(path: str, found: list[grounding.Found]) -> Image.Image:
+    """The image at ``path`` upright (as the model saw it), with ``found`` drawn on it."""
+    return grounding.draw(load_image(path), found)
+
+
+async def find_objects(engines: Engines, image: str, phrase, kind: str = "boxes"
+                       ) -> tuple[list[grounding.Found], Image.Image, AnswerStats | None]:
+    """Ask for the ``kind`` ("boxes" or "points") of what ``phrase`` names in ``image``; return what was found,
+    the image with it drawn, and the answer's stats. Raises :class:`UserFacingError` with the sentence."""
+    phrase = " ".join(clean_text(phrase).split())
+    if not phrase:
+        raise ImageError("ground_phrase")
+    if not image:
+        raise ImageError("image_missing")
+    kind = kind if kind in KINDS else "boxes"
+    await engines.run_blocking(check_image, image)
+    messages = await engines.run_blocking(to_openai, [user_turn(grounding.prompt(phrase, kind), [image])])
+    params = GenerationParams(temperature=0.0, max_tokens=FIND_MAX_TOKENS)  # greedy: the likeliest places
+    text, stats = "", None
+    async with aclosing(engines.stream_chat(messages, params, json_schema=grounding.schema(kind))) as items:
+        async for item in items:
+            if isinstance(item, str):
+                text += item
+            elif isinstance(item, AnswerStats):
+                stats = item
+    found = grounding.parse(text)
+    return found, await engines.run_blocking(drawn, image, found), stats
+
+
+def found_in_answer(history: list[dict]) -> tuple[list[grounding.Found], str | None]:
+    """Boxes or points in the conversation's last answer (free text that holds the cookbook's JSON), and the
+    latest image before it, to draw them on; ([], None) when there are none."""
+    if len(history) < 2 or history[-1]["role"] != "assistant":
+        return [], None
+    found = grounding.parse(turn_text(history[-1]))
+    images = [p for turn in history for p in turn_images(turn)]
+    return (found, images[-1]) if found and images else ([], None)
+
+
+def found_summary(found: list[grounding.Found]) -> str:
+    if not found:
+        return MESSAGES["nothing_found"]
+    labels = [f.label or "(no label)" for f in found]
+    return f"{len(found)} found: " + ", ".join(labels)

@@ -1,0 +1,130 @@
+"""A question about a video, for the Video tab and the API: settings checked, the answer's progress as updates,
+and the conversation about one clip that follow-ups reuse (its sampled frames, never the file again)."""
+
+from __future__ import annotations
+
+import html
+import math
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+
+from ..engines import Engines, VideoSampling
+from ..engines.client import finite_or
+from ..errors import VideoError
+from ..inputs.conversation import clean_text
+from ..inputs.video_clip import VideoClip
+from ..inputs.video_times import clock, seek_html
+
+DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
+PIXEL_CHOICES = {"240p": 426 * 240, "360p": 640 * 360, "480p": 854 * 480, "720p": 1280 * 720}
+STAGE_TEXT = {"reading": "Reading and sampling frames…", "encoding": "Encoding frames…",
+              "generating": "Generating the answer…"}
+
+
+@dataclass(frozen=True)
+class VideoChat:
+    """One visitor's conversation about one video (in ``gr.State``): the frames the model saw, and the turns."""
+
+    video: str  # the file it was sampled from: another file starts a new conversation
+    clip: VideoClip
+    turns: tuple[tuple[str, str], ...] = ()
+
+    def add(self, question: str, answer: str) -> "VideoChat":
+        return replace(self, turns=self.turns + ((question, answer),))
+
+    @property
+    def duration(self) -> float:
+        plan = self.clip.plan
+        return plan.source_frames / plan.source_fps if plan.source_fps > 0 else 0.0
+
+
+def frames_caption(plan, max_model_len: int, budget: int) -> str:
+    return (f"**{plan.nframes} frames** at {plan.width}×{plan.height} ({plan.sample_fps:.2f} per second of video) "
+            f"→ **{plan.visual_tokens} visual tokens** of the {max_model_len}-token context "
+            f"(at most {budget} for frames); under each frame, the time the model is told for it")
+
+
+def gallery_items(frames, plan) -> list[tuple]:
+    """The frames with, under each, the time label the model gets for it (both frames of a pair share one)."""
+    return [(frame, f"{t:.1f} s") for frame, t in zip(frames, plan.times)]
+
+
+def sampling_from(fps, max_frames, quality, start, end) -> VideoSampling:
+    """The controls' values, held to the sliders' ranges (API callers can send anything, JSON's NaN and Infinity
+    included): the rule of /chat's settings. A real number is clamped, NaN is the default, an infinite count or
+    anything that is not a number is refused with a sentence (:class:`VideoError` "bad_video_settings")."""
+    try:
+        fps = min(8.0, max(0.25, finite_or(2.0 if fps is None else fps, 2.0)))
+        max_frames = min(256, max(2, int(float(64 if max_frames is None else max_frames))))
+        start = finite_or(start or 0, 0.0)
+        end = finite_or(end or 0, 0.0)
+    except (TypeError, ValueError, OverflowError):
+        raise VideoError("bad_video_settings") from None
+    return VideoSampling(fps=fps, max_frames=max_frames, max_pixels=PIXEL_CHOICES.get(quality, PIXEL_CHOICES["360p"]),
+                         start=start if 0 < start < math.inf else 0.0, end=end if 0 < end < math.inf else None)
+
+
+def answer_stats(a) -> str:
+    return (f"{a.prompt_tokens} prompt + {a.completion_tokens} completion tokens · "
+            f"prepared in {a.prepare_s:.2f} s · generated in {a.generate_s:.2f} s "
+            f"({a.completion_tokens / a.generate_s if a.generate_s else 0:.1f} tokens/s) · finish: {a.finish_reason}")
+
+
+async def run_video(engines: Engines, source: str | VideoClip | None, question, sampling: VideoSampling, params,
+                    history=(), json_schema: dict | None = None):
+    """Yield ("frames", frames, caption, clip, plan) when the file is read, ("status", text), ("partial", text so
+    far), last ("answer", text, stats). ``source`` is a file or an earlier turn's clip (not read again).
+
+    Raises :class:`UserFacingError` with the sentence when the video or the engines fail.
+    """
+    if not source:
+        raise VideoError("missing")
+    question = clean_text(question).strip() or DEFAULT_QUESTION
+    params = params.clamped(engines.settings.video_max_tokens)
+    max_tokens = params.max_tokens
+    sampling_params = {"temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
+                       "presence_penalty": params.presence_penalty}
+    if json_schema is not None:  # the schema decides the shape; greedy picks the likeliest values
+        sampling_params["temperature"] = 0.0
+    partial = ""
+    source = source if isinstance(source, VideoClip) else str(source)
+    async with aclosing(engines.answer_video(source, question, sampling, max_tokens, sampling_params,
+                                             history=history, json_schema=json_schema)) as evs:
+        async for ev in evs:
+            if ev.kind == "frames":
+                caption = frames_caption(ev.plan, engines.max_model_len, engines.video_budget(max_tokens))
+                yield "frames", ev.frames, caption, ev.clip, ev.plan
+            elif ev.kind == "delta":
+                partial += ev.detail
+                yield "partial", partial
+            elif ev.kind == "queued":
+                yield "status", f"Waiting for the video worker: number {ev.detail} in line…"
+            elif ev.kind == "progress":
+                yield "status", f"{STAGE_TEXT['generating']} {ev.detail} tokens so far"
+            elif ev.kind == "stage":
+                yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
+            elif ev.kind == "done":
+                yield "answer", ev.answer.text, answer_stats(ev.answer)
+
+
+def conversation_html(turns, asking: str | None = None, partial: str = "", frame_times=None,
+                      duration: float | None = None) -> str:
+    """The conversation as safe HTML: every text escaped; the times in answers become chips that seek the player
+    (the page's script, assets/seek.js, makes them work)."""
+    rows = []
+    pending = [(asking, partial)] if asking is not None else []
+    for question, answer in list(turns) + pending:
+        rows.append(f"<div class='video-turn user'>{html.escape(question)}</div>")
+        body = seek_html(answer, frame_times, duration) if answer else "<span class='thinking'>…</span>"
+        rows.append(f"<div class='video-turn bot'>{body}</div>")
+    return "<div class='video-conversation'>" + "".join(rows) + "</div>" if rows else ""
+
+
+def moments_note(phrase: str, count: int) -> str:
+    what = html.escape(phrase)
+    return (f"<div class='moments-title'>Moments of “{what}”: click one to go there</div>" if count
+            else f"<div class='moments-title'>No moment of “{what}” was found.</div>")
+
+
+__all__ = ["DEFAULT_QUESTION", "PIXEL_CHOICES", "STAGE_TEXT", "VideoChat", "answer_stats", "clock",
+           "conversation_html", "frames_caption", "gallery_items", "moments_note", "run_video", "sampling_from"]
