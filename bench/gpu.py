@@ -179,7 +179,7 @@ async def video_runs(engines, max_tokens: int, log) -> dict:
     question = "Describe this video."
     params = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "presence_penalty": 0.0}
     out = {}
-    paths = [("server", lambda: engines._answer_video_on_server(clip, question, sampling, max_tokens, params))]
+    paths = [("server", lambda: engines.answer_video(clip, question, sampling, max_tokens, params, via_server=True))]
     if engines.worker is not None:
         paths.insert(0, ("worker", lambda: engines.answer_video(clip, question, sampling, max_tokens, params)))
     for name, make in paths:

@@ -282,17 +282,19 @@ class Engines:
 
     async def answer_video(self, source: str | VideoClip, question: str, sampling: VideoSampling | None = None,
                            max_tokens: int | None = None, sampling_params: dict | None = None, *,
-                           history: Sequence[tuple[str, str]] = (), json_schema: dict | None = None
-                           ) -> AsyncIterator[VideoEvent]:
+                           history: Sequence[tuple[str, str]] = (), json_schema: dict | None = None,
+                           via_server: bool = False) -> AsyncIterator[VideoEvent]:
         """Answer a question about a video in the worker, yielding its progress.
 
         ``source`` is a file, read and sampled first (a "frames" event carries the frames and the kept
         :class:`VideoClip`), or the clip of an earlier turn, which is not read again. ``history`` holds the
         earlier (question, answer) turns about it; ``json_schema`` holds the answer to that schema (vLLM's
-        structured outputs). Without a worker (the device plan's choice, or an attached server) the same frames
-        go to the server, and the answer streams as "delta" events.
+        structured outputs). Without a worker (the device plan's choice, or an attached server), or with
+        ``via_server`` (the benchmark and tests compare both paths), the same frames go to the server, and the
+        answer streams as "delta" events.
         """
-        if self.worker is None:
+        on_server = self.worker is None or via_server
+        if on_server:
             self._require_server()
         else:
             st = self.worker.status.get()
@@ -304,7 +306,7 @@ class Engines:
             frames, clip = await self.sample_video(source, sampling, max_tokens)
             yield VideoEvent("frames", frames=frames, plan=clip.plan, clip=clip)
         history = tuple((str(q), str(a)) for q, a in history)
-        if self.worker is None:
+        if on_server:
             async with aclosing(self._answer_video_on_server(clip, question, history, max_tokens, sampling_params,
                                                              json_schema)) as events:
                 async for ev in events:

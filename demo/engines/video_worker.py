@@ -560,6 +560,8 @@ class VideoWorker(Supervisor):
                     return
                 elif kind == "error":
                     ended = True
+                    if "longer than the maximum model length" in str(payload):  # vLLM's input check
+                        raise EngineError("too_long", max_model_len=self.settings.max_model_len)
                     raise EngineError("worker_failed", detail=payload)
                 elif kind == "cancelled":  # not by this request (it would not be listening): say so
                     ended = True

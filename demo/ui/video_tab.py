@@ -97,7 +97,10 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
     async def describe(video_path, text, current, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
         if current is not None and current.video != str(video_path):  # another video: a new conversation
             current = None
-        yield {status: "Reading the video…" if current is None else STAGE_TEXT["encoding"], stats: ""}
+        if current is None:  # a new conversation: nothing of the last one stays on screen
+            yield {status: "Reading the video…", stats: "", frames: None, tokens: "", conversation: ""}
+        else:
+            yield {status: STAGE_TEXT["encoding"], stats: ""}
         try:
             sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
             async with aclosing(ask_about(video_path, text, current, sampling, gen)) as updates:

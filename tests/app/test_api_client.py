@@ -17,9 +17,9 @@ def client(app_url):
     return app_client(app_url)
 
 
-def test_api_lists_the_three_endpoints(client):
+def test_api_lists_its_endpoints(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/chat", "/describe_image", "/describe_video"} <= names
+    assert {"/chat", "/describe_image", "/describe_video", "/ask_video", "/ground"} <= names
 
 
 def test_chat_streams_and_returns_the_answer_last(client):
@@ -53,6 +53,42 @@ def test_describe_video(client):
     stats, answer = client.predict(handle_file(str(ASSETS / "example.mp4")), "Describe this video.", 2.0, 8,
                                    api_name="/describe_video")
     assert answer and "prompt" in stats
+
+
+def prompt_tokens(stats: str) -> int:
+    return int(stats.split(" prompt + ")[0].rsplit(" ", 1)[1])
+
+
+def test_ground_returns_the_boxes_as_json_and_the_image_drawn_at_its_size(client):
+    from PIL import Image
+
+    found, drawn = client.predict(handle_file(str(ASSETS / "coffee.jpg")), "cup", "boxes", api_name="/ground")
+    assert isinstance(found, list) and 1 <= len(found) <= 20  # held to the schema: at least one
+    for item in found:
+        assert set(item) == {"bbox_2d", "label"} and len(item["bbox_2d"]) == 4
+        assert all(isinstance(v, int) and 0 <= v <= 1000 for v in item["bbox_2d"])
+    with Image.open(drawn) as picture, Image.open(ASSETS / "coffee.jpg") as original:
+        assert picture.size == original.size
+
+
+def test_ask_video_takes_the_earlier_turns(client):
+    clip = handle_file(str(ASSETS / "example.mp4"))
+    alone, _ = client.predict(clip, "What happens next?", [], 2.0, 8, 0.0, 1.0, -1, 4, 0.0, api_name="/ask_video")
+    history = [{"role": "user", "content": "Describe this video."},
+               {"role": "assistant", "content": "A rocket stands on its launch pad at dusk."}]
+    after, answer = client.predict(clip, "What happens next?", history, 2.0, 8, 0.0, 1.0, -1, 4, 0.0,
+                                   api_name="/ask_video")
+    assert "completion tokens" in after
+    assert prompt_tokens(after) > prompt_tokens(alone) + 10  # the earlier turns are in the prompt
+    with pytest.raises(Exception) as info:
+        client.predict(clip, "q", [history[1]], api_name="/ask_video")
+    assert "history must alternate" in str(info.value) and "Traceback" not in str(info.value)
+
+
+def test_ground_without_a_phrase_is_a_sentence(client):
+    with pytest.raises(Exception) as info:
+        client.predict(handle_file(str(ASSETS / "coffee.jpg")), "   ", "boxes", api_name="/ground")
+    assert "Type what to find in the image" in str(info.value) and "Traceback" not in str(info.value)
 
 
 @pytest.mark.parametrize("endpoint,args,expected", [

@@ -70,15 +70,8 @@ def test_a_follow_up_reuses_the_frames_and_does_not_read_the_file_again(engines,
     sampling = VideoSampling(fps=2, max_frames=8, start=1.0)
 
     def ask(source, question, history=()):
-        if path == "worker":
-            return collect(engines.answer_video(source, question, sampling, max_tokens=8, history=history))
-        clip = source if not isinstance(source, str) else None
-        if clip is None:  # as Engines.answer_video does without a worker: read, then the server
-            events = collect(engines.answer_video(source, question, sampling, max_tokens=1))
-            clip = next(e for e in events if e.kind == "frames").clip
-            return [next(e for e in events if e.kind == "frames")] + collect(
-                engines._answer_video_on_server(clip, question, tuple(history), 8, None, None))
-        return collect(engines._answer_video_on_server(clip, question, tuple(history), 8, None, None))
+        return collect(engines.answer_video(source, question, sampling, max_tokens=8, history=history,
+                                            via_server=path == "server"))
 
     first = ask(str(copy), "Describe this video.")
     clip = next(e for e in first if e.kind == "frames").clip
@@ -92,16 +85,28 @@ def test_a_follow_up_reuses_the_frames_and_does_not_read_the_file_again(engines,
 
 
 @pytest.mark.parametrize("path", ["worker", "server"])
+def test_a_conversation_that_outgrows_the_context_is_the_too_long_sentence_and_the_next_question_works(
+        engines, path):
+    from demo.errors import EngineError
+
+    _, clip = collect_clip(engines)
+    history = [("Describe this video.", "word " * 9000)]  # about 9000 tokens: more than the whole context
+    with pytest.raises(EngineError) as info:
+        collect(engines.answer_video(clip, "And then?", max_tokens=8, history=history, via_server=path == "server"))
+    assert info.value.code == "too_long"
+    events = collect(engines.answer_video(clip, "And then?", max_tokens=8, via_server=path == "server"))
+    assert events[-1].kind == "done"
+
+
+@pytest.mark.parametrize("path", ["worker", "server"])
 def test_moments_held_to_the_schema_always_parse(engines, path):
     _, clip = collect_clip(engines)
     duration = clip.plan.source_frames / clip.plan.source_fps
     schema = moments_schema(duration)
     question = 'Find the moments in the video where "the man moves". Answer in JSON.'
     sampling = {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "presence_penalty": 0.0}  # the least likely to end
-    if path == "worker":
-        events = collect(engines.answer_video(clip, question, None, 1024, sampling, json_schema=schema))
-    else:
-        events = collect(engines._answer_video_on_server(clip, question, (), 1024, sampling, schema))
+    events = collect(engines.answer_video(clip, question, None, 1024, sampling, json_schema=schema,
+                                          via_server=path == "server"))
     answer = events[-1].answer
     assert answer.finish_reason == "stop", answer  # closed by the grammar, not cut by max_tokens
     decoded = json.loads(answer.text, strict=False)  # compact JSON of the schema's shape
