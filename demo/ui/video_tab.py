@@ -155,7 +155,9 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
                              [status, frames, tokens, conversation, moments, stats, chat], concurrency_id="video",
                              concurrency_limit=limit, api_visibility="private"))
     stop.click(None, cancels=events, api_visibility="private")
-    new = dict(outputs=[chat, frames, tokens, conversation, moments, stats, status], cancels=events, queue=False,
-               api_visibility="private")
-    clear.click(lambda: (None, None, "", "", "", "", ""), **new)
-    video.change(lambda: (None, None, "", "", "", "", ""), **new)  # another clip: a new conversation
+    clear.click(lambda: (None, None, "", "", "", "", ""),
+                outputs=[chat, frames, tokens, conversation, moments, stats, status], cancels=events, queue=False,
+                api_visibility="private")
+    # Another clip starts a new conversation when it is asked about (describe and find_moments compare the file),
+    # not on the player's change event: that reply, unqueued, could land after the question's own first updates
+    # and wipe them (the Image tab's New conversation did so to an upload on CI's loaded machine).

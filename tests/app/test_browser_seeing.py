@@ -30,7 +30,7 @@ def test_find_in_an_example_photograph_draws_what_was_found(page):
     assert re.search(r"\b([1-9]\d*) found\b", note), note  # the schema asks for at least one
 
 
-def test_frames_follow_up_and_time_chips_move_the_player(page):
+def test_frames_follow_up_and_time_chips_move_the_player(page, output_dir):
     page.get_by_role("tab", name="Video").click()
     page.locator("#video-input input[type=file]").set_input_files(str(ASSETS / "example.mp4"))
     expect(page.locator("#video-input video")).to_be_visible()
@@ -72,3 +72,13 @@ def test_frames_follow_up_and_time_chips_move_the_player(page):
         assert index == frame, (index, frame)
         # the marked frame is the one whose caption is nearest the chip's time
         assert abs(times[frame] - seconds) == min(abs(t - seconds) for t in times)
+
+    shots = output_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "video-times.png"), full_page=True)  # the README's, before it starts over
+
+    # a new conversation starts over: no turns, frames or moments left
+    page.locator("#video-clear").click()
+    expect(page.locator("#video-conversation .video-turn")).to_have_count(0)
+    expect(page.locator("#video-frames .thumbnail-item")).to_have_count(0)
+    expect(page.locator("#video-moments .seek-chip")).to_have_count(0)

@@ -105,7 +105,7 @@ def test_a_file_given_as_a_url_is_refused_on_every_file_input_and_nothing_is_fet
         # the page's own events, which a raw request reaches by their index: the Video tab and the Image tab
         video_fn = page_event(app_url, "video-input", 7)
         gallery_fn = page_event(app_url, "image-gallery", 2)
-        for fn, data in ((video_fn, [remote, "Describe.", 2.0, 8, "360p", 0, 0, *GEN]),
+        for fn, data in ((video_fn, [remote, "Describe.", None, 2.0, 8, "360p", 0, 0, *GEN]),  # None: its state
                          (gallery_fn, [[{"image": remote, "caption": None}], "Describe.", None])):
             code, events = raw_call(app_url, fn, data)
             done = outcome(events)
