@@ -108,11 +108,19 @@ def map_error(exc: Exception, *, max_model_len: int, request_timeout: float) -> 
         low = text.lower()
         if "--trust-request-mm-kwargs" in low:  # an attached server that keeps per-request media options off
             return EngineError("server_needs_mm_kwargs")
-        if "maximum context length" in low or "max_model_len" in low or "too long" in low or (
-                "context" in low and "token" in low):
+        if overflows_context(text):
             return EngineError("too_long", max_model_len=max_model_len)
         return EngineError("server_error", detail=_short(text))
     return EngineError("server_error", detail=_short(f"{type(exc).__name__}: {exc}"))
+
+
+def overflows_context(message: str) -> bool:
+    """Whether vLLM's error says the prompt does not fit the context (its server and its engine word it
+    differently: "This model's maximum context length is 8192 tokens. However, your prompt contains at least
+    8193 input tokens", "The decoder prompt (length ...) is longer than the maximum model length")."""
+    low = message.lower()
+    return ("maximum context length" in low or "maximum model length" in low or "max_model_len" in low
+            or "too long" in low or ("context" in low and "token" in low))
 
 
 def _short(text: str, limit: int = 300) -> str:

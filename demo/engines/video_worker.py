@@ -38,6 +38,7 @@ from .placement import Placement
 from ..errors import EngineError
 from .processes import stop_group
 from ..settings import Settings
+from .client import overflows_context
 from .supervisor import Supervisor
 from .vllm_flags import STRUCTURED_OUTPUTS
 
@@ -560,7 +561,7 @@ class VideoWorker(Supervisor):
                     return
                 elif kind == "error":
                     ended = True
-                    if "longer than the maximum model length" in str(payload):  # vLLM's input check
+                    if overflows_context(str(payload)):  # vLLM's input check: a conversation too long
                         raise EngineError("too_long", max_model_len=self.settings.max_model_len)
                     raise EngineError("worker_failed", detail=payload)
                 elif kind == "cancelled":  # not by this request (it would not be listening): say so

@@ -68,7 +68,9 @@ class FramePlan:
         """(frame indices, fps, total frames) for the processor's video metadata: the source's own when known,
         else the kept frames counted at ``sample_fps`` (frame i at i / sample_fps s)."""
         if self.source_fps > 0:
-            return list(self.indices), self.source_fps, max(self.source_frames, max(self.indices) + 1)
+            # a one-frame clip is padded to a pair: vLLM wants at least as many frames as it is sent
+            return list(self.indices), self.source_fps, max(self.source_frames, max(self.indices) + 1,
+                                                            len(self.indices))
         return list(range(self.nframes)), self.sample_fps, self.nframes
 
     @property

@@ -96,7 +96,7 @@ def build_api(engines: Engines) -> None:
         phrase = gr.Textbox(label="phrase")
         kind = gr.Textbox("boxes", label="kind")
         found = gr.JSON(label="found")
-        picture = gr.Image(label="image", type="pil", format="png")
+        picture = gr.Image(label="image", type="filepath", format="png")
         trigger = gr.Button()
 
     # Parameter names are the API's argument names (gradio_client keywords).

@@ -4,9 +4,11 @@ person sent, at its own size. A chat answer about an image that holds such JSON 
 
 from __future__ import annotations
 
+import tempfile
+import time
+import uuid
 from contextlib import aclosing
-
-from PIL import Image
+from pathlib import Path
 
 from ..engines import Engines
 from ..engines.client import AnswerStats, GenerationParams
@@ -17,17 +19,36 @@ from ..inputs.images import check_image, load_image
 
 FIND_MAX_TOKENS = 1024  # twenty boxes with labels of 40 characters, compact: the schema's largest answer fits
 KINDS = ("boxes", "points")
+DRAWN_MAX_SIDE = 4096  # larger uploads (up to 120 MP) are drawn on a copy this size: a page shows no more
+DRAWN_DIR = Path(tempfile.gettempdir()) / "qwen3-vl-demo-drawn"
+DRAWN_KEEP_S = 3600  # Gradio copies each into its own cache (swept with the uploads); this folder is pruned
 
 
-def drawn(path: str, found: list[grounding.Found]) -> Image.Image:
-    """The image at ``path`` upright (as the model saw it), with ``found`` drawn on it."""
-    return grounding.draw(load_image(path), found)
+def drawn(path: str, found: list[grounding.Found]) -> str:
+    """The image at ``path`` upright (as the model saw it) with ``found`` drawn on it, as a PNG file.
+
+    A file, written here (in a worker thread): a PIL image given to Gradio would be encoded to PNG on its event
+    loop, which a 12-megapixel photograph holds for a second or more, for every visitor."""
+    image = load_image(path)
+    if max(image.size) > DRAWN_MAX_SIDE:
+        image.thumbnail((DRAWN_MAX_SIDE, DRAWN_MAX_SIDE))  # relative coordinates: the same places
+    DRAWN_DIR.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in DRAWN_DIR.glob("*.png"):
+        try:
+            if now - old.stat().st_mtime > DRAWN_KEEP_S:
+                old.unlink()
+        except OSError:  # another request pruned it first
+            pass
+    out = DRAWN_DIR / f"found-{uuid.uuid4().hex}.png"
+    grounding.draw(image, found).save(out)
+    return str(out)
 
 
 async def find_objects(engines: Engines, image: str, phrase, kind: str = "boxes"
-                       ) -> tuple[list[grounding.Found], Image.Image, AnswerStats | None]:
+                       ) -> tuple[list[grounding.Found], str, AnswerStats | None]:
     """Ask for the ``kind`` ("boxes" or "points") of what ``phrase`` names in ``image``; return what was found,
-    the image with it drawn, and the answer's stats. Raises :class:`UserFacingError` with the sentence."""
+    the image with it drawn (a PNG file), and the answer's stats. Raises :class:`UserFacingError` with the sentence."""
     phrase = " ".join(clean_text(phrase).split())
     if not phrase:
         raise ImageError("ground_phrase")
@@ -36,7 +57,9 @@ async def find_objects(engines: Engines, image: str, phrase, kind: str = "boxes"
     kind = kind if kind in KINDS else "boxes"
     await engines.run_blocking(check_image, image)
     messages = await engines.run_blocking(to_openai, [user_turn(grounding.prompt(phrase, kind), [image])])
-    params = GenerationParams(temperature=0.0, max_tokens=FIND_MAX_TOKENS)  # greedy: the likeliest places
+    # Greedy, the likeliest places; no presence penalty, which would push each coordinate away from the digits
+    # already written (each digit is a token of its own in Qwen's vocabulary).
+    params = GenerationParams(temperature=0.0, max_tokens=FIND_MAX_TOKENS, presence_penalty=0.0)
     text, stats = "", None
     async with aclosing(engines.stream_chat(messages, params, json_schema=grounding.schema(kind))) as items:
         async for item in items:

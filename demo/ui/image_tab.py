@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from contextlib import aclosing
 from pathlib import Path
 
 import gradio as gr
 
-from ..inputs.conversation import check_image_count, clean_text, to_chatbot, turn_images, user_turn
+from ..inputs.conversation import check_image_count, clean_text, shown_as_text, to_chatbot, turn_images, user_turn
 from ..engines import Engines
 from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
@@ -60,7 +59,7 @@ def draw_answer(history):
         picture = drawn(path, found)
     except OSError:  # the upload is gone: the answer itself is still there to read
         return gr.update(), gr.update()
-    return gr.update(value=picture, visible=True), html.escape(found_summary(found))
+    return gr.update(value=picture, visible=True), shown_as_text(found_summary(found))
 
 
 def build_image_tab(engines: Engines, gen_inputs: list) -> None:
@@ -76,8 +75,8 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
                                     elem_id="image-find", max_lines=1)
                 find = gr.Button("Find", scale=1, min_width=80, elem_id="image-find-btn")
             kind = gr.Radio(list(KINDS), value="boxes", label="Find as", elem_id="image-find-kind")
-            found_image = gr.Image(label="What the model found (boxes on a 0-1000 grid, drawn at the image's size)",
-                                   type="pil", interactive=False, visible=False, elem_id="image-found",
+            found_image = gr.Image(label="What the model found",
+                                   type="filepath", interactive=False, visible=False, elem_id="image-found",
                                    format="png", buttons=["download"])
             found_note = gr.Markdown(elem_id="image-found-note")
             examples = example_rows()
@@ -94,10 +93,10 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
             stats = gr.Markdown(elem_id="image-stats")
     if examples:
         gr.Examples(examples, inputs=[gallery, question], label="Example photographs")
-    finds = [row for row in example_finds() if examples]
-    if finds:
+    find_rows = [row for row in example_finds() if examples]
+    if find_rows:
         # (not the kind too: Gradio 6.31's examples table showed no row at all with the Radio among its inputs)
-        gr.Examples(finds, inputs=[gallery, phrase], label="Find in the example photographs")
+        gr.Examples(find_rows, inputs=[gallery, phrase], label="Find in the example photographs")
 
     # --- register listeners ---------------------------------------------------------------------------------
     def add_question(images, text, history):
@@ -153,13 +152,12 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
             tell(exc)
             yield {found_note: ""}
             return
-        yield {found_image: gr.update(value=picture, visible=True), found_note: html.escape(found_summary(found))}
+        yield {found_image: gr.update(value=picture, visible=True), found_note: shown_as_text(found_summary(found))}
 
-    for trigger in (find.click, phrase.submit):
-        trigger(find_in, [gallery, phrase, kind, state], [found_image, found_note], concurrency_id="server",
-                api_visibility="private")
-    stop.click(None, cancels=events, api_visibility="private")
+    finds = [trigger(find_in, [gallery, phrase, kind, state], [found_image, found_note], concurrency_id="server",
+                     api_visibility="private") for trigger in (find.click, phrase.submit)]
+    stop.click(None, cancels=events + finds, api_visibility="private")
     clear.click(lambda: ([], [], "", DEFAULT_QUESTION, None, gr.update(value=None, visible=False), ""),
                 outputs=[state, chatbot, stats, question, gallery, found_image, found_note],
-                cancels=events, queue=False, api_visibility="private")
+                cancels=events + finds, queue=False, api_visibility="private")
 

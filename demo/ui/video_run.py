@@ -84,8 +84,8 @@ async def run_video(engines: Engines, source: str | VideoClip | None, question, 
     max_tokens = params.max_tokens
     sampling_params = {"temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
                        "presence_penalty": params.presence_penalty}
-    if json_schema is not None:  # the schema decides the shape; greedy picks the likeliest values
-        sampling_params["temperature"] = 0.0
+    if json_schema is not None:  # the schema decides the shape; greedy picks the likeliest values, and no
+        sampling_params.update(temperature=0.0, presence_penalty=0.0)  # penalty pushes digits from those written
     partial = ""
     source = source if isinstance(source, VideoClip) else str(source)
     async with aclosing(engines.answer_video(source, question, sampling, max_tokens, sampling_params,
@@ -113,9 +113,12 @@ def conversation_html(turns, asking: str | None = None, partial: str = "", frame
     (the page's script, assets/seek.js, makes them work)."""
     rows = []
     pending = [(asking, partial)] if asking is not None else []
-    for question, answer in list(turns) + pending:
+    for i, (question, answer) in enumerate(list(turns) + pending):
         rows.append(f"<div class='video-turn user'>{html.escape(question)}</div>")
-        body = seek_html(answer, frame_times, duration) if answer else "<span class='thinking'>…</span>"
+        if answer.strip():
+            body = seek_html(answer, frame_times, duration)
+        else:  # still coming, or an answer of no text (a random-weight model makes such answers)
+            body = "<span class='no-text'>" + ("…" if i >= len(turns) else "(an answer without text)") + "</span>"
         rows.append(f"<div class='video-turn bot'>{body}</div>")
     return "<div class='video-conversation'>" + "".join(rows) + "</div>" if rows else ""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..engines import Engines, VideoSampling
-from ..errors import MESSAGES, UserFacingError, VideoError
+from ..errors import MESSAGES, UserFacingError
 from ..inputs.conversation import clean_text
 from ..inputs.video_times import moments_html, moments_prompt, moments_schema, parse_moments
 from .common import closed_with_its_run, params_from, tell, video_slots
@@ -95,10 +95,14 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
 
     @closed_with_its_run
     async def describe(video_path, text, current, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
+        if not video_path:  # before anything is cleared: the conversation on screen stays as it is
+            tell(MESSAGES["missing"])
+            return
         if current is not None and current.video != str(video_path):  # another video: a new conversation
             current = None
         if current is None:  # a new conversation: nothing of the last one stays on screen
-            yield {status: "Reading the video…", stats: "", frames: None, tokens: "", conversation: ""}
+            yield {status: "Reading the video…", stats: "", frames: None, tokens: "", conversation: "", moments: "",
+                   chat: None}
         else:
             yield {status: STAGE_TEXT["encoding"], stats: ""}
         try:
@@ -116,6 +120,9 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
         if not wanted:
             tell(MESSAGES["moments_phrase"])
             return
+        if not video_path:
+            tell(MESSAGES["missing"])
+            return
         if current is not None and current.video != str(video_path):
             current = None
         yield {status: "Looking for the moments…", moments: "", stats: ""}
@@ -127,8 +134,6 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
         try:
             sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
             if current is None:  # the schema needs the clip's length: read it first (a conversation starts)
-                if not video_path:
-                    raise VideoError("missing")
                 yield {status: STAGE_TEXT["reading"]}
                 params = params_from(*gen).clamped(engines.settings.video_max_tokens)
                 shown, clip = await engines.sample_video(str(video_path), sampling, params.max_tokens)
@@ -146,14 +151,22 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
             tell(exc)
             yield {status: "⚠️ " + html.escape(str(exc))}
 
-    inputs = [video, question, chat, fps, max_frames, quality, start, end, *gen_inputs]
-    outputs = [status, frames, tokens, conversation, stats, chat, question]
     limit = video_slots(engines.settings)
-    events = [trigger(describe, inputs, outputs, concurrency_id="video", concurrency_limit=limit,
-                      api_visibility="private") for trigger in (ask.click, question.submit)]
-    events.append(find.click(find_moments, [video, phrase, chat, fps, max_frames, quality, start, end, *gen_inputs],
-                             [status, frames, tokens, conversation, moments, stats, chat], concurrency_id="video",
-                             concurrency_limit=limit, api_visibility="private"))
+    buttons = [ask, find, question, phrase]
+    runs = ((ask.click, describe, question), (question.submit, describe, question), (find.click, find_moments, phrase),
+            (phrase.submit, find_moments, phrase))
+    events = []
+    for trigger, handler, text in runs:
+        # One question at a time about a conversation: a second one started beside it would begin from the same
+        # turns, and one of the two turns would be lost. Unlocked after its end, its failure, Stop or a new
+        # conversation (a cancelled event's .then runs).
+        locked = trigger(lambda: [gr.update(interactive=False)] * 4, None, buttons, queue=False,
+                         api_visibility="private")
+        ev = locked.then(handler, [video, text, chat, fps, max_frames, quality, start, end, *gen_inputs],
+                         [status, frames, tokens, conversation, moments, stats, chat, question],
+                         concurrency_id="video", concurrency_limit=limit, api_visibility="private")
+        ev.then(lambda: [gr.update(interactive=True)] * 4, None, buttons, queue=False, api_visibility="private")
+        events.append(ev)
     stop.click(None, cancels=events, api_visibility="private")
     clear.click(lambda: (None, None, "", "", "", "", ""),
                 outputs=[chat, frames, tokens, conversation, moments, stats, status], cancels=events, queue=False,

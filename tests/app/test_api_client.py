@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def test_describe_video(client):
 
 
 def prompt_tokens(stats: str) -> int:
-    return int(stats.split(" prompt + ")[0].rsplit(" ", 1)[1])
+    return int(re.search(r"(\d+) prompt \+", stats).group(1))
 
 
 def test_ground_returns_the_boxes_as_json_and_the_image_drawn_at_its_size(client):

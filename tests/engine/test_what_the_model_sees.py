@@ -156,4 +156,5 @@ def test_found_boxes_and_points_are_drawn_where_the_numbers_say(engines, kind, n
     assert stats.finish_reason == "stop"  # the schema closed the answer
     assert 1 <= len(found) <= grounding.MAX_OBJECTS
     assert all((f.box is not None) == (kind == "boxes") for f in found)
-    corner_colour_check(picture, load_image(path), found)
+    with Image.open(picture) as drawn:  # a PNG file, at the image's own size
+        corner_colour_check(drawn.convert("RGB"), load_image(path), found)

@@ -191,7 +191,7 @@ def test_too_many_images(tmp_path):
 
 
 def test_api_sampling_values_are_held_to_the_sliders_ranges():
-    from demo.ui.video_tab import sampling_from
+    from demo.ui.video_run import sampling_from
 
     wild = sampling_from(1e9, 10**9, "8k", 0, 0)
     assert (wild.fps, wild.max_frames, wild.max_pixels) == (8.0, 256, 640 * 360)

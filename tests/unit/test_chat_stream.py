@@ -160,3 +160,13 @@ def test_make_client_has_no_retries_and_a_read_timeout():
     assert client.timeout.connect == 30.0  # a saturated local server can take seconds to accept
     assert str(client.base_url).rstrip("/") == "http://127.0.0.1:9/v1"
     assert client.api_key == "key"
+
+
+def test_vllms_context_overflow_messages_are_recognised_from_the_server_and_the_engine():
+    from demo.engines.client import overflows_context
+
+    engine = ("VLLMValidationError: This model's maximum context length is 8192 tokens. However, your prompt "
+              "contains at least 8193 input tokens, which exceeds this limit even without any output tokens.")
+    older = "ValueError: The decoder prompt (length 9000) is longer than the maximum model length of 8192."
+    assert overflows_context(engine) and overflows_context(older)  # the first: seen from the worker, vLLM 0.32
+    assert not overflows_context("ValueError: could not decode the video frames")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 
@@ -25,7 +26,7 @@ SEED_FLAGS = {"--served-model-name", "--max-model-len", "--tensor-parallel-size"
               "--gpu-memory-utilization"}
 # What the app adds to the seed's command: the checkpoint folder, the loopback host, no fetching of URLs, and
 # the per-request frame timing of video through the server (the app is the server's only client).
-APP_FLAGS = {"--model", "--host", "--allowed-media-domains", "--trust-request-mm-kwargs"}
+APP_FLAGS = {"--model", "--host", "--allowed-media-domains", "--trust-request-mm-kwargs", "--structured-outputs-config"}
 
 
 def settings(*argv: str) -> Settings:
@@ -68,6 +69,8 @@ def test_command_is_the_seeds_with_settings_values():
     assert flags["--trust-remote-code"] is True
     assert flags["--gpu-memory-utilization"] == "0.9"
     assert flags["--host"] == "127.0.0.1"
+    # answers held to a JSON schema: xgrammar, compact (whitespace is an engine setting in vLLM 0.32)
+    assert json.loads(flags["--structured-outputs-config"]) == {"backend": "xgrammar", "disable_any_whitespace": True}
 
 
 def test_command_follows_changed_settings():
