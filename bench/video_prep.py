@@ -4,8 +4,9 @@ frames at the same size. Each trial runs in a fresh process (``python -m bench.v
 peak resident memory is its own.
 
 The app's path is what ``Engines.answer_video`` and the worker do: ``video_frames.probe`` + ``plan_frames`` +
-``read_frames`` (OpenCV, in order, converting only kept frames), ``np.stack`` (what is sent to the worker),
-then in the worker ``Image.fromarray`` per frame and ``process_vision_info`` on that frame list.
+``read_frames`` (OpenCV, in order, converting only kept frames), the kept clip (``VideoClip``: the frames as
+JPEG, which a conversation keeps for its follow-ups) and its decoded array (what is sent to the worker), then in
+the worker ``Image.fromarray`` per frame and ``process_vision_info`` on that frame list.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ PATCH = 16  # Qwen3-VL's image_processor.patch_size (the worker passes it as ima
 def app_plan(path: str, max_model_len: int = 8192, video_max_tokens: int = 1024):
     """The frames and size the app keeps for this clip at the page's defaults (fps 2, 64 frames, 360p)."""
     from demo.inputs import video_frames as vf
+    from demo.inputs.video_clip import VideoClip
     from demo.engines import VideoSampling
 
     s = VideoSampling()
@@ -47,7 +49,6 @@ def _rss() -> tuple[float, float]:
 def child(method: str, path: str) -> dict:
     """One trial in this (fresh) process. Both methods import the same modules before the clock starts."""
     import cv2  # noqa: F401
-    import numpy as np
     from PIL import Image
     from qwen_vl_utils import process_vision_info
 
@@ -60,7 +61,7 @@ def child(method: str, path: str) -> dict:
     if method == "app":
         vf.probe(path)  # what the app's reader does first (read_clip's child: probe, plan, read)
         frames = vf.read_frames(path, plan)
-        array = np.stack([np.asarray(f) for f in frames])  # Engines.answer_video -> the worker's queue
+        array = VideoClip.from_frames(frames, plan).array()  # Engines.answer_video -> the worker's queue
         del frames
         t1 = time.perf_counter()
         # --- in the worker (demo/engines/video_worker.py) ---
