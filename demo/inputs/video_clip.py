@@ -46,7 +46,3 @@ class VideoClip:
     def data_url(self) -> str:
         """vLLM's list-of-JPEG-frames video URL (``VideoMediaIO.load_base64``, ``video/jpeg``)."""
         return "data:video/jpeg;base64," + ",".join(base64.b64encode(j).decode("ascii") for j in self.jpegs)
-
-    @property
-    def nbytes(self) -> int:
-        return sum(len(j) for j in self.jpegs)

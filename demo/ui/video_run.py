@@ -13,7 +13,7 @@ from ..engines.client import finite_or
 from ..errors import VideoError
 from ..inputs.conversation import clean_text
 from ..inputs.video_clip import VideoClip
-from ..inputs.video_times import clock, seek_html
+from ..inputs.video_times import seek_html
 
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
 PIXEL_CHOICES = {"240p": 426 * 240, "360p": 640 * 360, "480p": 854 * 480, "720p": 1280 * 720}
@@ -129,5 +129,5 @@ def moments_note(phrase: str, count: int) -> str:
             else f"<div class='moments-title'>No moment of “{what}” was found.</div>")
 
 
-__all__ = ["DEFAULT_QUESTION", "PIXEL_CHOICES", "STAGE_TEXT", "VideoChat", "answer_stats", "clock",
+__all__ = ["DEFAULT_QUESTION", "PIXEL_CHOICES", "STAGE_TEXT", "VideoChat", "answer_stats",
            "conversation_html", "frames_caption", "gallery_items", "moments_note", "run_video", "sampling_from"]
