@@ -15,7 +15,7 @@ import asyncio
 import math
 import time
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import AsyncIterator
 
 import httpx
@@ -64,12 +64,31 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Thinking:
+    """Reasoning of a thinking model, apart from its answer: the server's reasoning parser (``--reasoning-parser``)
+    sends it as ``delta.reasoning`` (``reasoning_content`` on vLLM before 0.10: an attached server)."""
+
+    text: str
+
+
+def reasoning_of(delta) -> str | None:
+    """The reasoning text of a streamed delta, if any (the SDK keeps fields it does not know as attributes)."""
+    if delta is None:
+        return None
+    return getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+
+
+@dataclass(frozen=True)
 class AnswerStats:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
-    ttft_s: float | None  # time to the first text
+    ttft_s: float | None  # time to the first text (reasoning or answer)
     total_s: float
+    reasoning_tokens: int = 0  # of the completion tokens, those the model thought in (vLLM counts them)
+    thinking_s: float | None = None  # from the first reasoning to the answer's start (or the end)
+    # what was sent (request_kwargs), for "Show request"; data URLs in it are large: not in repr or ==
+    request: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def tokens_per_s(self) -> float:
@@ -80,8 +99,9 @@ class AnswerStats:
 
     def describe(self) -> str:
         ttft = f"{self.ttft_s:.2f} s" if self.ttft_s is not None else "-"
+        thought = f" ({self.reasoning_tokens} thinking)" if self.reasoning_tokens else ""
         return (f"first token {ttft} · {self.tokens_per_s:.1f} tokens/s · "
-                f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens · "
+                f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens{thought} · "
                 f"finish: {self.finish_reason}")
 
 
@@ -131,9 +151,10 @@ def _short(text: str, limit: int = 300) -> str:
 async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
                       max_model_len: int, request_timeout: float, media_io_kwargs: dict | None = None,
                       json_schema: dict | None = None, interval: float = 0.0
-                      ) -> AsyncIterator[str | Progress | AnswerStats]:
-    """Yield the answer's text as it arrives (coalesced to one piece per ``interval`` seconds), a
-    :class:`Progress` for an interval in which tokens but no text came, then one :class:`AnswerStats`.
+                      ) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
+    """Yield the answer's text as it arrives (coalesced to one piece per ``interval`` seconds), a thinking model's
+    reasoning as :class:`Thinking` (coalesced the same way, before the answer), a :class:`Progress` for an
+    interval in which tokens but no text came, then one :class:`AnswerStats`.
 
     ``media_io_kwargs`` (video frame timing) and ``json_schema`` are the app's own; nothing a user sends reaches
     ``extra_body``.
@@ -145,26 +166,35 @@ async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dic
             yield item
 
 
-async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
-                  max_model_len: int, request_timeout: float, media_io_kwargs: dict | None,
-                  json_schema: dict | None = None) -> AsyncIterator[str | Progress | AnswerStats]:
-    """Each text delta as the server sends it (a :class:`Progress` for a token without text), then the
-    :class:`AnswerStats`."""
+def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *,
+                   media_io_kwargs: dict | None = None, json_schema: dict | None = None) -> dict:
+    """The arguments of the app's ``client.chat.completions.create`` call: one place, so that "Show request"
+    (demo/inputs/request_snippet.py) prints exactly what was sent."""
     extra_body = {"top_k": params.top_k}
     if media_io_kwargs:
         extra_body["media_io_kwargs"] = media_io_kwargs
     if json_schema is not None:  # vLLM's structured outputs (compact: the server's --structured-outputs-config)
         extra_body["structured_outputs"] = {"json": json_schema}
+    return dict(
+        model=model, messages=messages, stream=True,
+        # the running token count on every chunk (vLLM sends one per step, text or not)
+        stream_options={"include_usage": True, "continuous_usage_stats": True},
+        temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
+        presence_penalty=params.presence_penalty, extra_body=extra_body,
+    )
+
+
+async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
+                  max_model_len: int, request_timeout: float, media_io_kwargs: dict | None,
+                  json_schema: dict | None = None) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
+    """Each text delta as the server sends it (reasoning as :class:`Thinking`, a :class:`Progress` for a token
+    without text), then the :class:`AnswerStats`."""
     start = time.perf_counter()
-    first = None
+    first = thought_at = answer_at = None
     finish, usage = None, None
     try:
-        stream = await client.chat.completions.create(
-            model=model, messages=messages, stream=True, # the running token count on every chunk (vLLM sends one per step, text or not)
-            stream_options={"include_usage": True, "continuous_usage_stats": True},
-            temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
-            presence_penalty=params.presence_penalty, extra_body=extra_body,
-        )
+        sent = request_kwargs(model, messages, params, media_io_kwargs=media_io_kwargs, json_schema=json_schema)
+        stream = await client.chat.completions.create(**sent)
         steps = 0
         async with stream:  # leaving early (Stop, closed tab, cancel) closes the stream: vLLM aborts the request
             async for chunk in stream:
@@ -172,11 +202,18 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
                     usage = chunk.usage
                 for choice in chunk.choices:
                     steps += 1
+                    reasoning = reasoning_of(choice.delta)
+                    if reasoning:
+                        if thought_at is None:
+                            thought_at = time.perf_counter() - start
+                            first = thought_at if first is None else first
+                        yield Thinking(reasoning)
                     if choice.delta and choice.delta.content:
-                        if first is None:
-                            first = time.perf_counter() - start
+                        if answer_at is None:
+                            answer_at = time.perf_counter() - start
+                            first = answer_at if first is None else first
                         yield choice.delta.content
-                    elif not choice.finish_reason:  # a step without text (the first chunk only names the role)
+                    elif not choice.finish_reason and not reasoning:  # no text (the first chunk names the role)
                         made = chunk.usage.completion_tokens if chunk.usage is not None else steps - 1
                         if made > 0:
                             yield Progress(made)
@@ -186,20 +223,24 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
         raise map_error(exc, max_model_len=max_model_len, request_timeout=request_timeout) from exc
     if finish is None:  # the connection closed without a finish reason: the server died mid-answer (seen)
         raise EngineError("server_lost")
+    total = time.perf_counter() - start
+    details = getattr(usage, "completion_tokens_details", None) if usage else None
+    thinking_s = None if thought_at is None else (answer_at if answer_at is not None else total) - thought_at
     yield AnswerStats(finish, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
-                      first, time.perf_counter() - start)
+                      first, total, getattr(details, "reasoning_tokens", None) or 0, thinking_s, sent)
 
 
 async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
-    """Merge the text items of ``source`` so that at most one item is yielded per ``interval`` seconds.
+    """Merge the text items of ``source`` so that at most one flush happens per ``interval`` seconds.
 
     The first text goes out at once; after that, text waits until ``interval`` has passed since the last
-    piece and then goes out whole, also when the source is silent meanwhile (a timer, not the next delta,
-    flushes it). A :class:`Progress` goes out the same way, in an interval without text (the latest one; text
-    says the answer is alive anyway). Anything else (the stats) flushes the text first and passes through.
-    No text is dropped or reordered. At most one read of ``source`` is pending (a child task, awaited beside
-    the timer): a cancel, or closing this generator, cancels that read and closes ``source``; no reader runs
-    ahead of the consumer.
+    flush and then goes out whole, also when the source is silent meanwhile (a timer, not the next delta,
+    flushes it). Reasoning (:class:`Thinking`) is merged the same way, apart from the answer's text: a flush
+    sends the reasoning first, then the text (a thinking model's reasoning comes before its answer). A
+    :class:`Progress` goes out the same way, in an interval without text (the latest one; text says the answer is
+    alive anyway). Anything else (the stats) flushes first and passes through. No text is dropped or reordered.
+    At most one read of ``source`` is pending (a child task, awaited beside the timer): a cancel, or closing this
+    generator, cancels that read and closes ``source``; no reader runs ahead of the consumer.
     """
     if interval <= 0:
         async with aclosing(source):
@@ -207,18 +248,26 @@ async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
                 yield item
         return
     loop = asyncio.get_running_loop()
-    pending, progress, last, reading = "", None, None, None
+    pending, thought, progress, last, reading = "", "", None, None, None
+
+    def flush() -> list:
+        nonlocal pending, thought, progress, last
+        out = ([Thinking(thought)] if thought else []) + ([pending] if pending else [])
+        if not out and progress is not None:
+            out = [progress]
+        pending, thought, progress, last = "", "", None, loop.time()
+        return out
+
     try:
         while True:
             if reading is None:
                 reading = asyncio.ensure_future(anext(source))
-            waiting = pending or progress is not None
+            waiting = pending or thought or progress is not None
             wait = None if not waiting else max(0.0, last + interval - loop.time())
             done, _ = await asyncio.wait({reading}, timeout=wait)
             if not done:  # the interval is over and something is waiting: send it
-                out = pending or progress
-                pending, progress, last = "", None, loop.time()
-                yield out
+                for out in flush():
+                    yield out
                 continue
             try:
                 item = reading.result()
@@ -226,22 +275,27 @@ async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
                 break
             finally:
                 reading = None
-            if isinstance(item, (str, Progress)):
+            if isinstance(item, (str, Thinking, Progress)):
                 if isinstance(item, str):
                     pending += item
+                elif isinstance(item, Thinking):
+                    if pending:  # reasoning after answer text (no parser does this): keep the order
+                        for out in flush():
+                            yield out
+                    thought += item.text
                 else:
                     progress = item
                 if last is None or loop.time() - last >= interval:
-                    out = pending or progress
-                    pending, progress, last = "", None, loop.time()
-                    yield out
+                    for out in flush():
+                        yield out
                 continue
-            if pending:
-                yield pending
-            pending, progress, last = "", None, loop.time()
+            for out in flush():
+                if not isinstance(out, Progress):
+                    yield out
             yield item
-        if pending:
-            yield pending
+        for out in flush():
+            if not isinstance(out, Progress):
+                yield out
     finally:
         if reading is not None:  # cancelled (or failed) while a read was pending: end it before closing
             reading.cancel()
