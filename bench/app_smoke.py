@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 if app.poll() is not None:
                     raise RuntimeError(f"the app exited with {app.returncode}")
                 try:
-                    stats, answer = call()
+                    stats, answer, *_ = call()
                     res[name] = {"first_answer_s": round(time.monotonic() - t0, 1), "stats": stats,
                                  "answer_chars": len(answer)}
                     break

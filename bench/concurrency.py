@@ -32,7 +32,7 @@ def _direct_request(client, model: str, prompt: str, max_tokens: int) -> int:
 def _app_request(client, prompt: str, max_tokens: int) -> int:
     job = client.submit(prompt, "", [], GEN["temperature"], GEN["top_p"], GEN["top_k"], max_tokens,
                         GEN["presence_penalty"], api_name="/chat")
-    stats, _ = job.result()  # the whole stream is received (the client applies every streamed diff)
+    stats, *_ = job.result()  # the whole stream is received (the client applies every streamed diff)
     return completion_tokens(stats)
 
 

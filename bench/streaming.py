@@ -133,7 +133,7 @@ def app(cl: Clients, prompt: str, max_tokens: int, image: bool = False) -> Trial
         job = cl.app.submit(handle_file(str(IMAGE)), prompt, *gen, api_name="/describe_image")
     else:
         job = cl.app.submit(prompt, "", [], *gen, api_name="/chat")
-    first, updates, (stats, _) = _drive(job, start)
+    first, updates, (stats, *_) = _drive(job, start)
     total = time.perf_counter() - start
     finish = stats.rsplit("finish: ", 1)[-1] if "finish: " in stats else None
     return Trial("app", "image" if image else "text", first, total, updates, completion_tokens(stats), finish)

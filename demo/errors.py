@@ -57,6 +57,14 @@ MESSAGES = {
     "nothing_found": "The model's answer held no box or point.",
     "too_many_images": "A conversation can hold at most {limit:.0f} images. "
                        "Start a new conversation to ask about more.",
+    # conversation files (demo/inputs/conversation_file.py)
+    "import_unreadable": "This file could not be read as a conversation: it is not JSON text.",
+    "import_not_ours": "This file is not a conversation saved by this demo.",
+    "import_newer": "This conversation was saved by a newer version of the demo (file format {version}; "
+                    "this one reads format {supported}). Please update the demo to open it.",
+    "import_too_large": "This conversation file is too large ({size}); the limit is {limit}.",
+    "import_bad": "This conversation file is damaged and could not be opened: {detail}.",
+    "import_no_video": "This conversation has no video frames: load it in the Chat or Image tab.",
 }
 
 

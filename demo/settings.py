@@ -37,7 +37,8 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 class Settings:
     # --- mirrors of the seed's vLLM flags (vLLM's names and the seed's values) ---
     model: str = _opt("Qwen/Qwen3-VL-4B-Instruct",
-                      "Model: a hub id, a local directory, or 'tiny' for a tiny random checkpoint built offline.")
+                      "Model: a hub id, a local directory, or 'tiny' ('tiny-thinking') for a tiny random checkpoint "
+                      "(of a thinking model) built offline.")
     served_model_name: str = _opt("Qwen3-VL-4B-Instruct", "Name the vLLM server serves the model under.")
     max_model_len: int = _opt(8192, "Context length (prompt + answer) of both engines, in tokens.")
     tensor_parallel_size: int = _opt(1, "Tensor parallelism of the co-launched vLLM server.")
@@ -54,6 +55,10 @@ class Settings:
     model_source: Literal["modelscope", "huggingface"] = _opt(
         "modelscope", "Hub to download --model from when it is not a local directory.")
     cache_dir: str = _opt(DEFAULT_CACHE_DIR, "Folder for downloaded models, the tiny checkpoint and logs.")
+    reasoning_parser: str = _opt(
+        "auto", "vLLM reasoning parser of the co-launched server, which streams a thinking model's reasoning apart "
+                "from its answer: auto (qwen3 for a Thinking model, by its name or chat template), none, or a "
+                "parser's name.")
     video_via: Literal["auto", "worker", "server"] = _opt(
         "auto", "Where video questions run: the offline worker, the server (video_url), or decided by the plan.")
     video_gpu_memory_utilization: float = _opt(0.99, "Fraction of its GPU(s) the video worker may use.")

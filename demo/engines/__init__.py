@@ -21,11 +21,12 @@ from functools import partial
 from typing import AsyncIterator, Sequence
 
 from . import video_via_server
-from .client import AnswerStats, GenerationParams, Progress, make_client, stream_chat
+from .client import AnswerStats, GenerationParams, Progress, Thinking, make_client, stream_chat
 from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
 from ..errors import EngineError
 from ..inputs import video_frames
 from .model import resolve_model
+from .reasoning import choose_parser
 from .server import AttachedServer, ServerSupervisor
 from ..settings import Settings
 from .status import EngineStatus
@@ -48,8 +49,9 @@ class VideoSampling:
 
 @dataclass(frozen=True)
 class VideoEvent:
-    # "frames" (frames + plan), "queued" (detail = position), "stage" (detail), "delta" (detail = text, when
-    # the server answers), "progress" (detail = tokens so far, no text yet, when the server answers), "done"
+    # "frames" (frames + plan), "queued" (detail = position), "stage" (detail), "delta" (detail = answer text),
+    # "thinking" (detail = reasoning text of a thinking model, before the answer), "progress" (detail = tokens so
+    # far, no text yet), "done"
     kind: str
     detail: object = None
     frames: list | None = None
@@ -92,16 +94,21 @@ class Engines:
     """The server (co-launched or attached) and the video worker, behind one object."""
 
     def __init__(self, settings: Settings, model_path: Path | None, plan: DevicePlan, log_dir: str | os.PathLike,
-                 accepted_flags: frozenset[str] | None = None):
+                 accepted_flags: frozenset[str] | None = None, reasoning_parser: str | None = None):
         self.settings = settings
         self.model_path = model_path
         self.plan = plan
         self.log_dir = Path(log_dir)
+        # A thinking model's parser (None: not one): the server streams its reasoning apart, the worker splits its
+        # text at '</think>', and the page can say "thinking model". Decided once, in create().
+        self.reasoning_parser = reasoning_parser
         if plan.server is not None:
-            self.server = ServerSupervisor(settings, str(model_path), plan.server, log_dir, accepted_flags)
+            self.server = ServerSupervisor(settings, str(model_path), plan.server, log_dir, accepted_flags,
+                                           reasoning_parser)
         else:
             self.server = AttachedServer(settings)
-        self.worker = VideoWorker(settings, str(model_path), plan.worker, log_dir) if plan.worker else None
+        self.worker = (VideoWorker(settings, str(model_path), plan.worker, log_dir, reasoning_parser)
+                       if plan.worker else None)
         # One async client per event loop: an httpx connection belongs to the loop that opened it.
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._starter: threading.Thread | None = None
@@ -124,8 +131,12 @@ class Engines:
         plan = make_plan(settings, model_path, accepted)
         shared = plan.server is not None and plan.worker is not None and set(plan.server.gpus) & set(plan.worker.gpus)
         lacking = [n for n in lacking if shared or "--kv-cache-memory-bytes" not in n]  # it matters on a shared card
-        plan = replace(plan, notes=plan.notes + tuple(lacking))
-        return cls(settings, model_path, plan, log_dir, accepted)
+        # An attached server's parser is its own business; the setting then only tells the worker (if any).
+        parser = choose_parser(settings.reasoning_parser, settings.model, model_path)
+        thinking = (f"a thinking model: its reasoning streams apart from its answer (vLLM reasoning parser "
+                    f"{parser})",) if parser else ()
+        plan = replace(plan, notes=plan.notes + tuple(lacking) + thinking)
+        return cls(settings, model_path, plan, log_dir, accepted, parser)
 
     # --- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -226,9 +237,11 @@ class Engines:
         return client
 
     async def stream_chat(self, messages: list[dict], params: GenerationParams | None = None,
-                          json_schema: dict | None = None) -> AsyncIterator[str | Progress | AnswerStats]:
+                          json_schema: dict | None = None
+                          ) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
         """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts): text pieces, coalesced to
-        one per ``--stream-interval`` (a :class:`Progress` for an interval of tokens without text), then the stats.
+        one per ``--stream-interval`` (a :class:`Progress` for an interval of tokens without text; a thinking
+        model's reasoning as :class:`Thinking`, before its text), then the stats.
         ``json_schema`` holds the answer to that schema. Cancelling the consumer aborts the request in vLLM."""
         self._require_server()
         params = (params or GenerationParams()).clamped(self.max_model_len)
@@ -291,7 +304,8 @@ class Engines:
         earlier (question, answer) turns about it; ``json_schema`` holds the answer to that schema (vLLM's
         structured outputs). Without a worker (the device plan's choice, or an attached server), or with
         ``via_server`` (the benchmark and tests compare both paths), the same frames go to the server, and the
-        answer streams as "delta" events.
+        answer streams as "delta" events. A thinking model's reasoning comes first, as "thinking" events, and is
+        kept apart in the answer's ``reasoning``.
         """
         on_server = self.worker is None or via_server
         if on_server:
@@ -329,7 +343,7 @@ class Engines:
         params = GenerationParams(max_tokens=max_tokens or self.settings.video_max_tokens,
                                   **(sampling_params or {})).clamped(self.max_model_len)
         yield VideoEvent("stage", "generating")
-        text, stats = "", None
+        text, reasoning, stats = "", "", None
         async with self._counted(), aclosing(stream_chat(self.client, self.server.endpoint.model, messages, params,
                                                          max_model_len=self.max_model_len,
                                                          request_timeout=self.settings.request_timeout,
@@ -339,10 +353,14 @@ class Engines:
                 if isinstance(item, str):
                     text += item
                     yield VideoEvent("delta", item)
+                elif isinstance(item, Thinking):
+                    reasoning += item.text
+                    yield VideoEvent("thinking", item.text)
                 elif isinstance(item, Progress):
                     yield VideoEvent("progress", item.completion_tokens)
                 else:
                     stats = item
         yield VideoEvent("done", answer=VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
-                                                    stats.completion_tokens, prepare_s, stats.total_s))
+                                                    stats.completion_tokens, prepare_s, stats.total_s,
+                                                    reasoning=reasoning))
 

@@ -1,4 +1,5 @@
-"""Where the model comes from: a local folder, ModelScope (the seed's default), the Hugging Face hub, or 'tiny'.
+"""Where the model comes from: a local folder, ModelScope (the seed's default), the Hugging Face hub, or 'tiny'
+('tiny-thinking').
 
 A download that fails ends the start with one paragraph that names the source, the error, and how to point
 the app at a local copy instead.
@@ -59,10 +60,10 @@ def download(settings: Settings) -> Path:
 
 def resolve_model(settings: Settings) -> Path:
     """A local checkpoint folder for ``settings.model``, downloading or building it when needed."""
-    if settings.model == "tiny":
+    if settings.model in ("tiny", "tiny-thinking"):
         from .tiny_checkpoint import ensure_tiny_checkpoint
 
-        return ensure_tiny_checkpoint(settings.cache_dir)
+        return ensure_tiny_checkpoint(settings.cache_dir, thinking=settings.model == "tiny-thinking")
     local = Path(settings.model).expanduser()
     looks_local = local.is_absolute() or settings.model.startswith(".") or local.exists()
     path = local if looks_local else download(settings)

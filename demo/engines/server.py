@@ -32,9 +32,10 @@ from .vllm_flags import SERVER_MODULE, STRUCTURED_OUTPUTS, keep_accepted
 
 
 def server_command(settings: Settings, model_path: str, placement: Placement, port: int,
-                   accepted: frozenset[str] | None = None) -> list[str]:
+                   accepted: frozenset[str] | None = None, reasoning_parser: str | None = None) -> list[str]:
     """The seed's command line, every value from the settings (the fraction and KV cache from the device plan),
-    less the optional flags that the installed vLLM does not have (``accepted``: its flags, None = unknown)."""
+    less the optional flags that the installed vLLM does not have (``accepted``: its flags, None = unknown).
+    ``reasoning_parser``: a thinking model's (demo/engines/reasoning.py ``choose_parser``), None for none."""
     fraction = placement.gpu_memory_utilization or settings.gpu_memory_utilization
     cmd = [
         sys.executable, "-m", SERVER_MODULE,
@@ -59,6 +60,8 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
         cmd.append("--enforce-eager")
     if placement.kv_cache_bytes is not None:  # a shared card: a KV cache of its own size, not what is free then
         cmd += ["--kv-cache-memory-bytes", str(placement.kv_cache_bytes)]
+    if reasoning_parser:  # the reasoning streams as delta.reasoning, apart from the answer (client.Thinking)
+        cmd += ["--reasoning-parser", reasoning_parser]
     return keep_accepted(cmd, accepted)[0]
 
 
@@ -70,7 +73,13 @@ def server_key(cache_dir: str | os.PathLike) -> str:
     on an H200 with 0.26: 34 s of each warm start). Only this user can read the file, the same user who runs the
     app and its server. Hex: a key that starts with "-" is read as an option when passed as ``--api-key KEY``.
     """
-    path = Path(os.path.expanduser(str(cache_dir))) / "server-api-key"
+    return stored_secret(cache_dir, "server-api-key")
+
+
+def stored_secret(cache_dir: str | os.PathLike, name: str) -> str:
+    """48 random hex digits, made once and kept as ``cache_dir/name`` (mode 0600); a new one if the file is not
+    such a secret, and one for this run only where the folder cannot be written."""
+    path = Path(os.path.expanduser(str(cache_dir))) / name
     try:
         key = path.read_text().strip()
         if len(key) == 48 and all(c in "0123456789abcdef" for c in key) and (path.stat().st_mode & 0o077) == 0:
@@ -80,7 +89,7 @@ def server_key(cache_dir: str | os.PathLike) -> str:
     key = secrets.token_hex(24)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".server-api-key.{os.getpid()}")
+        tmp = path.with_name(f".{name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(key)
@@ -137,7 +146,7 @@ class ServerSupervisor(Supervisor):
     name = "server"
 
     def __init__(self, settings: Settings, model_path: str, placement: Placement, log_dir: str | os.PathLike,
-                 accepted_flags: frozenset[str] | None = None):
+                 accepted_flags: frozenset[str] | None = None, reasoning_parser: str | None = None):
         super().__init__(Path(log_dir) / "vllm-server.log", settings.startup_timeout, settings.max_restarts,
                          hang_limit=settings.request_timeout)
         self.placement = placement
@@ -145,7 +154,7 @@ class ServerSupervisor(Supervisor):
         self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", server_key(settings.cache_dir),
                                        settings.served_model_name)
         self.model_path = str(model_path)
-        self.command = server_command(settings, model_path, placement, self.port, accepted_flags)
+        self.command = server_command(settings, model_path, placement, self.port, accepted_flags, reasoning_parser)
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
 

@@ -39,6 +39,7 @@ from ..errors import EngineError
 from .processes import stop_group
 from ..settings import Settings
 from .client import overflows_context
+from .reasoning import ThinkSplitter, split_reasoning
 from .supervisor import Supervisor
 from .vllm_flags import STRUCTURED_OUTPUTS
 
@@ -67,12 +68,14 @@ class VideoAnswer:
     prepare_s: float  # process_vision_info + chat template
     generate_s: float
     prompt_times: tuple[str, ...] = ()  # the "<t seconds>" labels in the engine's prompt, decoded from its tokens
+    reasoning: str = ""  # a thinking model's reasoning (``text`` is then the answer after it)
 
 
 @dataclass(frozen=True)
 class WorkerEvent:
     # "queued" (detail = place in line, 1 = next), "stage" ("encoding": the job started; "generating"),
-    # "delta" (detail = text), "progress" (detail = tokens so far, no text yet), "done" (answer set)
+    # "delta" (detail = answer text), "thinking" (detail = a thinking model's reasoning, before the answer),
+    # "progress" (detail = tokens so far, no text yet), "done" (answer set)
     kind: str
     detail: object = None
     answer: VideoAnswer | None = None
@@ -132,8 +135,9 @@ class _Run:
     job: VideoJob
     prepare_s: float
     started: float
-    sent: int = 0  # characters of the answer already sent
+    sent: int = 0  # characters of the engine's text already sent
     last_sent: float = 0.0
+    splitter: ThinkSplitter | None = None  # a thinking model's: reasoning up to '</think>', the answer after
 
 
 class EngineLoop:
@@ -141,16 +145,21 @@ class EngineLoop:
 
     ``emit(kind, job_id, payload)`` sends an event. Per job: ("stage", "encoding") when it starts (its time
     limit counts from here), ("stage", "generating") once it is in the engine, then ("delta", text) or
-    ("progress", tokens) at most once per ``interval``, and one final ("done", answer), ("error", sentence) or
-    ("cancelled", tokens made). ("counts", None, {...}) after every final event: how many jobs ended how, the
+    ("progress", tokens) at most once per ``interval`` (with ``thinking``, the text is split at '</think>': the
+    reasoning before it as ("thinking", text), then the answer as "delta"), and one final ("done", answer),
+    ("error", sentence) or ("cancelled", tokens made). ("counts", None, {...}) after every final event: how many jobs ended how, the
     witness tests use for aborts. A cancel of a job the loop no longer holds (it ended as the cancel was sent) is
     answered ("gone", job_id): every cancel is confirmed, so the app never takes a worker as stuck for it.
     """
 
     def __init__(self, engine, prepare: Callable, make_params: Callable, emit: Callable, capacity: int,
-                 interval: float, prompt_times: Callable[[list[int]], tuple[str, ...]] | None = None):
+                 interval: float, prompt_times: Callable[[list[int]], tuple[str, ...]] | None = None,
+                 thinking: bool = False):
         self.engine, self.prepare, self.make_params, self.emit = engine, prepare, make_params, emit
         self.prompt_times = prompt_times
+        # A thinking model's template opens <think> in the prompt, so its text starts inside the reasoning; the
+        # offline engine has no reasoning parser to split it (the server's --reasoning-parser does that there).
+        self.thinking = thinking
         self.capacity = max(1, capacity)
         self.interval = interval
         self.waiting: collections.deque[VideoJob] = collections.deque()
@@ -205,7 +214,8 @@ class EngineLoop:
                 self._final("error", job.job_id, f"{type(exc).__name__}: {exc}"[:500], "failed")
                 continue
             now = time.perf_counter()
-            self.running[str(job.job_id)] = _Run(job, now - t0, now, last_sent=now)
+            self.running[str(job.job_id)] = _Run(job, now - t0, now, last_sent=now,
+                                                 splitter=ThinkSplitter() if self.thinking else None)
             self.emit("stage", job.job_id, "generating")
 
     def _step(self) -> None:
@@ -221,16 +231,20 @@ class EngineLoop:
             if out.finished:
                 del self.running[out.request_id]
                 ids = list(out.prompt_token_ids or ())
-                answer = VideoAnswer(result.text, result.finish_reason, len(ids), len(result.token_ids),
+                reasoning, text = split_reasoning(result.text) if run.splitter else ("", result.text)
+                answer = VideoAnswer(text, result.finish_reason, len(ids), len(result.token_ids),
                                      run.prepare_s, now - run.started,
-                                     self.prompt_times(ids) if self.prompt_times else ())
+                                     self.prompt_times(ids) if self.prompt_times else (), reasoning)
                 self._final("done", run.job.job_id, answer, f"finished_{result.finish_reason}")
             elif now - run.last_sent >= self.interval:
                 run.last_sent = now
-                if len(result.text) > run.sent:
-                    self.emit("delta", run.job.job_id, result.text[run.sent:])
-                    run.sent = len(result.text)
-                else:
+                piece, run.sent = result.text[run.sent:], len(result.text)
+                reasoning, text = run.splitter.feed(piece) if run.splitter else ("", piece)
+                if reasoning:
+                    self.emit("thinking", run.job.job_id, reasoning)
+                if text:
+                    self.emit("delta", run.job.job_id, text)
+                if not (reasoning or text):  # no text, or only the start of a '</think>' held back
                     self.emit("progress", run.job.job_id, len(result.token_ids))
 
     def _final(self, kind: str, job_id: int, payload, count: str) -> None:
@@ -258,7 +272,7 @@ def _take(jobs, block: bool) -> list:
 
 
 def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jobs, events, capacity: int,
-                 interval: float) -> None:
+                 interval: float, thinking: bool = False) -> None:
     """Entry point of the spawned worker process."""
     app_pid = os.getppid()
     os.setsid()  # own process group: the app stops the worker and vLLM's children with one signal
@@ -302,7 +316,7 @@ def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jo
 
     events.put(("ready", None, None))
     loop = EngineLoop(llm.llm_engine, prepare, make_params, lambda *ev: events.put(ev), capacity, interval,
-                      prompt_times)
+                      prompt_times, thinking)
     loop.run(jobs, alive=lambda: os.getppid() == app_pid)  # an app killed outright leaves no worker behind
 
 
@@ -345,7 +359,8 @@ class VideoWorker(Supervisor):
     name = "video worker"
     stuck_after = 60.0  # seconds a worker may take to confirm a cancel before it is taken as stuck and restarted
 
-    def __init__(self, settings: Settings, model_path: str, placement: Placement, log_dir: str | os.PathLike):
+    def __init__(self, settings: Settings, model_path: str, placement: Placement, log_dir: str | os.PathLike,
+                 reasoning_parser: str | None = None):
         super().__init__(Path(log_dir) / "video-worker.log", settings.startup_timeout, settings.max_restarts)
         self.settings = settings
         self.model_path = str(model_path)
@@ -361,6 +376,11 @@ class VideoWorker(Supervisor):
         }
         if placement.kv_cache_bytes is not None:  # a shared card: a KV cache of its own size, not what is free then
             self.llm_kwargs["kv_cache_memory_bytes"] = placement.kv_cache_bytes
+        # A thinking model: its text is split at '</think>' here (EngineLoop), and the engine gets the parser too so
+        # that an answer held to a JSON schema (Find moments) starts after the reasoning, as on the server.
+        self.thinking = bool(reasoning_parser)
+        if reasoning_parser:
+            self.llm_kwargs["reasoning_parser"] = reasoning_parser
         self.counts: dict[str, int] = {}  # the worker's own tally of how jobs ended (see EngineLoop)
         self._ctx = mp.get_context("spawn")
         self._proc = None
@@ -387,7 +407,7 @@ class VideoWorker(Supervisor):
         proc = self._ctx.Process(
             target=_worker_main, name="qwen-video-worker", daemon=False,
             args=(self.model_path, self.llm_kwargs, self.placement.env(), str(self.log_path), jobs, events,
-                  self.settings.video_concurrency, self.settings.stream_interval))
+                  self.settings.video_concurrency, self.settings.stream_interval, self.thinking))
         proc.start()
         with self._lock:
             self._proc, self._jobs = proc, jobs
@@ -553,7 +573,7 @@ class VideoWorker(Supervisor):
                     if payload == "encoding":
                         deadline = time.monotonic() + self.settings.video_timeout
                     yield WorkerEvent("stage", payload)
-                elif kind in ("delta", "progress"):
+                elif kind in ("delta", "thinking", "progress"):
                     yield WorkerEvent(kind, payload)
                 elif kind == "done":
                     ended = True

@@ -23,6 +23,7 @@ OPTIONAL = {
     "--allowed-media-domains": "the server may fetch http(s) media (the app itself sends only data: URLs)",
     "--kv-cache-memory-bytes": "engines sharing a card start one after the other",
     "--structured-outputs-config": "answers held to a JSON schema (Find, Find moments) may pad with whitespace",
+    "--reasoning-parser": "a thinking model's reasoning arrives inside its answer",
 }
 
 # Answers held to a JSON schema (Find on the Image tab, Find moments on the Video tab) through xgrammar, compact.

@@ -45,8 +45,18 @@ def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = ()) -> dict:
     return {"role": "user", "content": parts + [{"type": "text", "text": text}]}
 
 
-def assistant_turn(text: str) -> dict:
-    return {"role": "assistant", "content": text}
+def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = None, sent: dict | None = None) -> dict:
+    """An answer; a thinking model's reasoning and how long it thought kept beside it (never sent back: Qwen's
+    Thinking template drops earlier reasoning too), and what the request was (``sent``: the sampling settings and
+    system prompt, for "Show request")."""
+    turn = {"role": "assistant", "content": text}
+    if reasoning:
+        turn["reasoning"] = reasoning
+        if thinking_s is not None:
+            turn["thinking_s"] = round(float(thinking_s), 1)
+    if sent is not None:
+        turn["sent"] = sent
+    return turn
 
 
 def turn_text(turn: dict) -> str:
@@ -100,16 +110,42 @@ def to_openai(history: list[dict], system_prompt: str = "") -> list[dict]:
     return messages
 
 
-def to_chatbot(history: list[dict]) -> list[dict]:
-    """Messages for ``gr.Chatbot``: images as file entries, then the text."""
-    out = []
-    for turn in history:
+THINKING_TITLE = "Thinking"
+
+
+def _chatbot_messages(history: list[dict]):
+    """(turn index, chat box message) pairs; no message with empty content (Gradio drops those, and the indices of
+    its retry, undo and edit events count only the messages it shows)."""
+    for index, turn in enumerate(history):
         images = turn_images(turn)
         text = turn_text(turn)
         if turn["role"] == "user":  # the person's own words, as typed; the model's answers are Markdown
             text = shown_as_text(text)
+        reasoning = turn.get("reasoning", "") if turn["role"] == "assistant" else ""
+        if reasoning:  # Gradio's collapsible thought: open with a spinner while thinking, closed once answering
+            done = bool(text) or "thinking_s" in turn
+            metadata = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
+            if "thinking_s" in turn:
+                metadata["duration"] = turn["thinking_s"]
+            yield index, {"role": "assistant", "content": reasoning, "metadata": metadata}
         if images:
-            out.append({"role": turn["role"], "content": [{"path": p} for p in images] + [text]})
-        else:
-            out.append({"role": turn["role"], "content": text})
-    return out
+            yield index, {"role": turn["role"], "content": [{"path": p} for p in images] + ([text] if text else [])}
+        elif text:
+            yield index, {"role": turn["role"], "content": text}
+
+
+def to_chatbot(history: list[dict]) -> list[dict]:
+    """Messages for ``gr.Chatbot``: images as file entries, then the text; a thinking model's reasoning as a
+    collapsible "Thinking" message before its answer."""
+    return [message for _, message in _chatbot_messages(history)]
+
+
+def turn_of_message(history: list[dict], message_index) -> int | None:
+    """The turn that the chat box's message ``message_index`` (a retry, undo, edit or select event's index) shows."""
+    if isinstance(message_index, (list, tuple)):
+        message_index = message_index[0]
+    owners = [index for index, _ in _chatbot_messages(history)]
+    try:
+        return owners[int(message_index)]
+    except (IndexError, TypeError, ValueError):
+        return None

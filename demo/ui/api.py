@@ -1,7 +1,8 @@
 """Stateless API endpoints for ``gradio_client`` and the Space's "Use via API" page.
 
 ``/chat``, ``/describe_image`` and ``/describe_video`` take their main inputs first and optional settings
-after; each streams (stats, answer) and returns the answer text as its last output. They run the same checks
+after; each streams (stats, answer) with the answer text whole in its last update; ``/chat`` and
+``/describe_image`` also give a thinking model's reasoning, apart, as a third output. They run the same checks
 as the page, because the API can be called without it. Their components are hidden.
 """
 
@@ -11,7 +12,7 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..engines.client import GenerationParams, Progress
+from ..engines.client import GenerationParams, Progress, Thinking
 from ..inputs.conversation import assistant_turn, clean_text, to_openai, user_turn
 from ..engines import Engines
 from ..inputs.images import check_image
@@ -20,36 +21,45 @@ from .common import as_gradio_error, closed_with_its_run, params_from, video_slo
 from .image_find import KINDS, find_objects
 from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_run import run_video, sampling_from
-from ..inputs import grounding
+from ..inputs import conversation_file, grounding
+from . import kept
 from .local_files import local_only
 
 
 def history_from_api(history) -> list[dict]:
-    """Validate an API caller's history: a list of {"role": "user"|"assistant", "content": str}."""
+    """Validate an API caller's history: a list of {"role": "user"|"assistant", "content": str}, or a conversation
+    downloaded from the page (its images too: they are written to files of their own and sent with their turns)."""
     if history in (None, "", []):
         return []
+    if isinstance(history, dict) and "format" in history:
+        try:
+            return conversation_file.load(history, folder=kept.new_folder(), max_bytes=kept.IMPORT_MAX_BYTES).history
+        except UserFacingError as exc:
+            raise as_gradio_error(exc) from None
     if not isinstance(history, list) or not all(
             isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
             for t in history):
-        raise gr.Error('history must be a list of {"role": "user" or "assistant", "content": "text"}.',
-                       print_exception=False)
+        raise gr.Error('history must be a list of {"role": "user" or "assistant", "content": "text"}, or a '
+                       'conversation downloaded from the page.', print_exception=False)
     return [user_turn(clean_text(t["content"])) if t["role"] == "user" else assistant_turn(clean_text(t["content"]))
             for t in history]
 
 
 async def _stream(engines: Engines, history: list[dict], system_prompt: str, params: GenerationParams):
-    answer = ""
+    """(stats, answer, reasoning) as they grow: a thinking model's reasoning apart from its answer."""
+    answer = reasoning = ""
     try:
         messages = await engines.run_blocking(to_openai, history, system_prompt)
         async with aclosing(engines.stream_chat(messages, params)) as items:
             async for item in items:
                 if isinstance(item, str):
                     answer += item
-                    yield "", answer
-                elif isinstance(item, Progress):  # a yield lets Gradio end the run if the caller has gone
-                    yield "", answer
-                else:
-                    yield item.describe(), answer
+                elif isinstance(item, Thinking):
+                    reasoning += item.text
+                elif not isinstance(item, Progress):  # (a Progress's yield lets Gradio end an abandoned run)
+                    yield item.describe(), answer, reasoning
+                    continue
+                yield "", answer, reasoning
     except UserFacingError as exc:
         raise as_gradio_error(exc) from None
 
@@ -71,7 +81,7 @@ async def _video_updates(updates):
         if kind == "partial":
             partial = rest[0]
             yield "", partial
-        elif kind == "status":
+        elif kind in ("status", "thinking"):
             yield "", partial
         elif kind == "answer":
             yield rest[1], rest[0]
@@ -93,6 +103,7 @@ def build_api(engines: Engines) -> None:
                gr.Number(d.top_k, label="top_k"), gr.Number(d.max_tokens, label="max_tokens"),
                gr.Number(d.presence_penalty, label="presence_penalty")]
         stats, answer = gr.Textbox(label="stats"), gr.Textbox(label="answer")
+        reasoning = gr.Textbox(label="reasoning")  # a thinking model's, apart from the answer ("" otherwise)
         phrase = gr.Textbox(label="phrase")
         kind = gr.Textbox("boxes", label="kind")
         found = gr.JSON(label="found")
@@ -102,11 +113,13 @@ def build_api(engines: Engines) -> None:
     # Parameter names are the API's argument names (gradio_client keywords).
     @closed_with_its_run
     async def chat(message, system_prompt, history, temperature, top_p, top_k, max_tokens, presence_penalty):
-        """Answer a message, given an optional system prompt and earlier turns; streams (stats, answer)."""
+        """Answer a message, given an optional system prompt and earlier turns (a list of {"role", "content"}, or a
+        conversation downloaded from the page); streams (stats, answer, reasoning)."""
         text = clean_text(message).strip()
         if not text:
             raise gr.Error(MESSAGES["empty"], print_exception=False)
-        async with aclosing(_stream(engines, history_from_api(history) + [user_turn(text)],
+        earlier = await engines.run_blocking(history_from_api, history)  # (a downloaded one's images are written)
+        async with aclosing(_stream(engines, earlier + [user_turn(text)],
                                     clean_text(system_prompt),
                                     params_from(temperature, top_p, top_k, max_tokens, presence_penalty))) as s:
             async for update in s:
@@ -114,7 +127,7 @@ def build_api(engines: Engines) -> None:
 
     @closed_with_its_run
     async def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty):
-        """Answer a question about one image; streams (stats, answer)."""
+        """Answer a question about one image; streams (stats, answer, reasoning)."""
         if not image:
             raise gr.Error(MESSAGES["image_missing"], print_exception=False)
         try:
@@ -148,7 +161,7 @@ def build_api(engines: Engines) -> None:
         the frames of a conversation, an API caller keeps only the text."""
         params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
         try:
-            turns = video_turns(history_from_api(history))
+            turns = video_turns(await engines.run_blocking(history_from_api, history))
             sampling = sampling_from(fps, max_frames, "360p", 0, 0)
             async with aclosing(run_video(engines, video, question or VIDEO_QUESTION, sampling, params,
                                           turns)) as s:
@@ -169,10 +182,10 @@ def build_api(engines: Engines) -> None:
             raise as_gradio_error(exc) from None
         yield grounding.as_json(objects), drawn_image
 
-    trigger.click(chat, [message, system, history, *gen], [stats, answer], api_name="chat",
+    trigger.click(chat, [message, system, history, *gen], [stats, answer, reasoning], api_name="chat",
                   concurrency_id="server")
-    trigger.click(describe_image, [image, image_question, *gen], [stats, answer], api_name="describe_image",
-                  concurrency_id="server")
+    trigger.click(describe_image, [image, image_question, *gen], [stats, answer, reasoning],
+                  api_name="describe_image", concurrency_id="server")
     trigger.click(describe_video, [video, video_question, fps, max_frames, *gen], [stats, answer],
                   api_name="describe_video", concurrency_id="video", concurrency_limit=video_slots(engines.settings))
     trigger.click(ask_video, [video, video_question, history, fps, max_frames, *gen], [stats, answer],

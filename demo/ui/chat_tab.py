@@ -1,4 +1,6 @@
-"""The Chat tab: multi-turn text chat that streams token by token, with Stop, Regenerate, Clear and a system prompt."""
+"""The Chat tab: multi-turn text chat that streams as it is generated, with Stop, Regenerate, Clear, a system
+prompt, the Chatbot's own edit, retry and undo, "Show request", and the conversation kept in the browser,
+downloadable and loadable."""
 
 from __future__ import annotations
 
@@ -6,11 +8,13 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..inputs.conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_text, user_turn
 from ..engines import Engines
 from ..errors import MESSAGES, UserFacingError
-from ..engines.client import Progress
-from .common import closed_with_its_run, params_from, progress_markdown, stats_markdown, tell
+from ..inputs.conversation import clean_text, to_chatbot, user_turn
+from . import kept, request_view
+from .answering import ConversationView, edited, kept_updates, restored, retried, stream_answer, undone
+from .common import closed_with_its_run, params_from, tell
+from .kept import conversation_files_row
 from .local_files import local_only
 
 EXAMPLES = [
@@ -20,48 +24,12 @@ EXAMPLES = [
 ]
 
 
-async def stream_answer(engines: Engines, history: list[dict], system_prompt: str, params, chatbot, state, stats,
-                        textbox):
-    """Shared by the Chat and Image tabs: stream the answer to ``history`` into the chat box and the state.
-
-    An async generator, awaited in the request's own task: Stop, Clear or a closed tab cancel that task or close
-    this generator, which closes the HTTP stream (each layer closes the one below: ``aclosing``), which aborts
-    the request in vLLM. On failure the user's last message goes back into
-    the text box (nothing is lost), the conversation is restored, and the sentence is shown.
-    """
-    if not history or history[-1]["role"] != "user":
-        return
-    answer, final, progress_shown = "", None, False
-    try:
-        # reading and resizing the images, off the event loop
-        messages = await engines.run_blocking(to_openai, history, system_prompt)
-        async with aclosing(engines.stream_chat(messages, params)) as items:
-            async for item in items:
-                if isinstance(item, str):
-                    answer += item
-                    current = history + [assistant_turn(answer)]
-                    update = {chatbot: to_chatbot(current), state: current}
-                    if progress_shown:  # text again: the count would go stale
-                        update[stats], progress_shown = "", False
-                    yield update
-                elif isinstance(item, Progress):
-                    progress_shown = True
-                    yield {stats: progress_markdown(item)}
-                else:
-                    final = item
-        current = history + [assistant_turn(answer)]
-        yield {chatbot: to_chatbot(current), state: current, stats: stats_markdown(final)}
-    except UserFacingError as exc:
-        tell(exc)
-        restored = history[:-1]
-        yield {chatbot: to_chatbot(restored), state: restored, textbox: turn_text(history[-1]), stats: ""}
-
-
-def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
+def build_chat_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> kept.OnLoad:
     state = gr.State([])
     with gr.Row():
         with gr.Column(scale=1):
             chatbot = local_only(gr.Chatbot(label="Chat", height=400, buttons=["copy"], elem_id="chat-box",
+                                            editable="user",
                                             placeholder="Ask anything. Answers stream from vLLM as they are "
                                                         "generated."))
             with gr.Row():
@@ -74,11 +42,19 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
                 clear = gr.Button("Clear", elem_id="chat-clear")
             stats = gr.Markdown(elem_id="chat-stats")
             with gr.Accordion("System prompt", open=False):
-                system = gr.Textbox(value="", lines=3, show_label=False,
+                system = gr.Textbox(value="", lines=3, show_label=False, elem_id="chat-system",
                                     placeholder="Optional instructions for the assistant")
+            python, curl = request_view.request_accordion("chat")
+            download, upload, note = conversation_files_row("chat")
             gr.Examples(EXAMPLES, inputs=[textbox], label="Examples")
+    browser = kept.browser_state("chat", browser_secret)
+    view = ConversationView("chat", chatbot, state, stats, textbox, python, curl, browser, download, note)
+    request_view.wire_select(engines, chatbot, state, python, curl)
 
     # --- register listeners ---------------------------------------------------------------------------------
+    locked = {textbox: gr.update(interactive=False), send: gr.update(interactive=False),
+              regenerate: gr.update(interactive=False)}
+
     def add_message(text: str, history: list[dict]):
         text = clean_text(text).strip()
         if not text:
@@ -86,33 +62,39 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
             return {state: history}  # unchanged: the answer step then has nothing to do
         history = history + [user_turn(text)]
         # Shown at once; and nothing can start a second answer into this conversation until this one ends.
-        return {state: history, chatbot: to_chatbot(history), textbox: gr.update(value="", interactive=False),
-                send: gr.update(interactive=False), regenerate: gr.update(interactive=False), stats: ""}
+        return {state: history, chatbot: to_chatbot(history), **locked, textbox: gr.update(value="", interactive=False),
+                stats: ""}
 
     @closed_with_its_run
     async def respond(history, system_prompt, *gen):
-        async with aclosing(stream_answer(engines, history, system_prompt, params_from(*gen), chatbot, state,
-                                          stats, textbox)) as updates:
+        async with aclosing(stream_answer(engines, history, clean_text(system_prompt), params_from(*gen),
+                                          view)) as updates:
             async for update in updates:
                 yield update
 
     def drop_last_answer(history: list[dict]):
         if history and history[-1]["role"] == "assistant":
             history = history[:-1]
-        return {state: history, chatbot: to_chatbot(history), stats: "", textbox: gr.update(interactive=False),
-                send: gr.update(interactive=False), regenerate: gr.update(interactive=False)}
+        return {state: history, chatbot: to_chatbot(history), stats: "", **locked}
 
-    answer_args = dict(fn=respond, inputs=[state, system, *gen_inputs], outputs=[chatbot, state, stats, textbox],
+    def retry(history: list[dict], data: gr.RetryData):
+        return drop_last_answer(retried(history, data))
+
+    def edit(history: list[dict], data: gr.EditData):
+        return drop_last_answer(edited(history, data))
+
+    answer_args = dict(fn=respond, inputs=[state, system, *gen_inputs],
+                       outputs=[chatbot, state, stats, textbox, python, curl, browser, download, note],
                        concurrency_id="server", api_visibility="private")
+    turn_outputs = [state, chatbot, stats, textbox, send, regenerate]
     events = []
     for trigger in (textbox.submit, send.click):
         # Queued (for the toast) but unlimited, so the message shows at once even while others generate.
-        ev = trigger(add_message, [textbox, state], [state, chatbot, textbox, send, regenerate, stats],
-                     concurrency_limit=None, api_visibility="private")
+        ev = trigger(add_message, [textbox, state], turn_outputs, concurrency_limit=None, api_visibility="private")
         events.append(ev.success(**answer_args))
-    ev = regenerate.click(drop_last_answer, [state], [state, chatbot, stats, textbox, send, regenerate],
-                          concurrency_limit=None, api_visibility="private")
-    events.append(ev.success(**answer_args))
+    for trigger, fn in ((regenerate.click, drop_last_answer), (chatbot.retry, retry), (chatbot.edit, edit)):
+        ev = trigger(fn, [state], turn_outputs, concurrency_limit=None, api_visibility="private")
+        events.append(ev.success(**answer_args))
     for ev in events:  # after the answer, an error, Stop or Clear (a cancelled event's .then runs too)
         ev.then(lambda: [gr.update(interactive=True)] * 3, None, [textbox, send, regenerate], queue=False,
                 api_visibility="private")
@@ -120,5 +102,41 @@ def build_chat_tab(engines: Engines, gen_inputs: list) -> None:
     # (A Stop that also ran a function to clear the token count failed the Stop test in a fresh-clone run: all
     # three answers ended before their streams closed. Stop stays a bare cancel; the next send clears the count.)
     stop.click(None, cancels=events, api_visibility="private")
-    clear.click(lambda: ([], [], ""), outputs=[state, chatbot, stats], cancels=events, queue=False,
-                api_visibility="private")
+
+    async def undo(history: list[dict], system_prompt: str, data: gr.UndoData):
+        history, text = undone(history, data)
+        return {state: history, chatbot: to_chatbot(history), textbox: text, stats: "",
+                **await kept_updates(engines, view, history, clean_text(system_prompt))}
+
+    chatbot.undo(undo, [state, system], [state, chatbot, textbox, stats, browser, download, note], cancels=events,
+                 api_visibility="private")
+
+    def start_over():
+        return {**restored(None, view), browser: None, download: gr.update(value=None, interactive=False)}
+
+    for trigger in (clear.click, chatbot.clear):  # the chat box's own trash button too
+        trigger(start_over, None, [state, chatbot, stats, python, curl, note, browser, download], cancels=events,
+                queue=False, api_visibility="private")
+
+    async def load_file(path, system_prompt):
+        try:
+            loaded = await engines.run_blocking(kept.import_file, path, "chat")
+        except UserFacingError as exc:
+            tell(exc)
+            return {}
+        return {**restored(loaded, view), system: loaded.system_prompt,
+                **await kept_updates(engines, view, loaded.history, loaded.system_prompt)}
+
+    upload.upload(load_file, [upload, system], [state, chatbot, stats, python, curl, note, system, browser, download],
+                  cancels=events, api_visibility="private")
+
+    async def come_back(saved):
+        """The page (re)loaded: the conversation the browser kept, if any."""
+        loaded, problem = await engines.run_blocking(kept.restore, saved, "chat")
+        if loaded is None:
+            return restored(None, view, problem)
+        return {**restored(loaded, view), system: loaded.system_prompt,
+                download: gr.update(value=await engines.run_blocking(kept.download_file, saved, "chat"),
+                                    interactive=True)}
+
+    return kept.OnLoad(come_back, [browser], [state, chatbot, stats, python, curl, note, system, download])

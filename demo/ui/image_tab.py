@@ -11,7 +11,8 @@ from ..inputs.conversation import check_image_count, clean_text, shown_as_text, 
 from ..engines import Engines
 from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
-from .chat_tab import stream_answer
+from . import kept, request_view
+from .answering import ConversationView, edited, kept_updates, restored, retried, stream_answer, undone
 from .common import closed_with_its_run, params_from, tell
 from .image_find import KINDS, drawn, find_objects, found_in_answer, found_summary
 from .local_files import local_only
@@ -62,7 +63,7 @@ def draw_answer(history):
     return gr.update(value=picture, visible=True), shown_as_text(found_summary(found))
 
 
-def build_image_tab(engines: Engines, gen_inputs: list) -> None:
+def build_image_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> kept.OnLoad:
     state = gr.State([])  # the conversation; the images attached to it are those of its turns
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -81,7 +82,7 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
             found_note = gr.Markdown(elem_id="image-found-note")
             examples = example_rows()
         with gr.Column(scale=3):
-            chatbot = local_only(gr.Chatbot(label="Conversation about the images", height=420,
+            chatbot = local_only(gr.Chatbot(label="Conversation about the images", height=420, editable="user",
                                             buttons=["copy"], elem_id="image-chat"))
             with gr.Row():
                 question = gr.Textbox(value=DEFAULT_QUESTION, show_label=False, scale=5, elem_id="image-question",
@@ -91,6 +92,8 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
                 stop = gr.Button("Stop", variant="stop", elem_id="image-stop")
                 clear = gr.Button("New conversation", elem_id="image-clear")
             stats = gr.Markdown(elem_id="image-stats")
+            python, curl = request_view.request_accordion("image")
+            download, upload, note = kept.conversation_files_row("image")
     if examples:
         gr.Examples(examples, inputs=[gallery, question], label="Example photographs")
     find_rows = [row for row in example_finds() if examples]
@@ -98,7 +101,13 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
         # (not the kind too: Gradio 6.31's examples table showed no row at all with the Radio among its inputs)
         gr.Examples(find_rows, inputs=[gallery, phrase], label="Find in the example photographs")
 
+    browser = kept.browser_state("image", browser_secret)
+    view = ConversationView("image", chatbot, state, stats, question, python, curl, browser, download, note)
+    request_view.wire_select(engines, chatbot, state, python, curl)
+
     # --- register listeners ---------------------------------------------------------------------------------
+    locked = {question: gr.update(interactive=False), ask: gr.update(interactive=False)}
+
     def add_question(images, text, history):
         text = clean_text(text).strip() or DEFAULT_QUESTION
         paths = gallery_paths(images)
@@ -123,17 +132,31 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
 
     @closed_with_its_run
     async def respond(history, *gen):
-        async with aclosing(stream_answer(engines, history, "", params_from(*gen), chatbot, state, stats,
-                                          question)) as updates:
+        async with aclosing(stream_answer(engines, history, "", params_from(*gen), view)) as updates:
             async for update in updates:
                 yield update
 
+    def again(history):  # the answer to the last question is made again (the Chatbot's retry and edit)
+        return {state: history, chatbot: to_chatbot(history), stats: "", **locked}
+
+    answer_args = dict(fn=respond, inputs=[state, *gen_inputs],
+                       outputs=[chatbot, state, stats, question, python, curl, browser, download, note],
+                       concurrency_id="server", api_visibility="private")
+    turn_outputs = [state, chatbot, question, ask, stats]
     events = []
     for trigger in (question.submit, ask.click):
-        ev = trigger(add_question, [gallery, question, state], [state, chatbot, question, ask, stats],
+        ev = trigger(add_question, [gallery, question, state], turn_outputs,
                      concurrency_limit=None, api_visibility="private")
-        events.append(ev.success(respond, [state, *gen_inputs], [chatbot, state, stats, question],
-                                 concurrency_id="server", api_visibility="private"))
+        events.append(ev.success(**answer_args))
+    def retry(history: list[dict], data: gr.RetryData):  # (Gradio passes event data by the type hint)
+        return again(retried(history, data))
+
+    def edit(history: list[dict], data: gr.EditData):
+        return again(edited(history, data))
+
+    for trigger, fn in ((chatbot.retry, retry), (chatbot.edit, edit)):
+        ev = trigger(fn, [state], turn_outputs, concurrency_limit=None, api_visibility="private")
+        events.append(ev.success(**answer_args))
     for ev in events:  # after the answer, an error, Stop or a new conversation (a cancelled event's .then runs)
         ev.then(lambda: [gr.update(interactive=True)] * 2, None, [question, ask], queue=False,
                 api_visibility="private")
@@ -157,7 +180,44 @@ def build_image_tab(engines: Engines, gen_inputs: list) -> None:
     finds = [trigger(find_in, [gallery, phrase, kind, state], [found_image, found_note], concurrency_id="server",
                      api_visibility="private") for trigger in (find.click, phrase.submit)]
     stop.click(None, cancels=events + finds, api_visibility="private")
-    clear.click(lambda: ([], [], "", DEFAULT_QUESTION, None, gr.update(value=None, visible=False), ""),
-                outputs=[state, chatbot, stats, question, gallery, found_image, found_note],
-                cancels=events + finds, queue=False, api_visibility="private")
+
+    async def undo(history: list[dict], data: gr.UndoData):
+        history, text = undone(history, data)
+        return {state: history, chatbot: to_chatbot(history), question: text, stats: "",
+                **await kept_updates(engines, view, history, "")}
+
+    chatbot.undo(undo, [state], [state, chatbot, question, stats, browser, download, note], cancels=events,
+                 api_visibility="private")
+
+    def start_over():
+        return {**restored(None, view), question: DEFAULT_QUESTION, gallery: None,
+                found_image: gr.update(value=None, visible=False), found_note: "", browser: None,
+                download: gr.update(value=None, interactive=False)}
+
+    cleared = [state, chatbot, stats, python, curl, note, question, gallery, found_image, found_note, browser,
+               download]
+    for trigger in (clear.click, chatbot.clear):  # the chat box's own trash button too
+        trigger(start_over, None, cleared, cancels=events + finds, queue=False, api_visibility="private")
+
+    async def load_file(path):
+        try:
+            loaded = await engines.run_blocking(kept.import_file, path, "image")
+        except UserFacingError as exc:
+            tell(exc)
+            return {}
+        return {**restored(loaded, view), **await kept_updates(engines, view, loaded.history, "")}
+
+    upload.upload(load_file, [upload], [state, chatbot, stats, python, curl, note, browser, download],
+                  cancels=events + finds, api_visibility="private")
+
+    async def come_back(saved):
+        """The page (re)loaded: the conversation the browser kept, if any."""
+        loaded, problem = await engines.run_blocking(kept.restore, saved, "image")
+        if loaded is None:
+            return restored(None, view, problem)
+        return {**restored(loaded, view),
+                download: gr.update(value=await engines.run_blocking(kept.download_file, saved, "image"),
+                                    interactive=True)}
+
+    return kept.OnLoad(come_back, [browser], [state, chatbot, stats, python, curl, note, download])
 

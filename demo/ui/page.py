@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..engines import Engines
+from ..engines.server import stored_secret
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
 from .api import build_api
@@ -46,12 +47,17 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
             with gr.Tab("Video", id="video"):
                 video_slot = gr.Column()
         gen_inputs = generation_accordion()
+        # Conversations kept in each visitor's browser; the secret is stable, so a restarted app reads them.
+        secret = stored_secret(settings.cache_dir, "browser-state-secret")
         with chat_slot:
-            build_chat_tab(engines, gen_inputs)
+            on_load = [build_chat_tab(engines, gen_inputs, secret)]
         with image_slot:
-            build_image_tab(engines, gen_inputs)
+            on_load.append(build_image_tab(engines, gen_inputs, secret))
         with video_slot:
-            build_video_tab(engines, gen_inputs)
+            on_load.append(build_video_tab(engines, gen_inputs, secret))
+        for step in on_load:
+            if step is not None:
+                demo.load(step.fn, step.inputs, step.outputs, api_visibility="private")
         build_api(engines)
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)

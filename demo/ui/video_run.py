@@ -25,12 +25,14 @@ STAGE_TEXT = {"reading": "Reading and sampling frames…", "encoding": "Encoding
 class VideoChat:
     """One visitor's conversation about one video (in ``gr.State``): the frames the model saw, and the turns."""
 
-    video: str  # the file it was sampled from: another file starts a new conversation
+    video: str  # the file it was sampled from: another file starts a new conversation ("" when loaded from a file)
     clip: VideoClip
     turns: tuple[tuple[str, str], ...] = ()
+    thoughts: tuple[str, ...] = ()  # a thinking model's reasoning, per turn ("" for none); never sent back
 
-    def add(self, question: str, answer: str) -> "VideoChat":
-        return replace(self, turns=self.turns + ((question, answer),))
+    def add(self, question: str, answer: str, reasoning: str = "") -> "VideoChat":
+        thoughts = self.thoughts + ("",) * (len(self.turns) - len(self.thoughts)) + (reasoning,)
+        return replace(self, turns=self.turns + ((question, answer),), thoughts=thoughts)
 
     @property
     def duration(self) -> float:
@@ -72,8 +74,9 @@ def answer_stats(a) -> str:
 
 async def run_video(engines: Engines, source: str | VideoClip | None, question, sampling: VideoSampling, params,
                     history=(), json_schema: dict | None = None):
-    """Yield ("frames", frames, caption, clip, plan) when the file is read, ("status", text), ("partial", text so
-    far), last ("answer", text, stats). ``source`` is a file or an earlier turn's clip (not read again).
+    """Yield ("frames", frames, caption, clip, plan) when the file is read, ("status", text), ("thinking", a thinking
+    model's reasoning so far), ("partial", text so far), last ("answer", text, stats, reasoning). ``source`` is a
+    file or an earlier turn's clip (not read again).
 
     Raises :class:`UserFacingError` with the sentence when the video or the engines fail.
     """
@@ -86,7 +89,7 @@ async def run_video(engines: Engines, source: str | VideoClip | None, question, 
                        "presence_penalty": params.presence_penalty}
     if json_schema is not None:  # the schema decides the shape; greedy picks the likeliest values, and no
         sampling_params.update(temperature=0.0, presence_penalty=0.0)  # penalty pushes digits from those written
-    partial = ""
+    partial = reasoning = ""
     source = source if isinstance(source, VideoClip) else str(source)
     async with aclosing(engines.answer_video(source, question, sampling, max_tokens, sampling_params,
                                              history=history, json_schema=json_schema)) as evs:
@@ -97,6 +100,9 @@ async def run_video(engines: Engines, source: str | VideoClip | None, question, 
             elif ev.kind == "delta":
                 partial += ev.detail
                 yield "partial", partial
+            elif ev.kind == "thinking":
+                reasoning += ev.detail
+                yield "thinking", reasoning
             elif ev.kind == "queued":
                 yield "status", f"Waiting for the video worker: number {ev.detail} in line…"
             elif ev.kind == "progress":
@@ -104,17 +110,23 @@ async def run_video(engines: Engines, source: str | VideoClip | None, question, 
             elif ev.kind == "stage":
                 yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
             elif ev.kind == "done":
-                yield "answer", ev.answer.text, answer_stats(ev.answer)
+                yield "answer", ev.answer.text, answer_stats(ev.answer), getattr(ev.answer, "reasoning", "")
 
 
 def conversation_html(turns, asking: str | None = None, partial: str = "", frame_times=None,
-                      duration: float | None = None) -> str:
+                      duration: float | None = None, thoughts=(), thinking: str = "") -> str:
     """The conversation as safe HTML: every text escaped; the times in answers become chips that seek the player
-    (the page's script, assets/seek.js, makes them work)."""
+    (the page's script, assets/seek.js, makes them work). A thinking model's reasoning is a collapsible block
+    above its answer, open while it thinks."""
     rows = []
     pending = [(asking, partial)] if asking is not None else []
+    thoughts = list(thoughts) + [""] * (len(turns) - len(thoughts)) + ([thinking] if pending else [])
     for i, (question, answer) in enumerate(list(turns) + pending):
         rows.append(f"<div class='video-turn user'>{html.escape(question)}</div>")
+        if thoughts[i]:
+            opened = " open" if i >= len(turns) and not answer else ""
+            rows.append(f"<details class='video-thinking'{opened}><summary>Thinking</summary>"
+                        f"<div>{html.escape(thoughts[i])}</div></details>")
         if answer.strip():
             body = seek_html(answer, frame_times, duration)
         else:  # still coming, or an answer of no text (a random-weight model makes such answers)

@@ -12,8 +12,12 @@ import gradio as gr
 
 from ..engines import Engines, VideoSampling
 from ..errors import MESSAGES, UserFacingError
-from ..inputs.conversation import clean_text
+from ..inputs.conversation import assistant_turn, clean_text, user_turn
 from ..inputs.video_times import moments_html, moments_prompt, moments_schema, parse_moments
+from ..inputs import conversation_file
+from ..engines.client import request_kwargs
+from ..engines.video_via_server import video_messages
+from . import kept, request_view
 from .common import closed_with_its_run, params_from, tell, video_slots
 from .local_files import local_only
 from .video_run import (DEFAULT_QUESTION, PIXEL_CHOICES, STAGE_TEXT, VideoChat, conversation_html, frames_caption,
@@ -23,7 +27,7 @@ ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 MOMENTS_MAX_TOKENS = 512  # twelve moments with short labels
 
 
-def build_video_tab(engines: Engines, gen_inputs: list) -> None:
+def build_video_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> kept.OnLoad:
     chat = gr.State(None)  # this visitor's VideoChat: the clip's frames and the turns so far
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -57,17 +61,64 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
             conversation = gr.HTML(elem_id="video-conversation", label="Conversation about the video")
             moments = gr.HTML(elem_id="video-moments")
             stats = gr.Markdown(elem_id="video-stats")
+            python, curl = request_view.request_accordion("video")
+            download, upload, note = kept.conversation_files_row("video")
+    browser = kept.browser_state("video", browser_secret)
 
     # --- register listeners ---------------------------------------------------------------------------------
+    def document(current: VideoChat) -> dict:
+        history = [turn for (q, a), t in zip(current.turns, current.thoughts or ("",) * len(current.turns))
+                   for turn in (user_turn(q), assistant_turn(a, t))]
+        return conversation_file.export("video", history, model=engines.server.endpoint.model, clip=current.clip)
+
+    async def kept_updates(current: VideoChat | None) -> dict:
+        """The browser's copy, the file to download and the note, for the conversation as it is now."""
+        if current is None or not current.turns:
+            return {browser: None, download: gr.update(value=None, interactive=False), note: ""}
+        doc = await engines.run_blocking(document, current)
+        keep, said = kept.to_keep(doc, "video")
+        path = await engines.run_blocking(kept.download_file, doc, "video")
+        return {browser: keep, download: gr.update(value=path, interactive=True), note: said or ""}
+
+    async def answer_end(current: VideoChat, question_text: str, earlier, gen) -> dict:
+        """After an answer: its request (the server's form of it, which the worker path equals: the same frames,
+        timing and prompt), and the conversation kept."""
+        params = params_from(*gen).clamped(engines.settings.video_max_tokens)
+        messages, media_io_kwargs = await engines.run_blocking(video_messages, current.clip, question_text, earlier)
+        request = request_kwargs(engines.server.endpoint.model, messages, params, media_io_kwargs=media_io_kwargs)
+        py, sh = await engines.run_blocking(request_view.views, request)
+        return {python: py, curl: sh, **await kept_updates(current)}
+
+    def shown(current: VideoChat | None) -> dict:
+        """The tab showing a conversation (loaded from the browser or a file) or none."""
+        if current is None:
+            return {chat: None, frames: None, tokens: "", conversation: "", moments: "", stats: "", status: "",
+                    python: "", curl: ""}
+        plan = current.clip.plan
+        budget = engines.video_budget(engines.settings.video_max_tokens)
+        return {chat: current, frames: gallery_items(current.clip.images(), plan), moments: "", stats: "",
+                tokens: frames_caption(plan, engines.max_model_len, budget), python: "", curl: "",
+                status: "Loaded: ask a follow-up about these frames.",
+                conversation: conversation_html(current.turns, frame_times=plan.times, duration=current.duration,
+                                                thoughts=current.thoughts)}
+
+    def from_loaded(loaded) -> VideoChat | None:
+        if loaded is None or loaded.clip is None:
+            return None
+        thoughts = tuple(t.get("reasoning", "") for t in loaded.history[1::2])
+        return VideoChat("", loaded.clip, loaded.video_turns, thoughts)
+
     async def ask_about(video_path, text, current, sampling: VideoSampling, gen, json_schema=None, on_turn=None):
         """The updates of one question; the conversation grows by the turn when ``on_turn`` is None."""
-        same = current is not None and current.video == str(video_path)
+        same = current is not None and (not video_path or current.video == str(video_path))
         source = current.clip if same else video_path
         turns = current.turns if same else ()
         times = current.clip.plan.times if same else None
         duration = current.duration if same else None
+        thoughts = current.thoughts if same else ()
         shown = clean_text(text).strip() or DEFAULT_QUESTION
         counting = False  # the status shows a token count while no text has come
+        thinking = ""
         async with aclosing(run_video(engines, source, shown, sampling, params_from(*gen), turns,
                                       json_schema)) as updates:
             async for kind, *rest in updates:
@@ -78,9 +129,13 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
                 elif kind == "status":
                     counting = rest[0].startswith(STAGE_TEXT["generating"])
                     yield {status: html.escape(rest[0])}
+                elif kind == "thinking":
+                    thinking = rest[0]
+                    if not on_turn:
+                        yield {conversation: conversation_html(turns, shown, "", times, duration, thoughts, thinking)}
                 elif kind == "partial":
                     update = {} if on_turn else {conversation: conversation_html(turns, shown, rest[0], times,
-                                                                                    duration)}
+                                                                                    duration, thoughts, thinking)}
                     if counting:  # text again: the count would go stale
                         update[status], counting = STAGE_TEXT["generating"], False
                     if update:
@@ -89,16 +144,19 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
                     if on_turn:
                         yield {status: "Done.", stats: html.escape(rest[1]), **on_turn(current, rest[0])}
                         return
-                    current = current.add(shown, rest[0])
+                    asked_after = current.turns
+                    current = current.add(shown, rest[0], rest[2])
                     yield {status: "Done.", chat: current, stats: html.escape(rest[1]), question: "",
-                           conversation: conversation_html(current.turns, frame_times=times, duration=duration)}
+                           conversation: conversation_html(current.turns, frame_times=times, duration=duration,
+                                                           thoughts=current.thoughts),
+                           **await answer_end(current, shown, asked_after, gen)}
 
     @closed_with_its_run
     async def describe(video_path, text, current, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
-        if not video_path:  # before anything is cleared: the conversation on screen stays as it is
+        if not video_path and current is None:  # before anything is cleared: the conversation stays as it is
             tell(MESSAGES["missing"])
             return
-        if current is not None and current.video != str(video_path):  # another video: a new conversation
+        if current is not None and video_path and current.video != str(video_path):  # another video: start over
             current = None
         if current is None:  # a new conversation: nothing of the last one stays on screen
             yield {status: "Reading the video…", stats: "", frames: None, tokens: "", conversation: "", moments: "",
@@ -120,10 +178,10 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
         if not wanted:
             tell(MESSAGES["moments_phrase"])
             return
-        if not video_path:
+        if not video_path and current is None:
             tell(MESSAGES["missing"])
             return
-        if current is not None and current.video != str(video_path):
+        if current is not None and video_path and current.video != str(video_path):
             current = None
         yield {status: "Looking for the moments…", moments: "", stats: ""}
 
@@ -163,14 +221,42 @@ def build_video_tab(engines: Engines, gen_inputs: list) -> None:
         locked = trigger(lambda: [gr.update(interactive=False)] * 4, None, buttons, queue=False,
                          api_visibility="private")
         ev = locked.then(handler, [video, text, chat, fps, max_frames, quality, start, end, *gen_inputs],
-                         [status, frames, tokens, conversation, moments, stats, chat, question],
+                         [status, frames, tokens, conversation, moments, stats, chat, question, python, curl,
+                          browser, download, note],
                          concurrency_id="video", concurrency_limit=limit, api_visibility="private")
         ev.then(lambda: [gr.update(interactive=True)] * 4, None, buttons, queue=False, api_visibility="private")
         events.append(ev)
     stop.click(None, cancels=events, api_visibility="private")
-    clear.click(lambda: (None, None, "", "", "", "", ""),
-                outputs=[chat, frames, tokens, conversation, moments, stats, status], cancels=events, queue=False,
-                api_visibility="private")
+    clear.click(lambda: {**shown(None), browser: None, download: gr.update(value=None, interactive=False), note: ""},
+                outputs=[chat, frames, tokens, conversation, moments, stats, status, python, curl, browser, download,
+                         note], cancels=events, queue=False, api_visibility="private")
+    every = [chat, frames, tokens, conversation, moments, stats, status, python, curl]
+
+    async def load_file(path):
+        try:
+            loaded = await engines.run_blocking(kept.import_file, path, "video")
+            current = from_loaded(loaded)
+            if current is None:
+                raise conversation_file.ConversationFileError("import_no_video")
+            view = await engines.run_blocking(shown, current)
+        except UserFacingError as exc:
+            tell(exc)
+            return {}
+        return {**view, **await kept_updates(current)}
+
+    upload.upload(load_file, [upload], every + [browser, download, note], cancels=events, api_visibility="private")
+
+    async def come_back(saved):
+        """The page (re)loaded: the conversation the browser kept, if any."""
+        loaded, problem = await engines.run_blocking(kept.restore, saved, "video")
+        current = from_loaded(loaded)
+        view = await engines.run_blocking(shown, current)
+        if current is None:
+            return {**view, note: problem or ""}
+        return {**view, download: gr.update(value=await engines.run_blocking(kept.download_file, saved, "video"),
+                                            interactive=True)}
+
+    return kept.OnLoad(come_back, [browser], every + [download, note])
     # Another clip starts a new conversation when it is asked about (describe and find_moments compare the file),
     # not on the player's change event: that reply, unqueued, could land after the question's own first updates
     # and wipe them (the Image tab's New conversation did so to an upload on CI's loaded machine).

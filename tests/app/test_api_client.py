@@ -26,7 +26,8 @@ def test_api_lists_its_endpoints(client):
 def test_chat_streams_and_returns_the_answer_last(client):
     job = client.submit("Reverse every character of 'I love Qwen3-VL'.", api_name="/chat")
     updates = list(job)
-    final_stats, final_answer = job.result()
+    final_stats, final_answer, reasoning = job.result()
+    assert reasoning == ""  # an Instruct model: no reasoning (the thinking flavour's are in test_thinking_page.py)
     assert len(updates) >= 3  # streamed: one update per delta, not one blob
     answers = [u[1] for u in updates]
     assert all(len(b) >= len(a) for a, b in zip(answers, answers[1:]))  # the answer only grows
@@ -36,15 +37,15 @@ def test_chat_streams_and_returns_the_answer_last(client):
 
 def test_chat_takes_system_prompt_history_and_settings(client):
     history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
-    stats, answer = client.predict("And now?", "You are terse.", history, 0.0, 1.0, -1, 8, 0.0, api_name="/chat")
+    stats, answer, _ = client.predict("And now?", "You are terse.", history, 0.0, 1.0, -1, 8, 0.0, api_name="/chat")
     assert answer
     completion = int(stats.split(" completion tokens")[0].rsplit(" ", 1)[1])
     assert 1 <= completion <= 8
 
 
 def test_describe_image(client):
-    stats, answer = client.predict(handle_file(str(ASSETS / "coffee.jpg")), "What is in the cup?",
-                                   api_name="/describe_image")
+    stats, answer, _ = client.predict(handle_file(str(ASSETS / "coffee.jpg")), "What is in the cup?",
+                                      api_name="/describe_image")
     assert answer and "prompt" in stats
     prompt_tokens = int(stats.split(" prompt + ")[0].rsplit(" ", 1)[1])
     assert prompt_tokens > 64  # the picture's visual tokens are in the prompt
@@ -110,5 +111,5 @@ def test_a_text_file_is_not_an_image(client, tmp_path):
         client.predict(handle_file(str(fake)), "Describe this image.", api_name="/describe_image")
     assert "could not be read as an image" in str(info.value)
     # and the next request works
-    _, answer = client.predict("hello", api_name="/chat")
+    _, answer, _ = client.predict("hello", api_name="/chat")
     assert answer

@@ -50,7 +50,7 @@ def videos(tmp_path_factory):
 @pytest.fixture(scope="module")
 def text_prompt_tokens(client):
     """Prompt tokens of the image question without an image: the baseline visual tokens are counted from."""
-    stats, _ = client.predict(QUESTION, "", [], *GEN, api_name="/chat")
+    stats, *_ = client.predict(QUESTION, "", [], *GEN, api_name="/chat")
     return prompt_tokens(stats)
 
 
@@ -79,7 +79,7 @@ def refused(call) -> str:
 
 
 def next_request_works(client) -> None:
-    stats, answer = client.predict("hello", "", [], *GEN, api_name="/chat")
+    stats, answer, _ = client.predict("hello", "", [], *GEN, api_name="/chat")
     answered(stats, answer)
 
 
@@ -87,7 +87,7 @@ def next_request_works(client) -> None:
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 @pytest.mark.parametrize("name", IMAGE_OK)
 def test_awkward_images_are_answered(client, images, text_prompt_tokens, name):
-    stats, answer = client.predict(handle_file(str(images[name])), QUESTION, *GEN, api_name="/describe_image")
+    stats, answer, _ = client.predict(handle_file(str(images[name])), QUESTION, *GEN, api_name="/describe_image")
     answered(stats, answer)
     # The picture reached the model: at least the processor's smallest image (2x2 merged patches) + markers.
     assert prompt_tokens(stats) >= text_prompt_tokens + 4
@@ -191,7 +191,7 @@ def test_a_message_longer_than_the_context(client):
 ])
 def test_control_characters_and_markup_are_answered(client, message):
     history = [{"role": "user", "content": message}, {"role": "assistant", "content": "ok\x00"}]
-    stats, answer = client.predict(message, "system\x00 \x1b[1m", history, *GEN, api_name="/chat")
+    stats, answer, _ = client.predict(message, "system\x00 \x1b[1m", history, *GEN, api_name="/chat")
     answered(stats, answer)
     assert prompt_tokens(stats) > 10
 
@@ -243,5 +243,6 @@ def test_uploads_over_the_limit_are_refused_before_they_are_read(small_upload_ur
     assert resp.status_code == 413
     assert "maximum allowed size of 1048576 bytes" in resp.text
     # the next request, under the limit, is answered
-    stats, answer = client.predict(handle_file(str(images["cmyk.jpg"])), QUESTION, *GEN, api_name="/describe_image")
+    stats, answer, _ = client.predict(handle_file(str(images["cmyk.jpg"])), QUESTION, *GEN,
+                                      api_name="/describe_image")
     answered(stats, answer)

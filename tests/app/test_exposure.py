@@ -182,7 +182,7 @@ def test_chat_endpoint_takes_exactly_the_validated_parameters(client):
         assert not names & {"extra_body", "n", "mm_processor_kwargs", "media_io_kwargs", "logit_bias",
                             "seed", "stop", "model"}, name
     # a ninth value (say an ``extra_body``) is dropped by Gradio: the answer keeps the validated max_tokens
-    stats, _ = client.predict("hi", "", [], 0.7, 0.8, 20, 4, 0.0, {"n": 8, "max_tokens": 4000}, api_name="/chat")
+    stats, *_ = client.predict("hi", "", [], 0.7, 0.8, 20, 4, 0.0, {"n": 8, "max_tokens": 4000}, api_name="/chat")
     assert 1 <= completion_tokens(stats) <= 4
 
 
@@ -221,7 +221,7 @@ def wait_for_count(engines, expected: float) -> None:
 def test_out_of_range_settings_are_clamped(client, overrides):
     args = dict(CHAT_DEFAULTS)
     args.update(overrides)
-    stats, _ = client.predict(*args.values(), api_name="/chat")
+    stats, *_ = client.predict(*args.values(), api_name="/chat")
     assert "finish:" in stats and "Traceback" not in stats
     tokens = completion_tokens(stats)
     if "max_tokens" in overrides:  # clamped to at least 1 and at most the context left
@@ -307,8 +307,8 @@ def test_uploads_are_deleted_when_the_page_closes(engines, tmp_path):
     _, url, _ = demo.launch(**kwargs)
     try:
         client = app_client(url)
-        stats, _ = client.predict(handle_file(str(tmp_path / name)), "Describe this image.", 0.7, 0.8, 20, 4, 0.0,
-                                  api_name="/describe_image")
+        stats, *_ = client.predict(handle_file(str(tmp_path / name)), "Describe this image.", 0.7, 0.8, 20, 4, 0.0,
+                                   api_name="/describe_image")
         assert "completion tokens" in stats
         uploaded = [Path(p) for p in demo.upload_file_set if Path(p).name == name]
         assert uploaded and all(p.is_file() for p in uploaded)

@@ -67,10 +67,10 @@ def test_a_full_queue_turns_the_extra_users_away_and_answers_the_others(engines)
             assert isinstance(exc, QueueError), repr(exc)
             assert "Queue is full" in str(exc) and "try again" in str(exc)
         assert len(answered) == queue
-        for stats, answer in answered:
+        for stats, answer, _ in answered:
             assert answer and "completion tokens" in stats
         # and once the queue has room again, a new user is answered
-        stats, answer = client.predict(*chat_args("hello", 8), api_name="/chat")
+        stats, answer, _ = client.predict(*chat_args("hello", 8), api_name="/chat")
         assert answer
 
 
@@ -115,7 +115,8 @@ def test_chat_keeps_flowing_while_a_long_video_job_runs(app_url, engines, tmp_pa
     wait_processing(video)  # the video job runs
     chats_done = []
     for i in range(3):
-        stats, answer = client.predict(*chat_args(f"Say something about the number {i}.", 16), api_name="/chat")
+        stats, answer, _ = client.predict(*chat_args(f"Say something about the number {i}.", 16),
+                                          api_name="/chat")
         assert answer and "completion tokens" in stats
         chats_done.append(video.done())
     assert chats_done == [False, False, False], "the chats waited for the video job"
@@ -148,7 +149,7 @@ def test_cancelling_a_job_aborts_the_request_on_the_server(own_page_url, engines
 
     prove_abort(engines, LONG, attempt)
     # the page still answers
-    _, answer = clients[-1].predict(*chat_args("hello", 8), api_name="/chat")
+    _, answer, _ = clients[-1].predict(*chat_args("hello", 8), api_name="/chat")
     assert answer
 
 

@@ -58,7 +58,7 @@ def prompt_tokens(stats: str) -> int:
 
 
 def test_attached_app_starts_no_engine_and_learns_the_server(attached_app, client):
-    _, answer = wait_answer(client, "/chat", message="hello", max_tokens=8)
+    _, answer, _ = wait_answer(client, "/chat", message="hello", max_tokens=8)
     assert answer
     log = attached_app.log()
     assert "attached (--api-base)" in log and "video: through the server" in log
@@ -68,7 +68,7 @@ def test_attached_app_starts_no_engine_and_learns_the_server(attached_app, clien
 def test_chat_goes_to_the_attached_server_under_its_served_name(client):
     job = client.submit("Count to five.", api_name="/chat")
     updates = list(job)
-    stats, answer = job.result()
+    stats, answer, _ = job.result()
     assert len(updates) >= 3 and answer  # streamed from the remote server
     assert "completion tokens" in stats
 
@@ -81,8 +81,8 @@ def test_the_context_is_the_attached_servers(client, remote_server):
 
 
 def test_image_through_the_attached_server(client):
-    stats, answer = client.predict(handle_file(str(ASSETS / "coffee.jpg")), "What is in the cup?",
-                                   api_name="/describe_image")
+    stats, answer, _ = client.predict(handle_file(str(ASSETS / "coffee.jpg")), "What is in the cup?",
+                                      api_name="/describe_image")
     assert answer and prompt_tokens(stats) > 64
 
 

@@ -38,7 +38,7 @@ def test_app_starts_from_environment_variables_alone_and_sigterm_stops_everythin
         assert ("0.0.0.0", SPACE_PORT) in listening
 
         client = app_client(app.url)
-        _, answer = wait_answer(client, "/chat", message="hello", max_tokens=8)
+        _, answer, _ = wait_answer(client, "/chat", message="hello", max_tokens=8)
         assert answer
         stats, answer = wait_answer(client, "/describe_video", handle_file(str(ASSETS / "example.mp4")),
                                     "Describe this video.", 2.0, 4, max_tokens=8)

@@ -22,6 +22,8 @@ PLAUSIBLE = {
     "size": "196 megapixels",
     "limit": 120.0,
     "hours": 3,
+    "version": 2,
+    "supported": 1,
 }
 
 

@@ -117,6 +117,29 @@ def test_no_trust_remote_code():
     assert set(parse_flags(cmd)) == (SEED_FLAGS - {"--trust-remote-code"}) | APP_FLAGS
 
 
+def test_reasoning_parser_only_for_a_thinking_model():
+    assert "--reasoning-parser" not in server_command(settings(), "/m", GPU0, 8085)
+    assert "--reasoning-parser" not in server_command(settings(), "/m", GPU0, 8085, reasoning_parser=None)
+    flags = parse_flags(server_command(settings(), "/m", GPU0, 8085, reasoning_parser="qwen3"))
+    assert flags["--reasoning-parser"] == "qwen3"
+    assert set(flags) == SEED_FLAGS | APP_FLAGS | {"--reasoning-parser"}
+
+
+def test_reasoning_parser_is_optional():
+    """A vLLM without the flag starts without it (the log says what is lost); one with it keeps it."""
+    base = frozenset(SEED_FLAGS | APP_FLAGS)
+    cmd = server_command(settings(), "/m", GPU0, 8085, base, reasoning_parser="qwen3")
+    assert "--reasoning-parser" not in cmd and "qwen3" not in cmd
+    cmd = server_command(settings(), "/m", GPU0, 8085, base | {"--reasoning-parser"}, reasoning_parser="qwen3")
+    assert parse_flags(cmd)["--reasoning-parser"] == "qwen3"
+
+
+def test_supervisor_passes_the_parser_on(tmp_path):
+    sup = ServerSupervisor(settings("--cache-dir", str(tmp_path), "--port", "0"), "/m", GPU0, tmp_path,
+                           reasoning_parser="qwen3")
+    assert parse_flags(sup.command)["--reasoning-parser"] == "qwen3"
+
+
 # --- ports --------------------------------------------------------------------------------------------------
 
 @pytest.fixture

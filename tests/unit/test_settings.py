@@ -28,6 +28,7 @@ VALUES = {
     "api_key": ("key-one", "key-one", "key-two", "key-two"),
     "model_source": ("huggingface", "huggingface", "modelscope", "modelscope"),
     "cache_dir": ("/cache/a", "/cache/a", "/cache/b", "/cache/b"),
+    "reasoning_parser": ("none", "none", "deepseek_r1", "deepseek_r1"),
     "video_via": ("worker", "worker", "server", "server"),
     "video_gpu_memory_utilization": ("0.8", 0.8, "0.6", 0.6),
     "video_max_tokens": ("512", 512, "256", 256),

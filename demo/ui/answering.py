@@ -1,0 +1,144 @@
+"""What the Chat and Image tabs share: streaming an answer into the conversation, its thinking, its request, the
+copy the browser keeps, and the Chatbot's own edit, retry and undo.
+
+A conversation is the list of turns in ``gr.State`` (:mod:`demo.inputs.conversation`); the chat box only shows it.
+Each answer streams as coalesced pieces (one page update per piece, never per token). A thinking model's
+reasoning goes into a collapsible "Thinking" message above the answer, open while it thinks and closed, with its
+time, once the answer starts. When the answer ends, the turn keeps what was sent (for "Show request"), and the
+conversation is handed to the browser (``gr.BrowserState``) and to the Download button.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import aclosing
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ..engines import Engines
+from ..engines.client import Progress, Thinking
+from ..errors import UserFacingError
+from ..inputs import conversation_file
+from ..inputs.conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_of_message, turn_text
+from . import kept, request_view
+from .common import progress_markdown, stats_markdown, tell
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    """A tab's conversation components."""
+
+    tab: str  # "chat" or "image": the document's tab and the browser's storage key
+    chatbot: gr.Chatbot
+    state: gr.State
+    stats: gr.Markdown
+    textbox: gr.Textbox  # where a failed or undone question goes back
+    python: gr.Code
+    curl: gr.Code
+    browser: gr.BrowserState
+    download: gr.DownloadButton
+    note: gr.Markdown  # what the page says about keeping (too large for the browser, a file that did not load)
+
+
+async def kept_updates(engines: Engines, view: ConversationView, history: list[dict], system_prompt: str) -> dict:
+    """The browser's copy, the file to download and the note, for the conversation as it is now."""
+    if not history:
+        return {view.browser: None, view.download: gr.update(value=None, interactive=False), view.note: ""}
+    try:
+        doc = await engines.run_blocking(lambda: conversation_file.export(
+            view.tab, history, model=engines.server.endpoint.model, system_prompt=system_prompt))
+    except (UserFacingError, OSError):  # an image gone meanwhile: the page keeps the conversation as it is
+        return {}
+    keep, note = kept.to_keep(doc, view.tab)
+    path = await engines.run_blocking(kept.download_file, doc, view.tab)
+    return {view.browser: keep, view.download: gr.update(value=path, interactive=True), view.note: note or ""}
+
+
+async def stream_answer(engines: Engines, history: list[dict], system_prompt: str, params, view: ConversationView):
+    """Stream the answer to ``history`` into the chat box and the state.
+
+    An async generator, awaited in the request's own task: Stop, Clear or a closed tab cancel that task or close
+    this generator, which closes the HTTP stream (each layer closes the one below: ``aclosing``), which aborts
+    the request in vLLM. On failure the user's last message goes back into the text box (nothing is lost), the
+    conversation is restored, and the sentence is shown.
+    """
+    if not history or history[-1]["role"] != "user":
+        return
+    answer, reasoning, thought_s, final, progress_shown = "", "", None, None, False
+    thinking_since = None
+    try:
+        # reading and resizing the images, off the event loop
+        messages = await engines.run_blocking(to_openai, history, system_prompt)
+        async with aclosing(engines.stream_chat(messages, params)) as items:
+            async for item in items:
+                if isinstance(item, (str, Thinking)):
+                    if isinstance(item, Thinking):
+                        reasoning += item.text
+                        thinking_since = thinking_since or time.perf_counter()
+                    else:
+                        answer += item
+                        if thinking_since is not None and thought_s is None:  # the block closes with its time
+                            thought_s = time.perf_counter() - thinking_since
+                    current = history + [assistant_turn(answer, reasoning, thought_s)]
+                    update = {view.chatbot: to_chatbot(current), view.state: current}
+                    if progress_shown:  # text again: the count would go stale
+                        update[view.stats], progress_shown = "", False
+                    yield update
+                elif isinstance(item, Progress):
+                    progress_shown = True
+                    yield {view.stats: progress_markdown(item)}
+                else:
+                    final = item
+        thought_s = final.thinking_s if final.thinking_s is not None else thought_s
+        current = history + [assistant_turn(answer, reasoning, thought_s,
+                                            request_view.sent_of(final.request, system_prompt))]
+        python, curl = await engines.run_blocking(request_view.views, final.request)
+        update = {view.chatbot: to_chatbot(current), view.state: current, view.stats: stats_markdown(final),
+                  view.python: python, view.curl: curl}
+        update.update(await kept_updates(engines, view, current, system_prompt))
+        yield update
+    except UserFacingError as exc:
+        tell(exc)
+        restored = history[:-1]
+        yield {view.chatbot: to_chatbot(restored), view.state: restored, view.textbox: turn_text(history[-1]),
+               view.stats: ""}
+
+
+def retried(history: list[dict], data: gr.RetryData) -> list[dict]:
+    """The conversation up to and with the question whose answer is retried (Gradio sends that question's index)."""
+    index = turn_of_message(history, data.index)
+    if index is None or history[index]["role"] != "user":
+        return history
+    return history[:index + 1]
+
+
+def undone(history: list[dict], data: gr.UndoData) -> tuple[list[dict], str]:
+    """The conversation before the undone question, and its text (back into the text box)."""
+    index = turn_of_message(history, data.index)
+    if index is None or history[index]["role"] != "user":
+        return history, ""
+    return history[:index], turn_text(history[index])
+
+
+def edited(history: list[dict], data: gr.EditData) -> list[dict]:
+    """The conversation up to the edited question, which now says the new text (its images stay); later turns go."""
+    index = turn_of_message(history, data.index)
+    if index is None or history[index]["role"] != "user":
+        return history
+    value = data.value if isinstance(data.value, str) else " ".join(
+        p.get("text", "") if isinstance(p, dict) else str(p) for p in (data.value or []))
+    turn = dict(history[index])
+    text = clean_text(value).strip()
+    if isinstance(turn["content"], str):
+        turn["content"] = text
+    else:
+        turn["content"] = [p for p in turn["content"] if p.get("type") != "text"] + [{"type": "text", "text": text}]
+    return history[:index] + [turn]
+
+
+def restored(loaded, view: ConversationView, note: str | None = None) -> dict:
+    """The page's state for a conversation loaded from the browser or a file (None: an empty page)."""
+    history = loaded.history if loaded is not None else []
+    return {view.state: history, view.chatbot: to_chatbot(history), view.note: note or "",
+            view.stats: "", view.python: "", view.curl: ""}

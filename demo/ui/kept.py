@@ -1,0 +1,129 @@
+"""A tab's conversation kept in the visitor's browser, downloaded as a file, and loaded back.
+
+The three are one document (:mod:`demo.inputs.conversation_file`): the turns with the images the model saw (and a
+video's sampled frames) inside. The browser keeps it in ``localStorage`` (``gr.BrowserState``), so a reload or a
+come-back finds the conversation and the server keeps nothing per visitor; "New conversation" clears it. Whatever
+comes back from a browser or a file goes through the document's one gate (``conversation_file.load``), which
+validates every field and writes images only into a folder of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+
+from ..errors import UserFacingError
+from ..inputs import conversation_file
+from ..inputs.conversation import UPLOAD_HOURS
+from .local_files import local_only
+
+# Imported images and downloadable files, pruned as Gradio prunes uploads (a conversation re-reads its images).
+FILES_DIR = Path(tempfile.gettempdir()) / "qwen3-vl-demo-conversations"
+KEEP_S = UPLOAD_HOURS * 3600
+# localStorage holds about 5 MB per site (Chrome, Firefox), shared by the three tabs; a conversation larger
+# than its share is not kept there (the page says so, and it can still be downloaded).
+BROWSER_BYTES = {"chat": 1_000_000, "image": 2_000_000, "video": 1_500_000}
+IMPORT_MAX_BYTES = 64 * 1024 * 1024
+STORAGE_KEY = "qwen3-vl-demo-{tab}"
+TOO_LARGE = ("This conversation is too large to keep in your browser; it stays on this page until you reload. "
+             "Use Download to keep it.")
+
+
+@dataclass(frozen=True)
+class OnLoad:
+    """A tab's page-load step (restoring what the browser kept): page.py registers it with ``demo.load``."""
+
+    fn: Callable
+    inputs: list
+    outputs: list
+
+
+def conversation_files_row(prefix: str):
+    """Download and Load buttons for a tab's conversation, and the line where the page says what it kept."""
+    with gr.Row():
+        download = gr.DownloadButton("Download conversation", value=None, interactive=False, size="sm",
+                                     elem_id=f"{prefix}-download")
+        upload = local_only(gr.UploadButton("Load conversation", file_types=[".json"], type="filepath", size="sm",
+                                            elem_id=f"{prefix}-load"))
+    note = gr.Markdown(elem_id=f"{prefix}-kept-note")
+    return download, upload, note
+
+
+def _prune(folder: Path) -> None:
+    now = time.time()
+    for old in folder.iterdir() if folder.is_dir() else ():
+        try:
+            if now - old.stat().st_mtime > KEEP_S:
+                if old.is_dir():
+                    for f in old.iterdir():
+                        f.unlink()
+                    old.rmdir()
+                else:
+                    old.unlink()
+        except OSError:  # another request pruned it first
+            pass
+
+
+def new_folder() -> Path:
+    """A fresh folder for one import's images (older ones pruned)."""
+    FILES_DIR.mkdir(parents=True, exist_ok=True)
+    _prune(FILES_DIR)
+    folder = FILES_DIR / uuid.uuid4().hex
+    folder.mkdir()
+    return folder
+
+
+def browser_state(tab: str, secret: str) -> gr.BrowserState:
+    """The tab's slot in ``localStorage``. The secret is stable per cache folder, so a restarted app still reads
+    what it stored (it is in the page's config, so it only keeps other sites' scripts from reading it)."""
+    return gr.BrowserState(None, storage_key=STORAGE_KEY.format(tab=tab), secret=secret)
+
+
+def to_keep(doc: dict | None, tab: str) -> tuple[dict | None, str | None]:
+    """(what the browser keeps, a note): the document, or nothing and a note when it is over the tab's share."""
+    if doc is None:
+        return None, None
+    if len(conversation_file.dumps(doc)) > BROWSER_BYTES[tab]:
+        return None, TOO_LARGE
+    return doc, None
+
+
+def restore(kept, tab: str):
+    """The conversation the browser kept for ``tab`` (a :class:`conversation_file.Loaded`), or None. A document
+    that fails the gate (another version, edited by hand) is dropped with a sentence, never an error page."""
+    if not kept:
+        return None, None
+    try:
+        loaded = conversation_file.load(kept, folder=new_folder(), max_bytes=IMPORT_MAX_BYTES)
+    except UserFacingError as exc:
+        return None, str(exc)
+    if loaded.tab != tab:
+        return None, None
+    return loaded, None
+
+
+def import_file(path: str | None, tab: str):
+    """A downloaded conversation loaded back (any tab's file into this tab: its text and images)."""
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        raw = f.read(IMPORT_MAX_BYTES + 1)
+    return conversation_file.load(raw, folder=new_folder(), max_bytes=IMPORT_MAX_BYTES)
+
+
+def download_file(doc: dict | None, tab: str) -> str | None:
+    """The document as a file to download, named for the tab and the time."""
+    if doc is None:
+        return None
+    folder = new_folder()
+    path = folder / conversation_file.filename(tab)
+    path.write_bytes(conversation_file.dumps(doc))
+    os.chmod(path, 0o644)
+    return str(path)

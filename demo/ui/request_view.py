@@ -1,0 +1,74 @@
+""""Show request": under an answer, the call that reproduces it, as an ``openai`` Python script and a ``curl``
+command (demo/inputs/request_snippet.py renders them; images and video frames become placeholders that say what
+they were).
+
+The last answer's request is the one the client sent (``AnswerStats.request``). An earlier answer's is built again
+from the conversation up to it and what its turn kept (``sent``: sampling settings and system prompt), through the
+same functions (:func:`demo.inputs.conversation.to_openai`, :func:`demo.engines.client.request_kwargs`), so it is
+the same request. No address or key of the server is shown (docs/SECURITY.md): the snippets read them from
+``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..engines.client import GenerationParams, request_kwargs
+from ..inputs.conversation import to_openai, turn_of_message
+from ..inputs.request_snippet import curl_command, python_snippet
+
+PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "presence_penalty")
+NOTE = ("The request of the answer above (click another answer to see its own). Set `OPENAI_BASE_URL` and "
+        "`OPENAI_API_KEY` to your vLLM server's; images and video frames are placeholders that say what was sent.")
+
+
+def sent_of(request: dict | None, system_prompt: str) -> dict | None:
+    """What an answer's turn keeps of its request: the sampling settings as sent (clamped), and the system prompt."""
+    if not request:
+        return None
+    params = {k: request[k] for k in PARAMS if k in request}
+    params["top_k"] = request.get("extra_body", {}).get("top_k", GenerationParams().top_k)
+    return {"params": params, "system": system_prompt}
+
+
+def views(request: dict | None) -> tuple[str, str]:
+    """The Python script and the curl command for a request (empty when there is none)."""
+    if not request:
+        return "", ""
+    return python_snippet(request), curl_command(request)
+
+
+def request_of_turn(model: str, history: list[dict], index: int) -> dict | None:
+    """The request that produced the answer ``history[index]`` (None for a user turn or an answer without
+    ``sent``). Reads the conversation's images: call it off the event loop."""
+    if index is None or not 0 <= index < len(history):
+        return None
+    turn = history[index]
+    sent = turn.get("sent") if turn["role"] == "assistant" else None
+    if not sent:
+        return None
+    params = GenerationParams(**{k: sent["params"][k] for k in PARAMS if k in sent["params"]})
+    return request_kwargs(model, to_openai(history[:index], sent.get("system", "")), params)
+
+
+def request_accordion(prefix: str) -> tuple[gr.Code, gr.Code]:
+    """The collapsed "Show request" block under a tab's conversation."""
+    with gr.Accordion("Show request", open=False, elem_id=f"{prefix}-request"):
+        gr.Markdown(NOTE)
+        python = gr.Code(language="python", label="Python (openai)", interactive=False,
+                         elem_id=f"{prefix}-request-python")
+        curl = gr.Code(language="shell", label="curl", interactive=False, elem_id=f"{prefix}-request-curl")
+    return python, curl
+
+
+def wire_select(engines, chatbot, state, python, curl) -> None:
+    """Clicking an answer shows its request."""
+    async def show(history, evt: gr.SelectData):
+        index = turn_of_message(history, evt.index)
+        request = await engines.run_blocking(request_of_turn, engines.server.endpoint.model, history, index) \
+            if index is not None else None
+        if request is None:
+            return gr.update(), gr.update()
+        return views(request)
+
+    chatbot.select(show, [state], [python, curl], api_visibility="private")
