@@ -112,6 +112,27 @@ def engines(output_dir):
         eng.stop()
 
 
+@pytest.fixture(scope="session")
+def thinking_engines(output_dir):
+    """The thinking flavour of the tiny checkpoint on its own real server (``--video-via server``: no worker),
+    started once for the engine and page tests of thinking; stopped (whole process groups) at the end."""
+    from demo.engines import Engines
+
+    logs = output_dir / "engine-logs-thinking"
+    eng = Engines.create(engine_settings("--model", "tiny-thinking", "--video-via", "server"), log_dir=logs)
+    eng.start()
+    try:
+        try:
+            eng.wait_ready(timeout=ENGINE_WAIT_S)
+        except Exception as exc:
+            text = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-4000:]
+                             for p in sorted(logs.glob("*.log")))
+            pytest.fail(f"the thinking engines did not start: {exc}\n{text}")
+        yield eng
+    finally:
+        eng.stop()
+
+
 @contextmanager
 def page_instance(engines, **changes):
     """The real page (``demo.ui.build_demo``) on ``engines``, some settings changed, launched in-process on a

@@ -44,7 +44,7 @@ class ConversationView:
 async def kept_updates(engines: Engines, view: ConversationView, history: list[dict], system_prompt: str) -> dict:
     """The browser's copy, the file to download and the note, for the conversation as it is now."""
     if not history:
-        return {view.browser: None, view.download: gr.update(value=None, interactive=False), view.note: ""}
+        return {view.browser: kept.EMPTY, view.download: gr.update(value=None, interactive=False), view.note: ""}
     try:
         doc = await engines.run_blocking(lambda: conversation_file.export(
             view.tab, history, model=engines.server.endpoint.model, system_prompt=system_prompt))

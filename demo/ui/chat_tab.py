@@ -24,7 +24,7 @@ EXAMPLES = [
 ]
 
 
-def build_chat_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> kept.OnLoad:
+def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState) -> kept.OnLoad:
     state = gr.State([])
     with gr.Row():
         with gr.Column(scale=1):
@@ -47,7 +47,6 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> k
             python, curl = request_view.request_accordion("chat")
             download, upload, note = conversation_files_row("chat")
             gr.Examples(EXAMPLES, inputs=[textbox], label="Examples")
-    browser = kept.browser_state("chat", browser_secret)
     view = ConversationView("chat", chatbot, state, stats, textbox, python, curl, browser, download, note)
     request_view.wire_select(engines, chatbot, state, python, curl)
 
@@ -112,7 +111,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> k
                  api_visibility="private")
 
     def start_over():
-        return {**restored(None, view), browser: None, download: gr.update(value=None, interactive=False)}
+        return {**restored(None, view), browser: kept.EMPTY, download: gr.update(value=None, interactive=False)}
 
     for trigger in (clear.click, chatbot.clear):  # the chat box's own trash button too
         trigger(start_over, None, [state, chatbot, stats, python, curl, note, browser, download], cancels=events,

@@ -63,7 +63,7 @@ def draw_answer(history):
     return gr.update(value=picture, visible=True), shown_as_text(found_summary(found))
 
 
-def build_image_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> kept.OnLoad:
+def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState) -> kept.OnLoad:
     state = gr.State([])  # the conversation; the images attached to it are those of its turns
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -101,7 +101,6 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> 
         # (not the kind too: Gradio 6.31's examples table showed no row at all with the Radio among its inputs)
         gr.Examples(find_rows, inputs=[gallery, phrase], label="Find in the example photographs")
 
-    browser = kept.browser_state("image", browser_secret)
     view = ConversationView("image", chatbot, state, stats, question, python, curl, browser, download, note)
     request_view.wire_select(engines, chatbot, state, python, curl)
 
@@ -191,7 +190,7 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> 
 
     def start_over():
         return {**restored(None, view), question: DEFAULT_QUESTION, gallery: None,
-                found_image: gr.update(value=None, visible=False), found_note: "", browser: None,
+                found_image: gr.update(value=None, visible=False), found_note: "", browser: kept.EMPTY,
                 download: gr.update(value=None, interactive=False)}
 
     cleared = [state, chatbot, stats, python, curl, note, question, gallery, found_image, found_note, browser,

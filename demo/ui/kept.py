@@ -32,6 +32,9 @@ KEEP_S = UPLOAD_HOURS * 3600
 BROWSER_BYTES = {"chat": 1_000_000, "image": 2_000_000, "video": 1_500_000}
 IMPORT_MAX_BYTES = 64 * 1024 * 1024
 STORAGE_KEY = "qwen3-vl-demo-{tab}"
+# What "nothing kept" is stored as: Gradio's BrowserState writes only a truthy value (a None leaves the old one in
+# localStorage, gradio/templates/frontend/assets/Index-*.js), and restore() reads an empty document as none.
+EMPTY: dict = {}
 TOO_LARGE = ("This conversation is too large to keep in your browser; it stays on this page until you reload. "
              "Use Download to keep it.")
 
@@ -87,11 +90,12 @@ def browser_state(tab: str, secret: str) -> gr.BrowserState:
 
 
 def to_keep(doc: dict | None, tab: str) -> tuple[dict | None, str | None]:
-    """(what the browser keeps, a note): the document, or nothing and a note when it is over the tab's share."""
+    """(what the browser keeps, a note): the document, or nothing and a note when it is over the tab's share (the
+    browser then forgets the older conversation it kept, rather than bring it back at the next visit)."""
     if doc is None:
-        return None, None
+        return EMPTY, None
     if len(conversation_file.dumps(doc)) > BROWSER_BYTES[tab]:
-        return None, TOO_LARGE
+        return EMPTY, TOO_LARGE
     return doc, None
 
 

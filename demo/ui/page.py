@@ -12,6 +12,7 @@ from ..engines import Engines
 from ..engines.server import stored_secret
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
+from . import kept
 from .api import build_api
 from .chat_tab import build_chat_tab
 from .common import generation_accordion, video_slots
@@ -39,6 +40,11 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     skip_missing_matplotlib()
     with gr.Blocks(title="Qwen3-VL on vLLM", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         build_header(engines)
+        # Conversations kept in each visitor's browser. Outside the tabs: a BrowserState reads localStorage when
+        # it is mounted, and a tab not shown yet mounts nothing (the page-load restore then got no value). The
+        # secret is stable, so a restarted app still reads what it stored.
+        secret = stored_secret(settings.cache_dir, "browser-state-secret")
+        browsers = {tab: kept.browser_state(tab, secret) for tab in ("chat", "image", "video")}
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chat_slot = gr.Column()
@@ -47,17 +53,14 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
             with gr.Tab("Video", id="video"):
                 video_slot = gr.Column()
         gen_inputs = generation_accordion()
-        # Conversations kept in each visitor's browser; the secret is stable, so a restarted app reads them.
-        secret = stored_secret(settings.cache_dir, "browser-state-secret")
         with chat_slot:
-            on_load = [build_chat_tab(engines, gen_inputs, secret)]
+            on_load = [build_chat_tab(engines, gen_inputs, browsers["chat"])]
         with image_slot:
-            on_load.append(build_image_tab(engines, gen_inputs, secret))
+            on_load.append(build_image_tab(engines, gen_inputs, browsers["image"]))
         with video_slot:
-            on_load.append(build_video_tab(engines, gen_inputs, secret))
+            on_load.append(build_video_tab(engines, gen_inputs, browsers["video"]))
         for step in on_load:
-            if step is not None:
-                demo.load(step.fn, step.inputs, step.outputs, api_visibility="private")
+            demo.load(step.fn, step.inputs, step.outputs, api_visibility="private")
         build_api(engines)
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)

@@ -27,7 +27,7 @@ ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 MOMENTS_MAX_TOKENS = 512  # twelve moments with short labels
 
 
-def build_video_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> kept.OnLoad:
+def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState) -> kept.OnLoad:
     chat = gr.State(None)  # this visitor's VideoChat: the clip's frames and the turns so far
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -63,7 +63,6 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> 
             stats = gr.Markdown(elem_id="video-stats")
             python, curl = request_view.request_accordion("video")
             download, upload, note = kept.conversation_files_row("video")
-    browser = kept.browser_state("video", browser_secret)
 
     # --- register listeners ---------------------------------------------------------------------------------
     def document(current: VideoChat) -> dict:
@@ -74,7 +73,7 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> 
     async def kept_updates(current: VideoChat | None) -> dict:
         """The browser's copy, the file to download and the note, for the conversation as it is now."""
         if current is None or not current.turns:
-            return {browser: None, download: gr.update(value=None, interactive=False), note: ""}
+            return {browser: kept.EMPTY, download: gr.update(value=None, interactive=False), note: ""}
         doc = await engines.run_blocking(document, current)
         keep, said = kept.to_keep(doc, "video")
         path = await engines.run_blocking(kept.download_file, doc, "video")
@@ -227,7 +226,8 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser_secret: str) -> 
         ev.then(lambda: [gr.update(interactive=True)] * 4, None, buttons, queue=False, api_visibility="private")
         events.append(ev)
     stop.click(None, cancels=events, api_visibility="private")
-    clear.click(lambda: {**shown(None), browser: None, download: gr.update(value=None, interactive=False), note: ""},
+    clear.click(lambda: {**shown(None), browser: kept.EMPTY, download: gr.update(value=None, interactive=False),
+                         note: ""},
                 outputs=[chat, frames, tokens, conversation, moments, stats, status, python, curl, browser, download,
                          note], cancels=events, queue=False, api_visibility="private")
     every = [chat, frames, tokens, conversation, moments, stats, status, python, curl]

@@ -3,7 +3,7 @@
 The app chooses vLLM's reasoning parser from the checkpoint (its template opens ``<think>``), so the reasoning
 streams as :class:`Thinking` items apart from the answer, on chat and on video through the server. Random weights
 tweaked to end their thinking soon (demo/engines/tiny_checkpoint.py): structure is asserted, never wording.
-Its own engines (``--video-via server``: no worker), started for this module and stopped at its end.
+Its own engines (``--video-via server``: no worker): the ``thinking_engines`` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -14,31 +14,11 @@ import pytest
 
 from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, GenerationParams, Progress, Thinking
-from tests.conftest import engine_settings
 from tests.drive import collect
 from tests.engine.test_engines import make_clip
 from tests.waits import ENGINE_WAIT_S
 
 PARAMS = GenerationParams(max_tokens=128)  # the app's sampling defaults (temperature 0.7, presence penalty 1.5)
-
-
-@pytest.fixture(scope="module")
-def thinking_engines(output_dir):
-    from demo.engines import Engines
-
-    logs = output_dir / "engine-logs-thinking"
-    eng = Engines.create(engine_settings("--model", "tiny-thinking", "--video-via", "server"), log_dir=logs)
-    eng.start()
-    try:
-        try:
-            eng.wait_ready(timeout=ENGINE_WAIT_S)
-        except Exception as exc:
-            text = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-4000:]
-                             for p in sorted(logs.glob("*.log")))
-            pytest.fail(f"the thinking engines did not start: {exc}\n{text}")
-        yield eng
-    finally:
-        eng.stop()
 
 
 def answer(engines, messages, params=PARAMS) -> tuple[str, str, AnswerStats, list]:

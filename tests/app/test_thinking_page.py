@@ -1,0 +1,95 @@
+"""A thinking model in the real page and API (``--model tiny-thinking`` on its own real server, headless Chromium):
+the reasoning arrives apart from the answer, in a "Thinking" block that is closed, with its time, once the answer
+is there; the API returns the two apart; a video question through the server shows its reasoning too.
+
+Random weights tweaked to end their thinking soon (demo/engines/tiny_checkpoint.py): structure, never wording.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.app.test_browser import set_generation
+from tests.conftest import page_instance
+from tests.waits import ENGINE_WAIT_S, app_client
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def thinking_url(thinking_engines):
+    with page_instance(thinking_engines) as url:
+        yield url
+
+
+@pytest.fixture()
+def thinking_page(browser, thinking_url, output_dir, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(ENGINE_WAIT_S * 1000)
+    page.goto(thinking_url)
+    expect(page.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
+    yield page
+    shots = output_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def test_the_reasoning_is_a_thinking_block_closed_with_its_time_above_the_answer(thinking_page, output_dir):
+    page = thinking_page
+    set_generation(page, max_tokens=128)
+    page.locator("#chat-input textarea").fill("Describe this image. What is the person going to do next?")
+    page.locator("#chat-send").click()
+    stats = page.locator("#chat-stats .answer-stats")
+    expect(stats).to_be_visible()
+    assert re.search(r"completion tokens( \(\d+ thinking\))? · finish: (stop|length)", stats.inner_text())
+    thought = page.locator("#chat-box [data-testid='bot'] .thought-group")
+    expect(thought).to_have_count(1)
+    title = thought.locator(".title")
+    expect(title).to_contain_text("Thinking")
+    assert re.search(r"\d+(\.\d+)?\s*s", title.inner_text()), title.inner_text()  # with its time
+    # the answer is a message of its own, after the block
+    expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(2)
+    answer = page.locator("#chat-box [data-testid='bot']").nth(1)
+    assert answer.locator(".thought-group").count() == 0 and answer.inner_text().strip()
+    # closed: only its title shows; a click opens it on the reasoning
+    closed = thought.inner_text()
+    title.click()
+    expect(thought).not_to_have_text(closed)
+    assert len(thought.inner_text()) > len(closed)
+    if SCREENSHOTS.is_dir():  # the README's picture of a thinking answer (tiny checkpoint, labelled there)
+        page.locator("#chat-box").screenshot(path=str(output_dir / "chat-thinking.png"))
+        shutil.copy(output_dir / "chat-thinking.png", SCREENSHOTS / "chat-thinking.png")
+
+
+def test_the_api_returns_reasoning_and_answer_apart(thinking_url):
+    client = app_client(thinking_url)
+    stats, answer, reasoning = client.predict("Count the cats.", "", [], 0.7, 0.8, 20, 128, 1.5, api_name="/chat")
+    assert reasoning.strip() and answer.strip()
+    assert "</think>" not in answer and "</think>" not in reasoning
+    assert "finish:" in stats
+    stats, answer, reasoning = client.predict(
+        "And the dogs?", "", [{"role": "user", "content": "Count the cats."}, {"role": "assistant", "content": answer}],
+        0.7, 0.8, 20, 128, 1.5, api_name="/chat")
+    assert reasoning.strip() and answer.strip()
+
+
+def test_a_video_answer_through_the_server_shows_its_reasoning_apart(thinking_page):
+    page = thinking_page
+    set_generation(page, max_tokens=128)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(ASSETS / "example.mp4"))
+    expect(page.locator("#video-input video")).to_be_visible()
+    page.locator("#video-ask").click()
+    expect(page.locator("#video-stats")).to_contain_text("completion tokens")
+    block = page.locator("#video-conversation details.video-thinking")
+    expect(block).to_have_count(1)
+    assert block.get_attribute("open") is None  # closed once the answer is there
+    assert page.locator("#video-conversation .video-turn.bot").inner_text().strip()
