@@ -52,8 +52,8 @@ def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = No
     turn = {"role": "assistant", "content": text}
     if reasoning:
         turn["reasoning"] = reasoning
-        if thinking_s is not None:
-            turn["thinking_s"] = round(float(thinking_s), 1)
+        if thinking_s is not None:  # (Gradio shows no time for a duration of 0: a short thought is 0.1 s)
+            turn["thinking_s"] = max(0.1, round(float(thinking_s), 1))
     if sent is not None:
         turn["sent"] = sent
     return turn
@@ -113,9 +113,10 @@ def to_openai(history: list[dict], system_prompt: str = "") -> list[dict]:
 THINKING_TITLE = "Thinking"
 
 
-def _chatbot_messages(history: list[dict]):
-    """(turn index, chat box message) pairs; no message with empty content (Gradio drops those, and the indices of
-    its retry, undo and edit events count only the messages it shows)."""
+def _chatbot_messages(history: list[dict], streaming: bool = False):
+    """(turn index, chat box message) pairs; no message with empty content (the indices of Gradio's retry, undo
+    and edit events count the messages it is given, so both views must agree). ``streaming``: the last turn is
+    the answer being made (its thinking can be "pending"; a stopped one is shown done)."""
     for index, turn in enumerate(history):
         images = turn_images(turn)
         text = turn_text(turn)
@@ -123,7 +124,7 @@ def _chatbot_messages(history: list[dict]):
             text = shown_as_text(text)
         reasoning = turn.get("reasoning", "") if turn["role"] == "assistant" else ""
         if reasoning:  # Gradio's collapsible thought: open with a spinner while thinking, closed once answering
-            done = bool(text) or "thinking_s" in turn
+            done = bool(text) or "thinking_s" in turn or not (streaming and index == len(history) - 1)
             metadata = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
             if "thinking_s" in turn:
                 metadata["duration"] = turn["thinking_s"]
@@ -134,10 +135,10 @@ def _chatbot_messages(history: list[dict]):
             yield index, {"role": turn["role"], "content": text}
 
 
-def to_chatbot(history: list[dict]) -> list[dict]:
+def to_chatbot(history: list[dict], streaming: bool = False) -> list[dict]:
     """Messages for ``gr.Chatbot``: images as file entries, then the text; a thinking model's reasoning as a
-    collapsible "Thinking" message before its answer."""
-    return [message for _, message in _chatbot_messages(history)]
+    collapsible "Thinking" message before its answer (``streaming``: the last answer is still being made)."""
+    return [message for _, message in _chatbot_messages(history, streaming)]
 
 
 def turn_of_message(history: list[dict], message_index) -> int | None:

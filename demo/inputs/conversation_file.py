@@ -151,11 +151,11 @@ def load(raw: bytes | str | dict, *, folder: Path, max_bytes: int = MAX_BYTES) -
 
 
 def api_history(source: Loaded | dict | bytes | str) -> list[dict]:
-    """The conversation as ``/chat``'s ``history`` argument: ``[{"role", "content": text}]``.
+    """The conversation's text as ``/chat``'s list form of ``history``: ``[{"role", "content": text}]``.
 
-    That argument holds text only: images are dropped (a turn keeps its text), and with them what the model saw
-    in them; so are an answer's reasoning and settings. A document is checked as :func:`load` checks it (no file
-    is written).
+    Images are dropped (a turn keeps its text), and with them what the model saw in them; so are an answer's
+    reasoning and settings. (``/chat`` also takes the whole document as ``history``, images included.) A document
+    is checked as :func:`load` checks it (no file is written).
     """
     turns = source.history if isinstance(source, Loaded) else _parse(_document(source, MAX_BYTES))[3]
     return [{"role": turn["role"], "content": turn_text(turn)} for turn in turns]

@@ -10,6 +10,7 @@ conversation is handed to the browser (``gr.BrowserState``) and to the Download 
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -18,11 +19,14 @@ import gradio as gr
 
 from ..engines import Engines
 from ..engines.client import Progress, Thinking
-from ..errors import UserFacingError
+from ..errors import MESSAGES, UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_of_message, turn_text
 from . import kept, request_view
 from .common import progress_markdown, stats_markdown, tell
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,10 @@ async def kept_updates(engines: Engines, view: ConversationView, history: list[d
     try:
         doc = await engines.run_blocking(lambda: conversation_file.export(
             view.tab, history, model=engines.server.endpoint.model, system_prompt=system_prompt))
-    except (UserFacingError, OSError):  # an image gone meanwhile: the page keeps the conversation as it is
+        keep, note = kept.to_keep(doc, view.tab)
+        path = await engines.run_blocking(kept.download_file, doc, view.tab)
+    except (UserFacingError, OSError):  # an image gone meanwhile, a full disk: the page keeps what it shows
         return {}
-    keep, note = kept.to_keep(doc, view.tab)
-    path = await engines.run_blocking(kept.download_file, doc, view.tab)
     return {view.browser: keep, view.download: gr.update(value=path, interactive=True), view.note: note or ""}
 
 
@@ -81,7 +85,7 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
                         if thinking_since is not None and thought_s is None:  # the block closes with its time
                             thought_s = time.perf_counter() - thinking_since
                     current = history + [assistant_turn(answer, reasoning, thought_s)]
-                    update = {view.chatbot: to_chatbot(current), view.state: current}
+                    update = {view.chatbot: to_chatbot(current, streaming=True), view.state: current}
                     if progress_shown:  # text again: the count would go stale
                         update[view.stats], progress_shown = "", False
                     yield update
@@ -93,16 +97,19 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
         thought_s = final.thinking_s if final.thinking_s is not None else thought_s
         current = history + [assistant_turn(answer, reasoning, thought_s,
                                             request_view.sent_of(final.request, system_prompt))]
-        python, curl = await engines.run_blocking(request_view.views, final.request)
-        update = {view.chatbot: to_chatbot(current), view.state: current, view.stats: stats_markdown(final),
-                  view.python: python, view.curl: curl}
-        update.update(await kept_updates(engines, view, current, system_prompt))
-        yield update
+        yield {view.chatbot: to_chatbot(current), view.state: current, view.stats: stats_markdown(final)}
     except UserFacingError as exc:
         tell(exc)
         restored = history[:-1]
         yield {view.chatbot: to_chatbot(restored), view.state: restored, view.textbox: turn_text(history[-1]),
                view.stats: ""}
+        return
+    # After the answer is on the page: its request and the copies kept (a failure here loses no answer).
+    try:
+        python, curl = await engines.run_blocking(request_view.views, final.request)
+        yield {view.python: python, view.curl: curl, **await kept_updates(engines, view, current, system_prompt)}
+    except (UserFacingError, OSError) as exc:
+        logger.warning("could not keep the conversation: %s", exc)
 
 
 def retried(history: list[dict], data: gr.RetryData) -> list[dict]:
@@ -122,7 +129,8 @@ def undone(history: list[dict], data: gr.UndoData) -> tuple[list[dict], str]:
 
 
 def edited(history: list[dict], data: gr.EditData) -> list[dict]:
-    """The conversation up to the edited question, which now says the new text (its images stay); later turns go."""
+    """The conversation up to the edited question, which now says the new text (its images stay); later turns go.
+    An edit to nothing leaves the conversation as it was (and says so)."""
     index = turn_of_message(history, data.index)
     if index is None or history[index]["role"] != "user":
         return history
@@ -130,6 +138,9 @@ def edited(history: list[dict], data: gr.EditData) -> list[dict]:
         p.get("text", "") if isinstance(p, dict) else str(p) for p in (data.value or []))
     turn = dict(history[index])
     text = clean_text(value).strip()
+    if not text:
+        tell(MESSAGES["empty"])
+        return history
     if isinstance(turn["content"], str):
         turn["content"] = text
     else:

@@ -9,7 +9,9 @@ validates every field and writes images only into a folder of its own.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -24,12 +26,17 @@ from ..inputs import conversation_file
 from ..inputs.conversation import UPLOAD_HOURS
 from .local_files import local_only
 
-# Imported images and downloadable files, pruned as Gradio prunes uploads (a conversation re-reads its images).
-FILES_DIR = Path(tempfile.gettempdir()) / "qwen3-vl-demo-conversations"
+# Imported images and downloadable files: a private folder of this app process (0700, a random name, so no other
+# local user can read it or make it first), pruned as Gradio prunes uploads (a conversation re-reads its images)
+# and removed when the app exits.
+FILES_DIR = Path(tempfile.mkdtemp(prefix="qwen3-vl-demo-conversations-"))
+atexit.register(shutil.rmtree, FILES_DIR, True)
 KEEP_S = UPLOAD_HOURS * 3600
-# localStorage holds about 5 MB per site (Chrome, Firefox), shared by the three tabs; a conversation larger
-# than its share is not kept there (the page says so, and it can still be downloaded).
-BROWSER_BYTES = {"chat": 1_000_000, "image": 2_000_000, "video": 1_500_000}
+# localStorage holds about 5 million characters per site (Chrome, Firefox), shared by the three tabs, and Gradio
+# stores the document AES-encrypted in base64 (x4/3); a write over the quota fails silently in the browser and
+# leaves the older value. So each tab has a share of about 3.5 MB in all, and a conversation larger than its share
+# is not kept there (the page says so, and it can still be downloaded).
+BROWSER_BYTES = {"chat": 500_000, "image": 1_100_000, "video": 1_000_000}
 IMPORT_MAX_BYTES = 64 * 1024 * 1024
 STORAGE_KEY = "qwen3-vl-demo-{tab}"
 # What "nothing kept" is stored as: Gradio's BrowserState writes only a truthy value (a None leaves the old one in
@@ -64,22 +71,16 @@ def _prune(folder: Path) -> None:
     for old in folder.iterdir() if folder.is_dir() else ():
         try:
             if now - old.stat().st_mtime > KEEP_S:
-                if old.is_dir():
-                    for f in old.iterdir():
-                        f.unlink()
-                    old.rmdir()
-                else:
-                    old.unlink()
+                shutil.rmtree(old, ignore_errors=True)  # an import's images sit folders deep
         except OSError:  # another request pruned it first
             pass
 
 
 def new_folder() -> Path:
-    """A fresh folder for one import's images (older ones pruned)."""
-    FILES_DIR.mkdir(parents=True, exist_ok=True)
+    """A fresh folder for one import's images or one download (older ones pruned)."""
     _prune(FILES_DIR)
     folder = FILES_DIR / uuid.uuid4().hex
-    folder.mkdir()
+    folder.mkdir(mode=0o700)
     return folder
 
 
@@ -129,5 +130,5 @@ def download_file(doc: dict | None, tab: str) -> str | None:
     folder = new_folder()
     path = folder / conversation_file.filename(tab)
     path.write_bytes(conversation_file.dumps(doc))
-    os.chmod(path, 0o644)
+    os.chmod(path, 0o600)
     return str(path)

@@ -14,12 +14,17 @@ from __future__ import annotations
 import gradio as gr
 
 from ..engines.client import GenerationParams, request_kwargs
+from ..errors import UserFacingError
 from ..inputs.conversation import to_openai, turn_of_message
 from ..inputs.request_snippet import curl_command, python_snippet
+from .common import tell
 
 PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "presence_penalty")
-NOTE = ("The request of the answer above (click another answer to see its own). Set `OPENAI_BASE_URL` and "
-        "`OPENAI_API_KEY` to your vLLM server's; images and video frames are placeholders that say what was sent.")
+NOTE = ("The request of the last answer (click another answer to see its own). Set `OPENAI_BASE_URL` and "
+        "`OPENAI_API_KEY` to your vLLM server's. Images and video frames are read from the files named in the "
+        "script (`image-1.jpg`, `video-1-frame-001.jpg`, ...), each with a comment saying what was sent; in curl "
+        "they are placeholders. A video answered by the worker is shown as the request the server gets for the "
+        "same frames and prompt.")
 
 
 def sent_of(request: dict | None, system_prompt: str) -> dict | None:
@@ -65,10 +70,13 @@ def wire_select(engines, chatbot, state, python, curl) -> None:
     """Clicking an answer shows its request."""
     async def show(history, evt: gr.SelectData):
         index = turn_of_message(history, evt.index)
-        request = await engines.run_blocking(request_of_turn, engines.server.endpoint.model, history, index) \
-            if index is not None else None
-        if request is None:
+        try:
+            request = await engines.run_blocking(request_of_turn, engines.server.endpoint.model, history, index)
+            if request is None:
+                return gr.update(), gr.update()
+            return await engines.run_blocking(views, request)
+        except UserFacingError as exc:  # an image of the conversation is gone (uploads are kept for hours)
+            tell(exc)
             return gr.update(), gr.update()
-        return views(request)
 
     chatbot.select(show, [state], [python, curl], api_visibility="private")

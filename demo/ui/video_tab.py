@@ -74,9 +74,12 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         """The browser's copy, the file to download and the note, for the conversation as it is now."""
         if current is None or not current.turns:
             return {browser: kept.EMPTY, download: gr.update(value=None, interactive=False), note: ""}
-        doc = await engines.run_blocking(document, current)
-        keep, said = kept.to_keep(doc, "video")
-        path = await engines.run_blocking(kept.download_file, doc, "video")
+        try:
+            doc = await engines.run_blocking(document, current)
+            keep, said = kept.to_keep(doc, "video")
+            path = await engines.run_blocking(kept.download_file, doc, "video")
+        except OSError:  # a full disk: the page keeps what it shows
+            return {}
         return {browser: keep, download: gr.update(value=path, interactive=True), note: said or ""}
 
     async def answer_end(current: VideoChat, question_text: str, earlier, gen) -> dict:
@@ -147,8 +150,11 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
                     current = current.add(shown, rest[0], rest[2])
                     yield {status: "Done.", chat: current, stats: html.escape(rest[1]), question: "",
                            conversation: conversation_html(current.turns, frame_times=times, duration=duration,
-                                                           thoughts=current.thoughts),
-                           **await answer_end(current, shown, asked_after, gen)}
+                                                           thoughts=current.thoughts)}
+                    try:  # after the answer is on the page: its request and the copies kept
+                        yield await answer_end(current, shown, asked_after, gen)
+                    except (UserFacingError, OSError):
+                        pass  # (a full disk, an engine gone: the answer is there, nothing more to keep)
 
     @closed_with_its_run
     async def describe(video_path, text, current, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):
@@ -230,7 +236,8 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
                          note: ""},
                 outputs=[chat, frames, tokens, conversation, moments, stats, status, python, curl, browser, download,
                          note], cancels=events, queue=False, api_visibility="private")
-    every = [chat, frames, tokens, conversation, moments, stats, status, python, curl]
+    # (loading one also empties the player: a clip left there would start a new conversation at the next question)
+    every = [chat, frames, tokens, conversation, moments, stats, status, python, curl, video]
 
     async def load_file(path):
         try:
@@ -242,7 +249,7 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         except UserFacingError as exc:
             tell(exc)
             return {}
-        return {**view, **await kept_updates(current)}
+        return {**view, video: None, **await kept_updates(current)}
 
     upload.upload(load_file, [upload], every + [browser, download, note], cancels=events, api_visibility="private")
 
@@ -253,8 +260,9 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         view = await engines.run_blocking(shown, current)
         if current is None:
             return {**view, note: problem or ""}
-        return {**view, download: gr.update(value=await engines.run_blocking(kept.download_file, saved, "video"),
-                                            interactive=True)}
+        return {**view, video: None,
+                download: gr.update(value=await engines.run_blocking(kept.download_file, saved, "video"),
+                                    interactive=True)}
 
     return kept.OnLoad(come_back, [browser], every + [download, note])
     # Another clip starts a new conversation when it is asked about (describe and find_moments compare the file),

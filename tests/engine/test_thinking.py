@@ -41,7 +41,7 @@ def test_the_parser_is_chosen_from_the_checkpoint(thinking_engines):
 def test_reasoning_streams_apart_and_before_the_answer(thinking_engines):
     question = [{"role": "user", "content": "Describe this image. What is the person going to do next?"}]
     reasoning, text, stats, items = answer(thinking_engines, question)
-    assert reasoning and text.strip()
+    assert reasoning and text  # (either may be white space alone: random weights)
     first_text = next(n for n, i in enumerate(items) if isinstance(i, str))
     assert not any(isinstance(i, Thinking) for i in items[first_text:])  # every Thinking before any answer text
     assert "</think>" not in text and "</think>" not in reasoning
@@ -53,13 +53,15 @@ def test_reasoning_streams_apart_and_before_the_answer(thinking_engines):
 def test_a_follow_up_prompt_leaves_the_earlier_reasoning_out(thinking_engines):
     first = [{"role": "user", "content": "Count the cats."}]
     reasoning, text, _, _ = answer(thinking_engines, first)
-    assert reasoning and text.strip()
+    assert reasoning and text  # (either may be white space alone: random weights)
     follow = [{"role": "user", "content": "And the dogs?"}]
     params = GenerationParams(max_tokens=1)
     # the same turn sent with its reasoning (as a client that keeps the raw text would) and without it
     _, _, with_reasoning, _ = answer(thinking_engines, first + [
         {"role": "assistant", "content": reasoning + "</think>" + text}] + follow, params)
-    _, _, answer_only, _ = answer(thinking_engines, first + [{"role": "assistant", "content": text}] + follow, params)
+    # (the template strips the new lines that follow '</think>': the answer-only turn is compared without them)
+    _, _, answer_only, _ = answer(thinking_engines, first + [{"role": "assistant", "content": text.lstrip("\n")}]
+                                  + follow, params)
     _, _, alone, _ = answer(thinking_engines, follow, params)
     assert with_reasoning.prompt_tokens == answer_only.prompt_tokens > alone.prompt_tokens
 
