@@ -60,7 +60,7 @@ CHAT_TEMPLATE = (
 # Thinking flavour. Qwen's tokenizer has these as added tokens that are not special (so vLLM's detokenizer keeps
 # them in the text), in this order (ids 151657, 151658, 151667, 151668 there); vLLM 0.32's qwen3 parser looks
 # <think>, </think>, <tool_call> and </tool_call> up as single token ids (vllm/parser/qwen3.py token_id_terminals).
-THINKING_RECIPE_VERSION = 1
+THINKING_RECIPE_VERSION = 2
 THINKING_FOLDER_NAME = f"tiny-qwen3-vl-thinking-v{THINKING_RECIPE_VERSION}"
 THINKING_TOKENS = ["<tool_call>", "</tool_call>", "<think>", "</think>"]
 
@@ -193,6 +193,7 @@ def _end_thinking_soon(model, tokenizer) -> None:
       constant feature, the key of '</think>' alone is non-zero, on the slowest RoPE pair so that distance does
       not matter) and copies that into the residual; '</think>' then reads it as a large negative logit, so the
       answer never ends its thinking again (a duplicate that vLLM's qwen3 parser would drop from the answer).
+    * "never": '<think>' and the tool-call tokens get a large negative bias (through the constant feature).
     The features are small next to the random ones (embedding std 0.02 per dimension) so the random text stays
     random; the weights that read them are large.
     """
@@ -235,6 +236,10 @@ def _end_thinking_soon(model, tokenizer) -> None:
         model.lm_head.weight[enders, one] = 0.05
         model.lm_head.weight[end, ending] = 3.0
         model.lm_head.weight[end, ended] = -5.0
+        # never '<think>', '<tool_call>' or '</tool_call>': vLLM's qwen3 parser ends the reasoning at a tool call and
+        # then keeps a later '</think>' in the answer (seen once in a video answer: "<tool_call> tab expac</think>")
+        never = [tokenizer.convert_tokens_to_ids(t) for t in ("<think>", "<tool_call>", "</tool_call>")]
+        model.lm_head.weight[never, one] = -5.0
 
 
 def _write(target: Path, thinking: bool = False) -> None:

@@ -19,6 +19,7 @@ from ..inputs.images import check_image, load_image
 
 FIND_MAX_TOKENS = 1024  # twenty boxes with labels of 40 characters, compact: the schema's largest answer fits
 KINDS = ("boxes", "points")
+THINKING_ROOM = 2048  # tokens a thinking model may reason before its boxes (clamped to what the context has)
 DRAWN_MAX_SIDE = 4096  # larger uploads (up to 120 MP) are drawn on a copy this size: a page shows no more
 DRAWN_DIR = Path(tempfile.gettempdir()) / "qwen3-vl-demo-drawn"
 DRAWN_KEEP_S = 3600  # Gradio copies each into its own cache (swept with the uploads); this folder is pruned
@@ -59,7 +60,9 @@ async def find_objects(engines: Engines, image: str, phrase, kind: str = "boxes"
     messages = await engines.run_blocking(to_openai, [user_turn(grounding.prompt(phrase, kind), [image])])
     # Greedy, the likeliest places; no presence penalty, which would push each coordinate away from the digits
     # already written (each digit is a token of its own in Qwen's vocabulary).
-    params = GenerationParams(temperature=0.0, max_tokens=FIND_MAX_TOKENS, presence_penalty=0.0)
+    # A thinking model thinks first (the schema holds only what follows '</think>'): room for that too.
+    room = FIND_MAX_TOKENS + (THINKING_ROOM if engines.reasoning_parser else 0)
+    params = GenerationParams(temperature=0.0, max_tokens=room, presence_penalty=0.0)
     text, stats = "", None
     async with aclosing(engines.stream_chat(messages, params, json_schema=grounding.schema(kind))) as items:
         async for item in items:

@@ -19,6 +19,7 @@ from ..engines.client import request_kwargs
 from ..engines.video_via_server import video_messages
 from . import kept, request_view
 from .common import closed_with_its_run, params_from, tell, video_slots
+from .image_find import THINKING_ROOM
 from .local_files import local_only
 from .video_run import (DEFAULT_QUESTION, PIXEL_CHOICES, STAGE_TEXT, VideoChat, conversation_html, frames_caption,
                         gallery_items, moments_note, run_video, sampling_from)
@@ -206,6 +207,8 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
                        conversation: ""}
             gen = list(gen)
             gen[3] = MOMENTS_MAX_TOKENS  # max new tokens: the schema's twelve short items fit
+            if engines.reasoning_parser:  # a thinking model reasons first: room for that too
+                gen[3] += THINKING_ROOM
             async with aclosing(ask_about(video_path, moments_prompt(wanted), current, sampling, gen,
                                           moments_schema(current.duration), on_turn=show)) as updates:
                 async for update in updates:

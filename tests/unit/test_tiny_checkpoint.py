@@ -157,3 +157,7 @@ def test_thinking_build_ends_its_thinking_soon(tmp_path):
         out = model.generate(**ids, max_new_tokens=40, do_sample=True, temperature=0.7, top_p=0.8,
                              top_k=20)[0, ids["input_ids"].shape[1]:].tolist()
         assert out.count(end) == 1 and 0 < out.index(end) < len(out) - 1, (question, out)
+        # '<think>' and the tool-call tokens are never likely (a tool call would end the parser's reasoning early)
+        logits = model(**ids).logits[0, -1].float()
+        never = processor.tokenizer.convert_tokens_to_ids(["<think>", "<tool_call>", "</tool_call>"])
+        assert (logits[never] < logits.median() - 5).all(), logits[never]  # (about -9: never in the top 20)
