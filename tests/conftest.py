@@ -93,33 +93,13 @@ def engine_settings(*extra: str):
         env={})
 
 
-@pytest.fixture(scope="session")
-def engines(output_dir):
-    """Both real engines on the tiny checkpoint, started once; stopped (whole process groups) at the end."""
+@contextmanager
+def started_engines(settings, logs: Path, what: str):
+    """Real engines started through the app's own launcher, ready; stopped (whole process groups) at the end.
+    If they do not start, the test fails with the end of their logs."""
     from demo.engines import Engines
 
-    eng = Engines.create(engine_settings(), log_dir=output_dir / "engine-logs")
-    eng.start()
-    try:
-        try:
-            eng.wait_ready(timeout=ENGINE_WAIT_S)
-        except Exception as exc:
-            logs = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-4000:]
-                             for p in sorted((output_dir / "engine-logs").glob("*.log")))
-            pytest.fail(f"the engines did not start: {exc}\n{logs}")
-        yield eng
-    finally:
-        eng.stop()
-
-
-@pytest.fixture(scope="session")
-def thinking_engines(output_dir):
-    """The thinking flavour of the tiny checkpoint on its own real server (``--video-via server``: no worker),
-    started once for the engine and page tests of thinking; stopped (whole process groups) at the end."""
-    from demo.engines import Engines
-
-    logs = output_dir / "engine-logs-thinking"
-    eng = Engines.create(engine_settings("--model", "tiny-thinking", "--video-via", "server"), log_dir=logs)
+    eng = Engines.create(settings, log_dir=logs)
     eng.start()
     try:
         try:
@@ -127,10 +107,26 @@ def thinking_engines(output_dir):
         except Exception as exc:
             text = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-4000:]
                              for p in sorted(logs.glob("*.log")))
-            pytest.fail(f"the thinking engines did not start: {exc}\n{text}")
+            pytest.fail(f"{what} did not start: {exc}\n{text}")
         yield eng
     finally:
         eng.stop()
+
+
+@pytest.fixture(scope="session")
+def engines(output_dir):
+    """Both real engines on the tiny checkpoint, started once; stopped (whole process groups) at the end."""
+    with started_engines(engine_settings(), output_dir / "engine-logs", "the engines") as eng:
+        yield eng
+
+
+@pytest.fixture(scope="session")
+def thinking_engines(output_dir):
+    """The thinking flavour of the tiny checkpoint on its own real server (``--video-via server``: no worker),
+    started once for the engine and page tests of thinking; stopped (whole process groups) at the end."""
+    settings = engine_settings("--model", "tiny-thinking", "--video-via", "server")
+    with started_engines(settings, output_dir / "engine-logs-thinking", "the thinking engines") as eng:
+        yield eng
 
 
 @contextmanager

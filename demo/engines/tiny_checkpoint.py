@@ -34,14 +34,9 @@ SPECIAL_TOKENS = [
     "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
 ]
 
-# The structure of Qwen3-VL-Instruct's chat template: images and videos become
-# <|vision_start|><|image_pad|><|vision_end|> (resp. <|video_pad|>), which the processors expand.
-CHAT_TEMPLATE = (
-    "{%- set image_count = namespace(value=0) -%}{%- set video_count = namespace(value=0) -%}"
-    "{%- for message in messages -%}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
+# One message's parts: images and videos become <|vision_start|><|image_pad|><|vision_end|> (resp. <|video_pad|>),
+# which the processors expand; text as it is.
+PARTS = (
     "{% if part['type'] == 'image' or part['type'] == 'image_url' or 'image' in part %}"
     "{% set image_count.value = image_count.value + 1 %}"
     "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
@@ -52,6 +47,15 @@ CHAT_TEMPLATE = (
     "<|vision_start|><|video_pad|><|vision_end|>"
     "{% elif 'text' in part %}{{ part['text'] }}"
     "{% endif %}{% endfor %}{% endif %}"
+)
+# The structure of Qwen3-VL-Instruct's chat template.
+CHAT_TEMPLATE = (
+    "{%- set image_count = namespace(value=0) -%}{%- set video_count = namespace(value=0) -%}"
+    "{%- for message in messages -%}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    + PARTS +
     "<|im_end|>\n"
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -76,16 +80,7 @@ THINKING_CHAT_TEMPLATE = (
     "{%- macro render_content(content) -%}"
     "{% if content is string %}{{ content }}"
     "{% else %}{% for part in content %}"
-    "{% if part['type'] == 'image' or part['type'] == 'image_url' or 'image' in part %}"
-    "{% set image_count.value = image_count.value + 1 %}"
-    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
-    "<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif part['type'] == 'video' or part['type'] == 'video_url' or 'video' in part %}"
-    "{% set video_count.value = video_count.value + 1 %}"
-    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
-    "<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif 'text' in part %}{{ part['text'] }}"
-    "{% endif %}{% endfor %}{% endif %}"
+    + PARTS +
     "{%- endmacro -%}"
     "{%- for message in messages -%}"
     "{%- set content = render_content(message['content']) -%}"

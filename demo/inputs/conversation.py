@@ -129,15 +129,16 @@ def _chatbot_messages(history: list[dict], streaming: bool = False):
             if "thinking_s" in turn:
                 metadata["duration"] = turn["thinking_s"]
             yield index, {"role": "assistant", "content": reasoning, "metadata": metadata}
-        if images:
-            yield index, {"role": turn["role"], "content": [{"path": p} for p in images] + ([text] if text else [])}
-        elif text:
+        if images:  # a message of their own: Gradio 6.31 sends no edit event for a message that holds a file
+            yield index, {"role": turn["role"], "content": [{"path": p} for p in images]}
+        if text:
             yield index, {"role": turn["role"], "content": text}
 
 
 def to_chatbot(history: list[dict], streaming: bool = False) -> list[dict]:
-    """Messages for ``gr.Chatbot``: images as file entries, then the text; a thinking model's reasoning as a
-    collapsible "Thinking" message before its answer (``streaming``: the last answer is still being made)."""
+    """Messages for ``gr.Chatbot`` (with ``group_consecutive_messages=False``): a turn's images as one message of
+    file entries, then its text; a thinking model's reasoning as a collapsible "Thinking" message before its
+    answer (``streaming``: the last answer is still being made)."""
     return [message for _, message in _chatbot_messages(history, streaming)]
 
 

@@ -29,7 +29,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState)
     with gr.Row():
         with gr.Column(scale=1):
             chatbot = local_only(gr.Chatbot(label="Chat", height=400, buttons=["copy"], elem_id="chat-box",
-                                            editable="user",
+                                            editable="user", group_consecutive_messages=False,
                                             placeholder="Ask anything. Answers stream from vLLM as they are "
                                                         "generated."))
             with gr.Row():

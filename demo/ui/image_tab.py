@@ -82,8 +82,10 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
             found_note = gr.Markdown(elem_id="image-found-note")
             examples = example_rows()
         with gr.Column(scale=3):
+            # (each message its own bubble: an image message grouped with its text makes Gradio 6.31 drop the edit)
             chatbot = local_only(gr.Chatbot(label="Conversation about the images", height=420, editable="user",
-                                            buttons=["copy"], elem_id="image-chat"))
+                                            group_consecutive_messages=False, buttons=["copy"],
+                                            elem_id="image-chat"))
             with gr.Row():
                 question = gr.Textbox(value=DEFAULT_QUESTION, show_label=False, scale=5, elem_id="image-question",
                                       max_lines=6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -29,15 +30,25 @@ def browser():
             b.close()
 
 
-@pytest.fixture()
-def page(browser, app_url, output_dir, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
+@contextmanager
+def open_page(browser, url: str, output_dir, name: str, height: int = 720):
+    """A page of the app in a fresh browser profile (nothing kept from another test), once its server is ready;
+    a screenshot of it is saved at the end."""
+    context = browser.new_context(viewport={"width": 1280, "height": height})
     pg = context.new_page()
     pg.set_default_timeout(ENGINE_WAIT_S * 1000)
-    pg.goto(app_url)
+    pg.goto(url)
     expect(pg.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
-    yield pg
-    shots = output_dir / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    try:
+        yield pg
+    finally:
+        shots = output_dir / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        context.close()
+
+
+@pytest.fixture()
+def page(browser, app_url, output_dir, request):
+    with open_page(browser, app_url, output_dir, request.node.name) as pg:
+        yield pg

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.app.conftest import open_page
 from tests.app.test_browser import set_generation
 from tests.conftest import page_instance
-from tests.waits import ENGINE_WAIT_S, app_client
+from tests.waits import app_client
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -30,16 +31,8 @@ def thinking_url(thinking_engines):
 
 @pytest.fixture()
 def thinking_page(browser, thinking_url, output_dir, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(ENGINE_WAIT_S * 1000)
-    page.goto(thinking_url)
-    expect(page.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
-    yield page
-    shots = output_dir / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    with open_page(browser, thinking_url, output_dir, request.node.name, height=900) as page:
+        yield page
 
 
 def test_the_reasoning_is_a_thinking_block_closed_with_its_time_above_the_answer(thinking_page, output_dir):

@@ -23,15 +23,16 @@ def conversation() -> list[dict]:
 
 
 def test_thinking_is_a_collapsible_message_before_its_answer_open_only_while_it_thinks():
-    assert to_chatbot(conversation())[4]["metadata"]["status"] == "done"  # not streaming (stopped): no spinner
+    assert to_chatbot(conversation())[5]["metadata"]["status"] == "done"  # not streaming (stopped): no spinner
     messages = to_chatbot(conversation(), streaming=True)
-    assert [m["role"] for m in messages] == ["user", "assistant", "assistant", "user", "assistant"]
-    done, answer, pending = messages[1], messages[2], messages[4]
+    assert [m["role"] for m in messages] == ["user", "user", "assistant", "assistant", "user", "assistant"]
+    done, answer, pending = messages[2], messages[3], messages[5]
     assert done["metadata"] == {"title": THINKING_TITLE, "status": "done", "duration": 1.2}
     assert assistant_turn("x", "r", 0.01)["thinking_s"] == 0.1  # a duration of 0 would show no time
     assert done["content"] == "I see fur" and answer == {"role": "assistant", "content": "a cat"}
     assert pending["metadata"] == {"title": THINKING_TITLE, "status": "pending"}
-    assert "metadata" not in messages[0] and messages[0]["content"] == [{"path": IMAGE}, "look"]
+    assert messages[0]["content"] == [{"path": IMAGE}] and messages[1]["content"] == "look"  # apart (edit works)
+    assert turn_of_message(conversation(), 0) == turn_of_message(conversation(), 1) == 0
 
 
 def test_an_answer_without_text_has_no_message_and_the_indices_follow_what_is_shown():
