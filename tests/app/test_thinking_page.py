@@ -8,7 +8,6 @@ Random weights tweaked to end their thinking soon (demo/engines/tiny_checkpoint.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from tests.conftest import page_instance
 from tests.waits import app_client
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +55,8 @@ def test_the_reasoning_is_a_thinking_block_closed_with_its_time_above_the_answer
     title.click()
     expect(thought).not_to_have_text(closed)
     assert len(thought.inner_text()) > len(closed)
-    if SCREENSHOTS.is_dir():  # the README's picture of a thinking answer (tiny checkpoint, labelled there)
-        page.locator("#chat-box").screenshot(path=str(output_dir / "chat-thinking.png"))
-        shutil.copy(output_dir / "chat-thinking.png", SCREENSHOTS / "chat-thinking.png")
+    # the README's picture of a thinking answer (docs/screenshots/chat-thinking.png, tiny checkpoint, labelled there)
+    page.locator("#chat-box").screenshot(path=str(output_dir / "chat-thinking.png"))
 
 
 def test_the_api_returns_reasoning_and_answer_apart(thinking_url):
