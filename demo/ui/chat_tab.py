@@ -123,6 +123,8 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState)
         except UserFacingError as exc:
             tell(exc)
             return {}
+        if loaded is None:  # no file came
+            return {}
         return {**restored(loaded, view), system: loaded.system_prompt,
                 **await kept_updates(engines, view, loaded.history, loaded.system_prompt)}
 

@@ -206,6 +206,8 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         except UserFacingError as exc:
             tell(exc)
             return {}
+        if loaded is None:  # no file came
+            return {}
         return {**restored(loaded, view), **await kept_updates(engines, view, loaded.history, "")}
 
     upload.upload(load_file, [upload], [state, chatbot, stats, python, curl, note, browser, download],
