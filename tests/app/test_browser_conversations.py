@@ -17,6 +17,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from demo.errors import MESSAGES
+from demo.inputs.conversation import clean_text
 from tests.app.test_browser import set_generation
 from tests.waits import ENGINE_WAIT_S, app_client, wait_until
 
@@ -30,12 +31,11 @@ def users(page, box: str):
 
 
 def shown(text: str | None) -> str:
-    """A message's text as a document keeps it: the gate drops control characters (random weights write some)
-    and the page's spacing may differ."""
-    return " ".join(_CONTROL.sub(" ", text or "").split())
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+    """A message's text as a document keeps it: the gate cleans it as typed text is (``clean_text``: control
+    characters and ANSI escapes dropped, not replaced; random weights write some), and the page's spacing may
+    differ. (Replacing them with a space failed a fresh-clone run: the page's text read ``exp '`` where the
+    document's read ``exp'``.)"""
+    return " ".join(clean_text(text or "").split())
 
 
 def images_in(page, box: str):
