@@ -43,6 +43,7 @@ class ConversationView:
     browser: gr.BrowserState
     download: gr.DownloadButton
     note: gr.Markdown  # what the page says about keeping (too large for the browser, a file that did not load)
+    system: gr.Textbox | None = None  # the system prompt, where the tab has one (a loaded conversation sets it)
 
 
 async def kept_updates(engines: Engines, view: ConversationView, history: list[dict], system_prompt: str) -> dict:
@@ -151,5 +152,31 @@ def edited(history: list[dict], data: gr.EditData) -> list[dict]:
 def restored(loaded, view: ConversationView, note: str | None = None) -> dict:
     """The page's state for a conversation loaded from the browser or a file (None: an empty page)."""
     history = loaded.history if loaded is not None else []
-    return {view.state: history, view.chatbot: to_chatbot(history), view.note: note or "",
-            view.stats: "", view.python: "", view.curl: ""}
+    updates = {view.state: history, view.chatbot: to_chatbot(history), view.note: note or "",
+               view.stats: "", view.python: "", view.curl: ""}
+    if loaded is not None and view.system is not None:
+        updates[view.system] = loaded.system_prompt
+    return updates
+
+
+async def file_loaded(engines: Engines, view: ConversationView, path: str | None) -> dict:
+    """The page for a conversation file the person chose ("Load conversation"); nothing changes when no file came
+    or it was refused (its sentence is shown)."""
+    try:
+        loaded = await engines.run_blocking(kept.import_file, path, view.tab)
+    except UserFacingError as exc:
+        tell(exc)
+        return {}
+    if loaded is None:
+        return {}
+    system_prompt = loaded.system_prompt if view.system is not None else ""  # a tab without one sends none
+    return {**restored(loaded, view), **await kept_updates(engines, view, loaded.history, system_prompt)}
+
+
+async def came_back(engines: Engines, view: ConversationView, saved) -> dict:
+    """The page (re)loaded: the conversation the browser kept, if any (or why it could not be taken back)."""
+    loaded, problem = await engines.run_blocking(kept.restore, saved, view.tab)
+    if loaded is None:
+        return restored(None, view, problem)
+    path = await engines.run_blocking(kept.download_file, saved, view.tab)
+    return {**restored(loaded, view), view.download: gr.update(value=path, interactive=True)}

@@ -9,10 +9,11 @@ from contextlib import aclosing
 import gradio as gr
 
 from ..engines import Engines
-from ..errors import MESSAGES, UserFacingError
+from ..errors import MESSAGES
 from ..inputs.conversation import clean_text, to_chatbot, user_turn
 from . import kept, request_view
-from .answering import ConversationView, edited, kept_updates, restored, retried, stream_answer, undone
+from .answering import (ConversationView, came_back, edited, file_loaded, kept_updates, restored, retried,
+                        stream_answer, undone)
 from .common import closed_with_its_run, params_from, tell
 from .kept import conversation_files_row
 from .local_files import local_only
@@ -47,7 +48,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState)
             python, curl = request_view.request_accordion("chat")
             download, upload, note = conversation_files_row("chat")
             gr.Examples(EXAMPLES, inputs=[textbox], label="Examples")
-    view = ConversationView("chat", chatbot, state, stats, textbox, python, curl, browser, download, note)
+    view = ConversationView("chat", chatbot, state, stats, textbox, python, curl, browser, download, note, system)
     request_view.wire_select(engines, chatbot, state, python, curl)
 
     # --- register listeners ---------------------------------------------------------------------------------
@@ -117,27 +118,14 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState)
         trigger(start_over, None, [state, chatbot, stats, python, curl, note, browser, download], cancels=events,
                 queue=False, api_visibility="private")
 
-    async def load_file(path, system_prompt):
-        try:
-            loaded = await engines.run_blocking(kept.import_file, path, "chat")
-        except UserFacingError as exc:
-            tell(exc)
-            return {}
-        if loaded is None:  # no file came
-            return {}
-        return {**restored(loaded, view), system: loaded.system_prompt,
-                **await kept_updates(engines, view, loaded.history, loaded.system_prompt)}
+    async def load_file(path):
+        return await file_loaded(engines, view, path)
 
-    upload.upload(load_file, [upload, system], [state, chatbot, stats, python, curl, note, system, browser, download],
-                  cancels=events, api_visibility="private")
+    upload.upload(load_file, [upload],
+                  [state, chatbot, stats, python, curl, note, system, browser, download], cancels=events,
+                  api_visibility="private")
 
     async def come_back(saved):
-        """The page (re)loaded: the conversation the browser kept, if any."""
-        loaded, problem = await engines.run_blocking(kept.restore, saved, "chat")
-        if loaded is None:
-            return restored(None, view, problem)
-        return {**restored(loaded, view), system: loaded.system_prompt,
-                download: gr.update(value=await engines.run_blocking(kept.download_file, saved, "chat"),
-                                    interactive=True)}
+        return await came_back(engines, view, saved)
 
     return kept.OnLoad(come_back, [browser], [state, chatbot, stats, python, curl, note, system, download])

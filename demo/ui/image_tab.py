@@ -12,7 +12,8 @@ from ..engines import Engines
 from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
 from . import kept, request_view
-from .answering import ConversationView, edited, kept_updates, restored, retried, stream_answer, undone
+from .answering import (ConversationView, came_back, edited, file_loaded, kept_updates, restored, retried,
+                        stream_answer, undone)
 from .common import closed_with_its_run, params_from, tell
 from .image_find import KINDS, drawn, find_objects, found_in_answer, found_summary
 from .local_files import local_only
@@ -201,26 +202,14 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         trigger(start_over, None, cleared, cancels=events + finds, queue=False, api_visibility="private")
 
     async def load_file(path):
-        try:
-            loaded = await engines.run_blocking(kept.import_file, path, "image")
-        except UserFacingError as exc:
-            tell(exc)
-            return {}
-        if loaded is None:  # no file came
-            return {}
-        return {**restored(loaded, view), **await kept_updates(engines, view, loaded.history, "")}
+        return await file_loaded(engines, view, path)
 
-    upload.upload(load_file, [upload], [state, chatbot, stats, python, curl, note, browser, download],
-                  cancels=events + finds, api_visibility="private")
+    upload.upload(load_file, [upload],
+                  [state, chatbot, stats, python, curl, note, browser, download], cancels=events + finds,
+                  api_visibility="private")
 
     async def come_back(saved):
-        """The page (re)loaded: the conversation the browser kept, if any."""
-        loaded, problem = await engines.run_blocking(kept.restore, saved, "image")
-        if loaded is None:
-            return restored(None, view, problem)
-        return {**restored(loaded, view),
-                download: gr.update(value=await engines.run_blocking(kept.download_file, saved, "image"),
-                                    interactive=True)}
+        return await came_back(engines, view, saved)
 
     return kept.OnLoad(come_back, [browser], [state, chatbot, stats, python, curl, note, download])
 

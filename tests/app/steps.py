@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import expect
 
 from demo.ui.image_tab import DEFAULT_QUESTION
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def new_image_conversation(page) -> None:
@@ -18,3 +22,12 @@ def new_image_conversation(page) -> None:
     page.locator("#image-clear").click()
     expect(question).to_have_value(DEFAULT_QUESTION)
     expect(page.locator("#image-gallery img")).to_have_count(0)
+
+
+def ask_about_the_example_video(page) -> None:
+    """Open the Video tab, add assets/example.mp4 (waiting for the player to show it) and ask the default
+    question; the caller waits for what it tests."""
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(ASSETS / "example.mp4"))
+    expect(page.locator("#video-input video")).to_be_visible()
+    page.locator("#video-ask").click()

@@ -8,13 +8,11 @@ Random weights say nothing meaningful, so the assertions are on structure: the c
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from playwright.sync_api import expect
 
+from tests.app.steps import ask_about_the_example_video
 from tests.waits import wait_until
-
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def test_find_in_an_example_photograph_draws_what_was_found(page):
@@ -31,10 +29,7 @@ def test_find_in_an_example_photograph_draws_what_was_found(page):
 
 
 def test_frames_follow_up_and_time_chips_move_the_player(page, output_dir):
-    page.get_by_role("tab", name="Video").click()
-    page.locator("#video-input input[type=file]").set_input_files(str(ASSETS / "example.mp4"))
-    expect(page.locator("#video-input video")).to_be_visible()
-    page.locator("#video-ask").click()
+    ask_about_the_example_video(page)
     expect(page.locator("#video-status")).to_contain_text("Done.")
     # each frame is captioned with the time the model is told for it: pairs of frames share one
     captions = page.locator("#video-frames .thumbnail-item .caption-label")

@@ -8,17 +8,15 @@ Random weights tweaked to end their thinking soon (demo/engines/tiny_checkpoint.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.app.conftest import open_page
+from tests.app.steps import ask_about_the_example_video
 from tests.app.test_browser import set_generation
 from tests.conftest import page_instance
 from tests.waits import app_client
-
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +72,7 @@ def test_the_api_returns_reasoning_and_answer_apart(thinking_url):
 def test_a_video_answer_through_the_server_shows_its_reasoning_apart(thinking_page):
     page = thinking_page
     set_generation(page, max_tokens=128)
-    page.get_by_role("tab", name="Video").click()
-    page.locator("#video-input input[type=file]").set_input_files(str(ASSETS / "example.mp4"))
-    expect(page.locator("#video-input video")).to_be_visible()
-    page.locator("#video-ask").click()
+    ask_about_the_example_video(page)
     expect(page.locator("#video-stats")).to_contain_text("completion tokens")
     block = page.locator("#video-conversation details.video-thinking")
     expect(block).to_have_count(1)
