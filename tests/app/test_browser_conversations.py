@@ -95,6 +95,8 @@ def code_text(page, elem_id: str) -> str:
 
 def test_a_reload_keeps_each_tab_conversation_and_new_conversation_clears_it(page):
     set_generation(page, max_tokens=16)
+    page.get_by_text("System prompt", exact=True).click()
+    page.locator("#chat-system textarea").fill("You keep watch.")
     ask_chat(page, "remember the lighthouse", 1)
     chat_answer = bots(page, "#chat-box").first.text_content()
     page.get_by_role("tab", name="Image").click()
@@ -109,6 +111,8 @@ def test_a_reload_keeps_each_tab_conversation_and_new_conversation_clears_it(pag
     expect(users(page, "#chat-box").first).to_contain_text("remember the lighthouse")
     expect(bots(page, "#chat-box")).to_have_count(1)
     assert shown(bots(page, "#chat-box").first.text_content()) == shown(chat_answer)
+    page.get_by_text("System prompt", exact=True).click()
+    expect(page.locator("#chat-system textarea")).to_have_value("You keep watch.")  # kept with its conversation
     page.get_by_role("tab", name="Image").click()
     expect(users(page, "#image-chat")).to_have_count(1)
     expect(users(page, "#image-chat").first).to_contain_text("what is in the cup?")
