@@ -122,9 +122,9 @@ def engines(output_dir):
 
 @pytest.fixture(scope="session")
 def thinking_engines(output_dir):
-    """The thinking flavour of the tiny checkpoint on its own real server (``--video-via server``: no worker),
-    started once for the engine and page tests of thinking; stopped (whole process groups) at the end."""
-    settings = engine_settings("--model", "tiny-thinking", "--video-via", "server")
+    """The thinking flavour of the tiny checkpoint on its own real engines (server and video worker), started once
+    for the engine and page tests of thinking; stopped (whole process groups) at the end."""
+    settings = engine_settings("--model", "tiny-thinking")
     with started_engines(settings, output_dir / "engine-logs-thinking", "the thinking engines") as eng:
         yield eng
 

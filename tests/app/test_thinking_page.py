@@ -1,6 +1,6 @@
 """A thinking model in the real page and API (``--model tiny-thinking`` on its own real server, headless Chromium):
 the reasoning arrives apart from the answer, in a "Thinking" block that is closed, with its time, once the answer
-is there; the API returns the two apart; a video question through the server shows its reasoning too.
+is there; the API returns the two apart; a video question (to the offline worker) shows its reasoning too.
 
 Random weights tweaked to end their thinking soon (demo/engines/tiny_checkpoint.py): structure, never wording.
 """
@@ -69,7 +69,7 @@ def test_the_api_returns_reasoning_and_answer_apart(thinking_url):
     assert reasoning and answer
 
 
-def test_a_video_answer_through_the_server_shows_its_reasoning_apart(thinking_page):
+def test_a_video_answer_shows_its_reasoning_apart(thinking_page):
     page = thinking_page
     set_generation(page, max_tokens=128)
     ask_about_the_example_video(page)

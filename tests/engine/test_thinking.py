@@ -1,9 +1,10 @@
 """A thinking model on the real vLLM server, started through the app's own launcher: ``--model tiny-thinking``.
 
 The app chooses vLLM's reasoning parser from the checkpoint (its template opens ``<think>``), so the reasoning
-streams as :class:`Thinking` items apart from the answer, on chat and on video through the server. Random weights
+streams as :class:`Thinking` items apart from the answer, on chat and on video through the server; the offline
+video worker, which has no parser, splits its text at ``</think>`` the same way. Random weights
 tweaked to end their thinking soon (demo/engines/tiny_checkpoint.py): structure is asserted, never wording.
-Its own engines (``--video-via server``: no worker): the ``thinking_engines`` fixture of tests/conftest.py.
+Its own engines (server and worker): the ``thinking_engines`` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, GenerationParams, Progress, Thinking
 from tests.drive import collect
 from tests.engine.test_engines import make_clip
-from tests.waits import ENGINE_WAIT_S
 
 PARAMS = GenerationParams(max_tokens=128)  # the app's sampling defaults (temperature 0.7, presence penalty 1.5)
 
@@ -33,7 +33,7 @@ def answer(engines, messages, params=PARAMS) -> tuple[str, str, AnswerStats, lis
 
 def test_the_parser_is_chosen_from_the_checkpoint(thinking_engines):
     assert thinking_engines.reasoning_parser == "qwen3"
-    assert thinking_engines.worker is None
+    assert thinking_engines.worker.thinking  # the worker splits its own text (it has no parser)
     cmd = thinking_engines.server.command
     assert cmd[cmd.index("--reasoning-parser") + 1] == "qwen3"
 
@@ -87,16 +87,24 @@ def test_thinking_ends_soon_in_most_sampled_answers(thinking_engines):
     assert all(r[-1].reasoning_tokens < r[-1].completion_tokens for r in results)
 
 
-def test_video_through_the_server_streams_its_thinking(thinking_engines, tmp_path):
+@pytest.mark.parametrize("path", ["server", "worker"])
+def test_video_streams_its_thinking_apart(thinking_engines, tmp_path, path):
     clip = make_clip(tmp_path / "clip.mp4")
     events = collect(thinking_engines.answer_video(str(clip), "Describe this video.",
-                                                   VideoSampling(fps=2.0, max_frames=16), max_tokens=64))
+                                                   VideoSampling(fps=2.0, max_frames=16), max_tokens=64,
+                                                   via_server=path == "server"))
     kinds = [e.kind for e in events]
     assert kinds[-1] == "done" and "thinking" in kinds
     if "delta" in kinds:
         assert kinds.index("delta") > max(n for n, k in enumerate(kinds) if k == "thinking")
     done = events[-1].answer
-    assert done.reasoning == "".join(e.detail for e in events if e.kind == "thinking") != ""
-    assert done.text == "".join(e.detail for e in events if e.kind == "delta")
+    reasoning = "".join(e.detail for e in events if e.kind == "thinking")
+    text = "".join(e.detail for e in events if e.kind == "delta")
+    assert reasoning and done.reasoning.startswith(reasoning)
+    if text:  # the answer had begun: all the reasoning was sent before it
+        assert done.reasoning == reasoning
+    # The worker sends what it has once per interval, and its last piece with the answer; the server's stream is
+    # the whole answer.
+    assert done.text == text if path == "server" else done.text.startswith(text)
     assert "</think>" not in done.text
     assert 1 <= done.completion_tokens <= 64

@@ -131,58 +131,6 @@ def test_reasoning_comes_before_the_answer():
     assert splitter.flush() == ("", "")
 
 
-# --- the worker's engine loop with a thinking model (a fake engine: its text grows by one piece a step) -----------
-class FakeEngine:
-    def __init__(self, pieces: list[str]):
-        self.pieces, self.steps = pieces, 0
-
-    def add_request(self, request_id, inputs, params):
-        self.request_id = request_id
-
-    def step(self):
-        from types import SimpleNamespace as NS
-
-        self.steps += 1
-        done = self.steps == len(self.pieces)
-        text = "".join(self.pieces[:self.steps])
-        return [NS(request_id=self.request_id, finished=done, prompt_token_ids=[1, 2, 3],
-                   outputs=[NS(text=text, token_ids=list(range(self.steps)), finish_reason="stop" if done else None)])]
-
-
-def run_loop(pieces: list[str], thinking: bool) -> list[tuple]:
-    import numpy as np
-
-    from demo.engines.video_worker import EngineLoop, VideoJob
-
-    events = []
-    loop = EngineLoop(FakeEngine(pieces), prepare=lambda job: {}, make_params=lambda job: None,
-                      emit=lambda kind, job_id, payload: events.append((kind, payload)), capacity=1, interval=0.0,
-                      thinking=thinking)
-    loop.waiting.append(VideoJob(1, np.zeros((2, 4, 4, 3), np.uint8), 2.0, "q", 64))
-    loop._admit()
-    while loop.running:
-        loop._step()
-    return events
-
-
-def test_worker_streams_thinking_then_the_answer():
-    events = run_loop(["a plan", " </th", "ink>\n\nA", " cat", "."], thinking=True)
-    kinds = [k for k, _ in events if k in ("thinking", "delta")]
-    assert kinds[0] == "thinking" and "delta" in kinds
-    assert kinds.index("delta") > max(i for i, k in enumerate(kinds) if k == "thinking")  # all reasoning first
-    answer = next(p for k, p in events if k == "done")
-    assert answer.reasoning == "a plan " and answer.text == "\n\nA cat."
-    streamed = "".join(p for k, p in events if k == "delta")
-    assert answer.text.startswith(streamed) and "think" not in streamed
-
-
-def test_worker_without_thinking_leaves_the_text_whole():
-    events = run_loop(["a plan", " </think>", " A cat."], thinking=False)
-    assert not [k for k, _ in events if k == "thinking"]
-    answer = next(p for k, p in events if k == "done")
-    assert answer.reasoning == "" and answer.text == "a plan </think> A cat."
-
-
 def test_engines_decide_once_and_say_so(tmp_path):
     from demo.engines import Engines
     from demo.settings import Settings

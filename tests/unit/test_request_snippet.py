@@ -1,7 +1,8 @@
 """demo/inputs/request_snippet.py: "Show request" renders the app's own create() arguments as a script and as curl.
 
-The script is run here against a stub ``openai`` module that records what it is asked to send (the real server
-run is a test of its own): it must send exactly the arguments it was rendered from.
+Pure checks of the text: it compiles, names each medium once, quotes what naive quoting breaks, shows nothing of
+this server. Running the script and the curl command is done against the real server only
+(tests/engine/test_request_script.py, and the page's own "Show request" in tests/app/test_browser_conversations.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ import base64
 import io
 import json
 import re
-import sys
-import types
-from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -24,7 +22,6 @@ from demo.inputs.request_snippet import (
     _terminator,
     curl_command,
     describe_media,
-    media_files,
     py_literal,
     python_snippet,
     request_body,
@@ -68,56 +65,6 @@ def video_kwargs() -> dict:
                           media_io_kwargs=media_io_kwargs)
 
 
-class FakeStream:
-    """What the SDK's create() returns with stream=True: an iterable of chunks."""
-
-    def __init__(self, chunks):
-        self.chunks = chunks
-
-    def __iter__(self):
-        return iter(self.chunks)
-
-
-def chunk(reasoning=None, content=None, usage=None, finish=None) -> SimpleNamespace:
-    delta = SimpleNamespace(content=content, reasoning=reasoning)
-    choices = [] if usage else [SimpleNamespace(delta=delta, finish_reason=finish)]
-    return SimpleNamespace(choices=choices, usage=usage)
-
-
-@pytest.fixture
-def fake_openai(monkeypatch):
-    """A stub ``openai`` module whose client records each create() call and streams a fixed answer."""
-    calls: list[dict] = []
-    clients: list[dict] = []
-
-    class OpenAI:
-        def __init__(self, **options):
-            clients.append(options)
-            self.chat = SimpleNamespace(completions=SimpleNamespace(create=self._create))
-
-        def _create(self, **kwargs):
-            calls.append(kwargs)
-            usage = SimpleNamespace(prompt_tokens=123, completion_tokens=45)
-            if not kwargs.get("stream"):
-                message = SimpleNamespace(content="Hello there", reasoning=None)
-                return SimpleNamespace(choices=[SimpleNamespace(message=message)], usage=usage)
-            return FakeStream([chunk(reasoning="Let me look. "), chunk(reasoning="A cat."), chunk(content="Hello "),
-                               chunk(content="there", finish="stop"), chunk(usage=usage)])
-
-    module = types.ModuleType("openai")
-    module.OpenAI = OpenAI
-    monkeypatch.setitem(sys.modules, "openai", module)
-    return SimpleNamespace(calls=calls, clients=clients)
-
-
-def run_snippet(source: str, kwargs: dict, folder, monkeypatch) -> None:
-    """Execute the script in ``folder``, with the media files it reads written there first."""
-    for name, data in media_files(kwargs).items():
-        (folder / name).write_bytes(data)
-    monkeypatch.chdir(folder)
-    exec(compile(source, "request.py", "exec"), {"__name__": "__main__"})
-
-
 def heredoc_body(command: str) -> str:
     """The text between ``<<'MARKER'`` and the line ``MARKER``."""
     marker = re.search(r"<<'([A-Za-z_0-9]+)'\n", command)
@@ -127,45 +74,11 @@ def heredoc_body(command: str) -> str:
     return "\n".join(rest[:end])
 
 
-def test_the_script_compiles_and_sends_exactly_the_arguments(chat_kwargs, fake_openai, tmp_path, monkeypatch,
-                                                             capsys):
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    source = python_snippet(chat_kwargs)
-    source.encode("utf-8")  # the page can show it and a person can save it
-    run_snippet(source, chat_kwargs, tmp_path, monkeypatch)
-    assert fake_openai.calls == [chat_kwargs]
-    assert fake_openai.clients == [{"base_url": "http://localhost:8085/v1", "api_key": "EMPTY"}]
-    out = capsys.readouterr().out
-    assert "Let me look. A cat." in out and "Hello there" in out
-    assert out.index("A cat.") < out.index("Hello there")  # reasoning first, then the answer
-    last = out.rstrip("\n").split("\n")[-1]
-    assert re.fullmatch(r"usage: prompt_tokens=(\d+) completion_tokens=(\d+)", last).groups() == ("123", "45")
-
-
-def test_the_script_reads_the_server_and_key_from_the_environment(chat_kwargs, fake_openai, tmp_path, monkeypatch,
-                                                                  capsys):
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://example.invalid:9/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "k-123")
-    run_snippet(python_snippet(chat_kwargs), chat_kwargs, tmp_path, monkeypatch)
-    assert fake_openai.clients == [{"base_url": "http://example.invalid:9/v1", "api_key": "k-123"}]
-
-
-def test_a_video_request_round_trips_through_the_script(video_kwargs, fake_openai, tmp_path, monkeypatch, capsys):
-    source = python_snippet(video_kwargs)
-    assert "VIDEO_1 = video_url(" in source and "data:video/jpeg" not in source.split("VIDEO_1 =")[1]
-    run_snippet(source, video_kwargs, tmp_path, monkeypatch)
-    assert fake_openai.calls == [video_kwargs]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"video-1-frame-{i:03d}.jpg" for i in range(1, 11)]
-
-
-def test_a_request_without_streaming_is_read_whole(chat_kwargs, fake_openai, tmp_path, monkeypatch, capsys):
-    kwargs = {**chat_kwargs, "stream": False}
-    kwargs.pop("stream_options")
-    run_snippet(python_snippet(kwargs), kwargs, tmp_path, monkeypatch)
-    assert fake_openai.calls == [kwargs]
-    out = capsys.readouterr().out.rstrip("\n").split("\n")
-    assert out[-2:] == ["Hello there", "usage: prompt_tokens=123 completion_tokens=45"]
+def test_the_script_compiles(chat_kwargs, video_kwargs):
+    for kwargs in (chat_kwargs, video_kwargs, {**chat_kwargs, "stream": False}):
+        source = python_snippet(kwargs)
+        source.encode("utf-8")  # the page can show it and a person can save it
+        compile(source, "request.py", "exec")
 
 
 def test_the_script_names_each_medium_once_and_says_what_it_was(chat_kwargs, video_kwargs):
