@@ -15,7 +15,6 @@ import subprocess
 import sys
 
 import pytest
-from PIL import Image
 
 from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, GenerationParams, request_kwargs
@@ -24,18 +23,13 @@ from demo.inputs.images import image_part
 from demo.inputs.request_snippet import media_files, python_snippet
 from tests.drive import collect
 from tests.engine.test_engines import make_clip
+from tests.unit.test_request_snippet import picture
 from tests.waits import ENGINE_WAIT_S
 
 USAGE = re.compile(r"usage: prompt_tokens=(\d+) completion_tokens=(\d+)")
 # Text that breaks naive quoting in a script: quotes of every kind, a shell variable, backslashes, unicode.
 TRICKY = "It's \"quoted\" and '''triple''' and \"\"\"more\"\"\"\n$HOME `id` \\n \\ end\n日本語 ünïcode ✓ 🎥"
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-
-
-def picture(width: int, height: int) -> Image.Image:
-    img = Image.new("RGB", (width, height))
-    img.putdata([((x * 7) % 256, (y * 3) % 256, (x + y) % 256) for y in range(height) for x in range(width)])
-    return img
 
 
 def run_script(engines, kwargs: dict, folder) -> tuple[int, int]:
