@@ -18,7 +18,6 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import AsyncIterator
 
-import httpx
 import openai
 
 from ..errors import EngineError
@@ -110,15 +109,24 @@ CONNECT_TIMEOUT_S = 30.0  # a local server on a saturated machine can take secon
 
 
 def make_client(base_url: str, api_key: str, request_timeout: float) -> openai.AsyncOpenAI:
-    """An async SDK client whose read timeout bounds the wait for each streamed chunk; no silent retries."""
+    """An async SDK client whose read timeout bounds the wait for each streamed chunk; no silent retries.
+
+    The timeout is the SDK's own ``openai.Timeout``: the SDK's HTTP transport is httpx up to openai 2.x and its fork
+    httpx2 from 3.x, which refuses an ``httpx.Timeout`` (every answer failed so on 2026-12-06, issue 25)."""
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0,
-                              timeout=httpx.Timeout(request_timeout, connect=min(request_timeout, CONNECT_TIMEOUT_S)))
+                              timeout=openai.Timeout(request_timeout, connect=min(request_timeout, CONNECT_TIMEOUT_S)))
+
+
+def _transport_error(exc: BaseException, name: str) -> bool:
+    """Whether ``exc`` is the SDK transport's error ``name`` (or a subclass), told by the class names that httpx and
+    its fork httpx2 share rather than by importing either: the installed SDK decides which one it speaks."""
+    return any(k.__name__ == name and k.__module__.split(".")[0] in ("httpx", "httpx2") for k in type(exc).__mro__)
 
 
 def map_error(exc: Exception, *, max_model_len: int, request_timeout: float) -> EngineError:
     """One sentence for any failure of a request to the server."""
     if isinstance(exc, openai.APITimeoutError):
-        if isinstance(exc.__cause__, httpx.ConnectTimeout):  # not the answer's wait: say which limit it was
+        if _transport_error(exc.__cause__, "ConnectTimeout"):  # not the answer's wait: say which limit it was
             return EngineError("server_busy", seconds=min(request_timeout, CONNECT_TIMEOUT_S))
         return EngineError("server_timeout", seconds=request_timeout)
     if isinstance(exc, openai.APIConnectionError):
@@ -219,7 +227,11 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
                             yield Progress(made)
                     if choice.finish_reason:
                         finish = choice.finish_reason
-    except (openai.OpenAIError, httpx.HTTPError) as exc:
+    except Exception as exc:
+        # the SDK wraps what fails before the stream; a stream that breaks mid-answer raises the transport's own
+        # error unwrapped
+        if not (isinstance(exc, openai.OpenAIError) or _transport_error(exc, "HTTPError")):
+            raise
         raise map_error(exc, max_model_len=max_model_len, request_timeout=request_timeout) from exc
     if finish is None:  # the connection closed without a finish reason: the server died mid-answer (seen)
         raise EngineError("server_lost")

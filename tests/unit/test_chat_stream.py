@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+import importlib
+import socket
+
 import openai
 import pytest
 
 from demo.engines.client import AnswerStats, GenerationParams, make_client, map_error
 from demo.errors import EngineError
 
-REQUEST = httpx.Request("POST", "http://x/v1/chat/completions")
+# The HTTP library the installed SDK speaks (httpx up to openai 2.x, its fork httpx2 from 3.x), found from the SDK's
+# own client class: the SDK's errors are built with its own Request and Response, never another library's.
+SDK_HTTP = importlib.import_module(openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0])
+REQUEST = SDK_HTTP.Request("POST", "http://x/v1/chat/completions")
 
 
 # --- GenerationParams.clamped -------------------------------------------------------------------------------
@@ -72,11 +78,11 @@ def test_describe():
 # --- map_error ----------------------------------------------------------------------------------------------
 
 def status_error(cls, status: int, message: str):
-    return cls(message=message, response=httpx.Response(status, request=REQUEST), body=None)
+    return cls(message=message, response=SDK_HTTP.Response(status, request=REQUEST), body=None)
 
 
-def mapped(exc: Exception) -> EngineError:
-    err = map_error(exc, max_model_len=8192, request_timeout=300.0)
+def mapped(exc: Exception, request_timeout: float = 300.0) -> EngineError:
+    err = map_error(exc, max_model_len=8192, request_timeout=request_timeout)
     assert isinstance(err, EngineError)
     assert "Traceback" not in str(err)
     return err
@@ -89,15 +95,36 @@ def test_timeout():
 
 
 def test_a_connect_timeout_is_not_called_a_slow_answer():
-    try:
+    """A real connect timeout through make_client: a listening socket whose backlog is full takes no more
+    connections, so the client's connect waits out its limit (the request timeout here, 0.5 s)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        held = []
         try:
-            raise httpx.ConnectTimeout("timed out", request=REQUEST)
-        except httpx.ConnectTimeout as cause:
-            raise openai.APITimeoutError(request=REQUEST) from cause  # as openai's _base_client raises it
-    except openai.APITimeoutError as exc:
-        err = mapped(exc)
-    assert err.code == "server_busy"
-    assert "30 s" in str(err) and "300" not in str(err)
+            for _ in range(8):  # fill the accept queue (never accepted)
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
+                held.append(s)
+
+            async def ask():
+                client = make_client(f"http://127.0.0.1:{port}/v1", "key", 0.5)
+                try:
+                    await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+                finally:
+                    await client.close()
+
+            with pytest.raises(openai.APITimeoutError) as info:
+                asyncio.run(ask())
+        finally:
+            for s in held:
+                s.close()
+    err = mapped(info.value, request_timeout=0.5)
+    assert err.code == "server_busy", (type(info.value.__cause__), err)
+    read_timeout = mapped(openai.APITimeoutError(request=REQUEST), request_timeout=0.5)
+    assert read_timeout.code == "server_timeout"
 
 
 def test_connection_error():
