@@ -47,7 +47,8 @@ def verdict(nvidia_smi_output: str) -> tuple[bool, str]:
         f".venv/bin/pip install 'https://github.com/vllm-project/vllm/releases/download/v{VLLM_VERSION}/"
         f"vllm-{VLLM_VERSION}+cu129-cp38-abi3-manylinux_2_31_x86_64.whl' "
         f"--extra-index-url https://download.pytorch.org/whl/cu129, then "
-        f".venv/bin/pip install $(grep -v '^vllm' requirements.txt | grep -v '^#'); "
+        f".venv/bin/pip install -r requirements/app.in (the app's other packages, resolved then: that path is not "
+        f"the locked set, and scripts/setup_env.sh keeps such a build as it is); "
         f"with an older driver than that, use the container image vllm/vllm-openai of a release built for it.")
 
 

@@ -28,6 +28,10 @@ venv="${VENV:-.venv}"
 if [ "$flavour" = auto ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then flavour=gpu; else flavour=cpu; fi
 fi
+if [ "$want_test" = 1 ] && [ "$flavour" != cpu ]; then
+  echo "setup: the test set is the CPU set plus the test tools (the tests run vLLM's CPU build): use cpu --test" >&2
+  exit 2
+fi
 
 # vLLM 0.32 supports Python 3.11 to 3.14; the CPU torch wheel on these machines is for 3.11.
 python="${PYTHON:-}"
@@ -45,14 +49,19 @@ fi
 py="$venv/bin/python"
 pip=("$py" -m pip --disable-pip-version-check)
 
-# The locked set, and its input for --newest.
-req=requirements.txt
-[ "$flavour" = cpu ] && req=requirements-cpu.txt
-[ "$want_test" = 1 ] && req=requirements-test.txt
+# The locked set (and its input, for --newest), and the stamp of a set-up of it.
+lock_of() { if [ "$1" = 1 ]; then echo requirements-test.txt; elif [ "$flavour" = cpu ]; then echo requirements-cpu.txt; else echo requirements.txt; fi; }
+stamp_of() {
+  echo "$venv/.setup-$flavour-$1-$newest-$(cat "$(lock_of "$1")" requirements/*.in scripts/setup_env.sh demo/lockfile.py \
+    demo/cpu_torchvision_fix.py demo/cuda_driver.py | sha256sum | cut -c1-16)"
+}
+req="$(lock_of "$want_test")"
 inputs=requirements/$flavour.in
 [ "$want_test" = 1 ] && inputs=requirements/test.in
-files=("$req" requirements/*.in scripts/setup_env.sh demo/lockfile.py demo/cpu_torchvision_fix.py demo/cuda_driver.py)
-stamp="$venv/.setup-$flavour-$want_test-$newest-$(cat "${files[@]}" | sha256sum | cut -c1-16)"
+stamp="$(stamp_of "$want_test")"
+# The test set is the CPU set plus the test tools, at the CPU set's versions (a unit test holds them so): where it
+# is installed, run.sh keeps it rather than removing the tools that test.sh would then install again.
+if [ "$want_test" = 0 ] && [ "$flavour" = cpu ] && [ -f "$(stamp_of 1)" ]; then stamp="$(stamp_of 1)"; fi
 # A vLLM 0.32.0 build of another CUDA installed by hand ("0.32.0+cu129", README's CUDA path) is kept as it is:
 # the locked set's CUDA 13 packages are not forced on it.
 hand_built=0

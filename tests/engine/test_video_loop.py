@@ -130,7 +130,7 @@ def test_a_place_in_line_moves_up_when_a_job_ahead_is_cancelled(engines):
 def test_a_job_over_its_time_limit_fails_alone_and_the_worker_goes_on(engines, monkeypatch):
     worker = engines.worker
     pid = worker.pid
-    before, aborted = ended(worker), count(worker, "aborted")
+    before, counts = ended(worker), dict(worker.counts)
     # A limit shorter than any job's run here (thousands of tokens), counted from the job's start.
     monkeypatch.setattr(worker, "settings", dataclasses.replace(worker.settings, video_timeout=0.5))
 
@@ -143,7 +143,11 @@ def test_a_job_over_its_time_limit_fails_alone_and_the_worker_goes_on(engines, m
     assert isinstance(job.error, EngineError) and job.error.code == "worker_timeout"
     assert job.has("stage", "encoding")
     wait_until(lambda: ended(worker) == before + 1, "the worker to end the job", ENGINE_WAIT_S)
-    assert count(worker, "aborted") == aborted + 1, worker.counts  # stopped in vLLM, not left to run
+    # Stopped, not left to run: aborted in vLLM, or dropped before vLLM took it when the limit came while the worker
+    # was still encoding it (its limit counts from the encoding's start; a loaded 2-core machine took longer than
+    # 0.5 s to encode in a fresh-clone run). Without the limit the job runs to its end, counted under finished_*.
+    grew = {name: n - counts.get(name, 0) for name, n in worker.counts.items() if n != counts.get(name, 0)}
+    assert grew in ({"aborted": 1}, {"cancelled_waiting": 1}), worker.counts
     monkeypatch.undo()
 
     async def next_job():
