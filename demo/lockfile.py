@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.markers import Marker
+from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 from packaging.specifiers import Specifier
 from packaging.utils import canonicalize_name
@@ -101,6 +101,32 @@ def against_inputs(inputs: dict[str, Requirement], pins: dict[str, str], left_ou
     return out
 
 
+def linux_x86_64(python: str) -> dict[str, str]:
+    """The marker environment of CPython ``python`` ("3.12", or "3.11.7") on Linux x86-64: the sets' target."""
+    full = python if python.count(".") >= 2 else f"{python}.0"
+    return {**default_environment(), "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+            "platform_machine": "x86_64", "implementation_name": "cpython",
+            "platform_python_implementation": "CPython", "python_version": ".".join(full.split(".")[:2]),
+            "python_full_version": full}
+
+
+def covers(universal: list[Pin], target: list[Pin], environment: dict[str, str]) -> list[str]:
+    """What a universal lock, read for ``environment``, lacks or holds at another version, of a resolution made for
+    that environment alone (``target``). uv's universal resolution reads one wheel's metadata for every platform,
+    and a package whose wheels declare different requirements can leave one out (intel-openmp's Linux wheel
+    requires intel-cmplr-lib-ur; the universal CPU set had it not, 2026-12-06)."""
+    have = {p.name: p.version for p in universal if p.applies(environment)}
+    out = []
+    for pin in target:
+        if not pin.applies(environment):
+            continue
+        if pin.name not in have:
+            out.append(f"lacks {pin.name}=={pin.version}")
+        elif have[pin.name] != pin.version:
+            out.append(f"has {pin.name}=={have[pin.name]} where the resolution for this target has {pin.version}")
+    return out
+
+
 def installed() -> dict[str, str]:
     """Every distribution of the running environment: canonical name -> version."""
     out = {}
@@ -134,7 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lock", type=Path)
     parser.add_argument("--keep", action="append", default=[], help="a package installed apart (torch on CPU)")
+    parser.add_argument("--covers", type=Path, help="instead: check that the lock holds this resolution's pins")
+    parser.add_argument("--python", default="3.11", help="with --covers: the target CPython, on Linux x86-64")
     args = parser.parse_args(argv)
+    if args.covers:
+        gaps = covers(read_lock(args.lock), read_lock(args.covers), linux_x86_64(args.python))
+        for gap in gaps:
+            print(f"lock: {args.lock.name} for CPython {args.python} on Linux x86-64 {gap}", file=sys.stderr)
+        return 1 if gaps else 0
     problems, extras = differences(read_lock(args.lock), installed(),
                                    KEEP | {canonicalize_name(k) for k in args.keep})
     for problem in problems:

@@ -15,11 +15,12 @@ cd "$root"
 
 # uv, pinned: it resolves for a target platform and Python that this machine need not have (pip-tools resolves
 # for the running interpreter only), writes hashes, and takes seconds. It lives in a folder of its own.
+# packaging reads the locks back for the check below (demo/lockfile.py).
 uv_version=0.13.9
 tools=.cache/lock-tools
 if [ ! -x "$tools/bin/uv" ] || [ "$("$tools/bin/uv" --version | cut -d' ' -f2)" != "$uv_version" ]; then
   python3 -m venv "$tools"
-  "$tools/bin/python" -m pip install -q --disable-pip-version-check "uv==$uv_version"
+  "$tools/bin/python" -m pip install -q --disable-pip-version-check "uv==$uv_version" "packaging==26.4"
 fi
 uv="$tools/bin/uv"
 
@@ -41,5 +42,34 @@ cpu_only=(--find-links "$torch_links" --no-emit-package torch --no-emit-package 
 "$uv" pip compile requirements/cpu.in "${common[@]}" "${cpu_only[@]}" -o requirements-cpu.txt
 # The test set is held to the CPU set's versions, so tests run exactly what `scripts/run.sh` installs.
 "$uv" pip compile requirements/test.in "${common[@]}" "${cpu_only[@]}" -c requirements-cpu.txt -o requirements-test.txt
+
+# A universal resolution reads one wheel's metadata for every platform, and a package whose wheels declare other
+# requirements on Linux can go missing (intel-openmp -> intel-cmplr-lib-ur did). So each lock is resolved again for
+# the target alone, Linux x86-64 and each Python the README names, held to the lock's own versions: whatever that
+# adds is a gap, to be named in the input. The CPU sets only for the Pythons whose torch wheel is at hand.
+target="$(mktemp -d)"
+trap 'rm -rf "$target"' EXIT
+gaps=0
+for python in 3.11 3.12 3.13 3.14; do
+  for set in "gpu requirements.txt" "cpu requirements-cpu.txt" "test requirements-test.txt"; do
+    read -r name lock <<<"$set"
+    extra=()
+    if [ "$name" != gpu ]; then
+      extra=("${cpu_only[@]}")
+      if [ -d "$torch_links" ] && ! compgen -G "$torch_links/torch-${torch_pin}-cp${python/./}-*.whl" >/dev/null; then
+        echo "lock: $lock not checked for Python $python: no torch $torch_pin wheel for it in $torch_links"
+        continue
+      fi
+    fi
+    "$uv" pip compile "requirements/$name.in" --python-platform x86_64-manylinux_2_28 --python-version "$python" \
+      --quiet --no-header -c "$lock" "${extra[@]}" -o "$target/$name-$python.txt" || { gaps=1; continue; }
+    PYTHONPATH="$root" "$tools/bin/python" -m demo.lockfile "$lock" --covers "$target/$name-$python.txt" \
+      --python "$python" || gaps=1
+  done
+done
+if [ "$gaps" = 1 ]; then
+  echo "lock: a lock lacks what its target needs (above): name the package in its requirements/*.in, with why" >&2
+  exit 1
+fi
 echo "lock: wrote requirements.txt, requirements-cpu.txt, requirements-test.txt with uv $uv_version;" \
-     "run scripts/test.sh before committing them"
+     "each holds what Linux x86-64 needs on every Python checked above; run scripts/test.sh before committing them"

@@ -116,6 +116,31 @@ def test_the_gpu_set_resolves_to_exactly_its_pins_for_a_space(tmp_path):
     assert chosen["vllm"] == "0.32.0" and chosen["torch"] == "2.13.0"
 
 
+
+@pytest.mark.parametrize("lock", ["requirements-cpu.txt", "requirements-test.txt"])
+def test_a_cpu_set_resolves_to_exactly_its_pins(tmp_path, lock):
+    """A CPU set resolved freely by pip for Linux x86-64 CPython 3.11, hashes aside: nothing comes in that the lock
+    does not hold (uv's universal resolution once left out a Linux-only requirement, intel-cmplr-lib-ur) but what
+    it leaves out on purpose (torch's CPU build, from pip's configured sources as the set-up's first try, and the
+    two wheels that do not load on it)."""
+    pins = [p for p in read_lock(ROOT / lock) if p.applies(LINUX_311)]
+    bare = tmp_path / "bare.txt"
+    bare.write_text("\n".join(f"{p.name}=={p.version}" for p in pins) + "\n")
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
+         "--python-version", "3.11", *SPACE_PLATFORMS, "--only-binary=:all:", "--target", str(tmp_path / "t"),
+         "-r", str(bare)],
+        capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    chosen = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
+              for i in json.loads(report.read_text())["install"]}
+    torch_pin = next(l for l in logical_lines((REQ / "cpu.in").read_text()) if l.startswith("torch=="))
+    assert chosen.pop("torch") == torch_pin.split("==")[1]
+    for name in SETS[lock][1] - {"torch"}:
+        chosen.pop(name)
+    assert chosen == {p.name: p.version for p in pins}
+
 def test_the_cuda_build_needs_the_cuda_version_the_driver_check_asks_for(tmp_path):
     """PyPI's Linux wheel of the locked torch, as a GPU machine gets it: the CUDA toolkit it requires is the one
     demo/cuda_driver.py checks for, and the one the GPU set locks."""
