@@ -64,6 +64,10 @@ MESSAGES = {
                     "this one reads format {supported}). Please update the demo to open it.",
     "import_too_large": "This conversation file is too large ({size}); the limit is {limit}.",
     "import_bad": "This conversation file is damaged and could not be opened: {detail}.",
+    "import_not_stored": "This conversation's images could not be stored on the server ({reason}); nothing was "
+                         "loaded.",
+    "video_history_images": "A video's earlier turns are text only, and this history holds images (a Chat or Image "
+                            "conversation): ask about those in /chat.",
     "import_no_video": "This conversation has no video frames: load it in the Chat or Image tab.",
 }
 

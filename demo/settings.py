@@ -83,6 +83,10 @@ class Settings:
                                      "as many, to read their clips meanwhile, and queues the rest.")
     max_queue_size: int = _opt(64, "Requests that may wait in the page's queue; more are turned away.")
     max_file_size_mb: int = _opt(200, "Largest upload, in MB; larger files are refused before they are read.")
+    session_capacity: int = _opt(1000, "Sessions (visitors and API callers) whose state the page keeps in memory; "
+                                       "beyond that the oldest are forgotten (Gradio's state_session_capacity).")
+    state_ttl: float = _opt(3600.0, "Seconds a video conversation's frames stay in memory after its last change "
+                                    "(Gradio frees a closed tab's state too); the browser's own copy brings it back.")
     max_restarts: int = _opt(5, "Times a dead engine is restarted before the app reports an error and stops trying.")
 
     @classmethod
@@ -117,11 +121,14 @@ class Settings:
             if not 0.0 < getattr(self, name) <= 1.0:
                 out.append(f"--{_flag(name)} must be in (0, 1]")
         for name in ("max_model_len", "tensor_parallel_size", "video_max_tokens", "cpu_kv_cache_gib",
-                     "concurrency_limit", "video_concurrency", "max_queue_size", "max_file_size_mb"):
+                     "concurrency_limit", "video_concurrency", "max_queue_size", "max_file_size_mb",
+                     "session_capacity"):
             if getattr(self, name) < 1:
                 out.append(f"--{_flag(name)} must be at least 1")
         if self.video_max_tokens >= self.max_model_len:
             out.append("--video-max-tokens must be smaller than --max-model-len")
+        if not self.state_ttl > 0:
+            out.append("--state-ttl must be more than 0 seconds")
         if not 0.0 <= self.stream_interval <= 1.0:
             out.append("--stream-interval must be between 0 and 1 second")
         for name in ("port", "app_port"):

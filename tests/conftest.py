@@ -161,9 +161,9 @@ def thinking_engines(output_dir):
 
 
 @contextmanager
-def page_instance(engines, **changes):
+def launched_page(engines, **changes):
     """The real page (``demo.ui.build_demo``) on ``engines``, some settings changed, launched in-process on a
-    free port; yields its URL and closes it afterwards."""
+    free port; yields its FastAPI app and URL and closes it afterwards."""
     from demo.engines.server import free_port
     from demo.ui import build_demo, launch_kwargs
 
@@ -171,15 +171,28 @@ def page_instance(engines, **changes):
     demo = build_demo(settings, engines)
     kwargs = launch_kwargs(settings)
     kwargs.update(server_port=free_port(), server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    _, url, _ = demo.launch(**kwargs)
+    server_app, url, _ = demo.launch(**kwargs)
     try:
-        yield url.rstrip("/")
+        yield server_app, url.rstrip("/")
     finally:
         demo.close()
 
 
-@pytest.fixture(scope="session")
-def app_url(engines):
-    """The real page on the real engines, as configured."""
-    with page_instance(engines) as url:
+@contextmanager
+def page_instance(engines, **changes):
+    """The URL of :func:`launched_page`."""
+    with launched_page(engines, **changes) as (_, url):
         yield url
+
+
+@pytest.fixture(scope="session")
+def app_page(engines):
+    """The real page on the real engines, as configured: (its FastAPI app, its URL)."""
+    with launched_page(engines) as launched:
+        yield launched
+
+
+@pytest.fixture(scope="session")
+def app_url(app_page):
+    """The URL of the real page on the real engines, as configured."""
+    return app_page[1]

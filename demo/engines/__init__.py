@@ -200,10 +200,18 @@ class Engines:
         return out
 
     # --- requests -----------------------------------------------------------------------------------------
-    async def run_blocking(self, fn, *args):
+    async def run_blocking(self, fn, *args, cancellable: bool = False):
         """``fn(*args)`` for a chat or image request (reading, checking, encoding images) in the image pool.
-        A cancel abandons the wait; the thread finishes on its own."""
-        return await asyncio.get_running_loop().run_in_executor(self._image_pool, partial(fn, *args))
+        A cancel abandons the wait at once. ``cancellable``: ``fn`` also gets ``cancelled=`` a ``threading.Event``
+        that the cancel sets, so that work which looks at it stops there rather than hold a thread of the shared
+        pool to its end for a request that is gone (issue 26)."""
+        cancelled = threading.Event()
+        call = partial(fn, *args, cancelled=cancelled) if cancellable else partial(fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._image_pool, call)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
 
     async def _off_loop(self, fn, *args):
         """The same for video work (probing, decoding, sampling, encoding frames), in the video pool."""

@@ -22,8 +22,13 @@ from ..errors import ImageError
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-# What the chat box's Markdown would turn into HTML or code: backslash-escaped, so user text shows as typed.
-_MARKUP = re.compile(r"([\\`<>&~])")
+# What the chat box's Markdown would turn into HTML, code or an image: backslash-escaped, so user text shows as typed.
+_MARKUP = re.compile(r"([\\`<>&~]|(?<=!)\[)")
+# In a model's Markdown: an image (``![alt](url)``, ``![alt][ref]``) and a raw HTML tag, outside code.
+_IMAGE_OR_TAG = re.compile(r"(?<=!)\[|<(?=[A-Za-z/!?])")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+# an inline code span: a run of backticks closed by a run as long, not across a blank line (a paragraph's end)
+_INLINE_CODE = re.compile(r"((`+)(?:(?!\n[ \t]*\n)[\s\S])*?(?<!`)\2(?!`))")
 
 
 def clean_text(text) -> str:
@@ -36,6 +41,37 @@ def clean_text(text) -> str:
 def shown_as_text(text: str) -> str:
     """``text`` for the chat box's Markdown, escaped so that markup in it is shown, never rendered."""
     return _MARKUP.sub(r"\\\1", text)
+
+
+def answer_markdown(text: str) -> str:
+    """A model's Markdown (an answer, its reasoning) as the chat box shows it: rendered, but with no image and no raw
+    HTML outside code, which stay as text (``\\![alt](url)``, ``\\<img ...>``). A picture in a model's answer
+    would be fetched by the visitor's browser from wherever the text points: a tracking pixel, or a leak of what a
+    prompt injection put in its URL (issue 26). Code shows as code, untouched."""
+    out, fence, prose = [], None, []
+    for line in text.splitlines(keepends=True):
+        opening = _FENCE.match(line)
+        if fence is None and opening:
+            out.append(_escape_prose("".join(prose)))
+            prose, fence = [], opening.group(1)
+            out.append(line)
+        elif fence is not None:
+            out.append(line)
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence) \
+                    and not line.strip()[len(opening.group(1)):]:
+                fence = None  # the closing fence: same character, at least as long, nothing after it
+        else:
+            prose.append(line)
+    out.append(_escape_prose("".join(prose)))
+    return "".join(out)
+
+
+def _escape_prose(text: str) -> str:
+    """Images and tags escaped in ``text``, its inline code spans left as they are."""
+    pieces = _INLINE_CODE.split(text)
+    # split with two groups: [prose, span, its backticks, prose, span, its backticks, ..., prose]
+    return "".join(_IMAGE_OR_TAG.sub(r"\\\g<0>", piece) if i % 3 == 0 else piece if i % 3 == 1 else ""
+                   for i, piece in enumerate(pieces))
 
 
 def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = ()) -> dict:
@@ -89,10 +125,16 @@ def check_image_count(history: list[dict], adding: int = 0) -> None:
         raise ImageError("too_many_images", limit=MAX_IMAGES)
 
 
-def to_openai(history: list[dict], system_prompt: str = "") -> list[dict]:
+class Abandoned(Exception):
+    """The request that wanted this work is gone (Stop, a closed tab): the work stopped where it was."""
+
+
+def to_openai(history: list[dict], system_prompt: str = "", cancelled=None) -> list[dict]:
     """OpenAI chat messages for a conversation (a blank system prompt is left out).
 
     Text is cleaned (:func:`clean_text`) and the number of images checked here too, whoever built the history.
+    ``cancelled`` (a ``threading.Event``, from ``Engines.run_blocking``) is looked at before each image, the costly
+    part (up to 12 MP decoded, turned upright and encoded each): once set, :class:`Abandoned` is raised.
     """
     check_image_count(history)
     messages: list[dict] = []
@@ -103,8 +145,12 @@ def to_openai(history: list[dict], system_prompt: str = "") -> list[dict]:
         images = turn_images(turn)
         text = clean_text(turn_text(turn))
         if turn["role"] == "user" and images:
-            messages.append({"role": "user", "content": [_image_part(p) for p in images]
-                             + [{"type": "text", "text": text}]})
+            parts = []
+            for path in images:
+                if cancelled is not None and cancelled.is_set():
+                    raise Abandoned()
+                parts.append(_image_part(path))
+            messages.append({"role": "user", "content": parts + [{"type": "text", "text": text}]})
         else:
             messages.append({"role": turn["role"], "content": text})
     return messages
@@ -120,9 +166,9 @@ def _chatbot_messages(history: list[dict], streaming: bool = False):
     for index, turn in enumerate(history):
         images = turn_images(turn)
         text = turn_text(turn)
-        if turn["role"] == "user":  # the person's own words, as typed; the model's answers are Markdown
-            text = shown_as_text(text)
-        reasoning = turn.get("reasoning", "") if turn["role"] == "assistant" else ""
+        # the person's own words, as typed; the model's answers are Markdown, without images or raw HTML
+        text = shown_as_text(text) if turn["role"] == "user" else answer_markdown(text)
+        reasoning = answer_markdown(turn.get("reasoning", "")) if turn["role"] == "assistant" else ""
         if reasoning:  # Gradio's collapsible thought: open with a spinner while thinking, closed once answering
             done = bool(text) or "thinking_s" in turn or not (streaming and index == len(history) - 1)
             metadata = {"title": THINKING_TITLE, "status": "done" if done else "pending"}

@@ -30,6 +30,7 @@ from PIL import Image
 from ..errors import ImageError, UserFacingError
 from .conversation import UPLOAD_HOURS, clean_text, turn_text
 from .images import MAX_IMAGES, check_image, image_part
+from .numbers import finite
 from .video_clip import VideoClip
 from .video_frames import FramePlan
 
@@ -235,8 +236,8 @@ def _is_int(value) -> bool:
 
 
 def _number(value, what: str, *, low: float = 0.0, high: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high:
+    number = finite(value)
+    if number is None or not low <= number <= high:
         raise _bad(f"{what} is not a number in range")
     return value
 
@@ -326,11 +327,16 @@ def _base64(payload: str) -> bytes | None:
         return None
 
 
+NAME_BYTES = 80  # a name's length in UTF-8 bytes: file systems count bytes (255 on most, 143 under eCryptfs)
+
+
 def safe_name(name: str, default: str = "image") -> str:
     """A file name of our own from a document's: its last component only, letters, digits, spaces, ``.``, ``-``
-    and ``_`` (``../../etc/x`` gives ``x``); never empty, hidden or long."""
+    and ``_`` (``../../etc/x`` gives ``x``); never empty, hidden or long: at most :data:`NAME_BYTES` bytes, cut
+    between characters (80 four-byte letters were 320 bytes: "File name too long", issue 26)."""
     base = re.split(r"[\\/]", name)[-1]
-    base = re.sub(r"[^\w. -]+", "_", base).strip("._- ")[:80]
+    base = re.sub(r"[^\w. -]+", "_", base).strip("._- ")
+    base = base.encode("utf-8")[:NAME_BYTES].decode("utf-8", "ignore").strip("._- ")
     return base or default
 
 
@@ -340,9 +346,9 @@ def _write_images(turns: list[dict], folder: Path) -> list[dict]:
     if not any(_images(turn) for turn in turns):
         return turns
     target = folder / f"imported-{secrets.token_hex(8)}"
-    target.mkdir(parents=True)
     count = 0
     try:
+        target.mkdir(parents=True)
         for turn in turns:
             if isinstance(turn["content"], list):
                 parts = []
@@ -357,8 +363,10 @@ def _write_images(turns: list[dict], folder: Path) -> list[dict]:
                         part = {"type": "image", "path": str(path)}
                     parts.append(part)
                 turn["content"] = parts
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(target, ignore_errors=True)
+        if isinstance(exc, OSError):  # the disk's answer, never its path: the folder is the server's business
+            raise ConversationFileError("import_not_stored", reason=exc.strerror or type(exc).__name__) from None
         raise
     return turns
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .numbers import finite
+
 MAX_OBJECTS = 20
 MAX_LABEL = 40
 SCALE = 1000
@@ -72,9 +74,10 @@ def _coords(value, n: int) -> tuple[int, ...] | None:
     """``n`` finite numbers, rounded and clamped to 0..1000; None for any other shape."""
     if not isinstance(value, (list, tuple)) or len(value) != n:
         return None
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+    numbers = [finite(v) for v in value]
+    if None in numbers:
         return None
-    return tuple(min(SCALE, max(0, _round(v))) for v in value)
+    return tuple(min(SCALE, max(0, _round(v))) for v in numbers)
 
 
 def _found(entry: dict) -> Found | None:
@@ -109,6 +112,10 @@ def parse(text: str) -> list[Found]:
     if not isinstance(text, str):
         return []
     text = text[:MAX_TEXT]
+    # Characters handed to the JSON reader, in all: nested braces would otherwise have every span of up to MAX_SPAN
+    # read again at each closing brace (200,000 characters of them took 24 s of CPU, issue 26). A real answer's
+    # entries and wrapper come to about twice its length.
+    budget = 2 * len(text) + MAX_SPAN
     found: list[Found] = []
     opens: list[int] = []
     in_string = escaped = False
@@ -127,6 +134,9 @@ def parse(text: str) -> list[Found]:
         elif ch == "}" and opens:
             span = text[opens.pop():i + 1]
             if len(span) <= MAX_SPAN and ("bbox_2d" in span or "point_2d" in span):
+                budget -= len(span)
+                if budget < 0:
+                    break
                 entry = _load(span)
                 item = _found(entry) if isinstance(entry, dict) else None
                 if item is not None:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from .numbers import finite
+
 BASE_URL_DEFAULT = "http://localhost:8085/v1"
 WIDTH = 100  # the width the Python literals are folded to
 # A data URL as the app writes it; the payload is checked when it is decoded.
@@ -164,9 +166,7 @@ def _frame_digits(count: int) -> int:
 
 
 def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
+    return finite(value)
 
 
 def media_files(kwargs: dict) -> dict[str, bytes]:

@@ -15,6 +15,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from .numbers import finite
+
 TEMPORAL_PATCH = 2
 MAX_MOMENTS = 12
 LABEL_MAX = 60
@@ -200,9 +202,7 @@ def _seconds(value) -> float | None:
             value = spans[0].seconds if spans else float(value)
         except ValueError:
             return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
+    return finite(value)
 
 
 def parse_moments(text: str, duration: float | None) -> list[Moment]:

@@ -74,7 +74,7 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
     thinking_since = None
     try:
         # reading and resizing the images, off the event loop
-        messages = await engines.run_blocking(to_openai, history, system_prompt)
+        messages = await engines.run_blocking(to_openai, history, system_prompt, cancellable=True)
         async with aclosing(engines.stream_chat(messages, params)) as items:
             async for item in items:
                 if isinstance(item, (str, Thinking)):

@@ -13,7 +13,7 @@ from contextlib import aclosing
 import gradio as gr
 
 from ..engines.client import GenerationParams, Progress, Thinking
-from ..inputs.conversation import assistant_turn, clean_text, to_openai, user_turn
+from ..inputs.conversation import assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn
 from ..engines import Engines
 from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
@@ -21,9 +21,8 @@ from .common import as_gradio_error, closed_with_its_run, params_from, video_slo
 from .image_find import KINDS, find_objects
 from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_run import run_video, sampling_from
-from ..inputs import conversation_file, grounding
+from ..inputs import grounding
 from . import kept
-from .local_files import local_only
 
 
 def history_from_api(history) -> list[dict]:
@@ -33,7 +32,7 @@ def history_from_api(history) -> list[dict]:
         return []
     if isinstance(history, dict) and "format" in history:
         try:
-            return conversation_file.load(history, folder=kept.new_folder(), max_bytes=kept.IMPORT_MAX_BYTES).history
+            return kept.open_document(history).history
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
     if not isinstance(history, list) or not all(
@@ -49,7 +48,7 @@ async def _stream(engines: Engines, history: list[dict], system_prompt: str, par
     """(stats, answer, reasoning) as they grow: a thinking model's reasoning apart from its answer."""
     answer = reasoning = ""
     try:
-        messages = await engines.run_blocking(to_openai, history, system_prompt)
+        messages = await engines.run_blocking(to_openai, history, system_prompt, cancellable=True)
         async with aclosing(engines.stream_chat(messages, params)) as items:
             async for item in items:
                 if isinstance(item, str):
@@ -65,12 +64,16 @@ async def _stream(engines: Engines, history: list[dict], system_prompt: str, par
 
 
 def video_turns(history: list[dict]) -> tuple[tuple[str, str], ...]:
-    """(question, answer) pairs from a validated history, which must alternate user, assistant."""
+    """(question, answer) pairs of text from a validated history, which must alternate user, assistant. A
+    document's images are refused: a turn's content list would otherwise reach the prompt as its Python repr, the
+    server's file paths in it (issue 26)."""
     roles = [t["role"] for t in history]
     if roles != ["user", "assistant"] * (len(history) // 2):
         raise gr.Error("history must alternate user and assistant turns, starting with the user's.",
                        print_exception=False)
-    return tuple((history[i]["content"], history[i + 1]["content"]) for i in range(0, len(history), 2))
+    if any(turn_images(turn) for turn in history):
+        raise gr.Error(MESSAGES["video_history_images"], print_exception=False)
+    return tuple((turn_text(history[i]), turn_text(history[i + 1])) for i in range(0, len(history), 2))
 
 
 async def _video_updates(updates):
@@ -93,10 +96,10 @@ def build_api(engines: Engines) -> None:
         message = gr.Textbox(label="message")
         system = gr.Textbox("", label="system_prompt")
         history = gr.JSON([], label="history")
-        image = local_only(gr.File(label="image", type="filepath"))  # checked by content in the handler
+        image = gr.File(label="image", type="filepath")  # checked by content in the handler
         image_question = gr.Textbox("Describe this image.", label="question")
         video_question = gr.Textbox(VIDEO_QUESTION, label="question")
-        video = local_only(gr.Video(label="video"))
+        video = gr.Video(label="video")
         fps = gr.Number(2.0, label="fps")
         max_frames = gr.Number(64, label="max_frames")
         gen = [gr.Number(d.temperature, label="temperature"), gr.Number(d.top_p, label="top_p"),

@@ -16,7 +16,6 @@ from .answering import (ConversationView, came_back, edited, file_loaded, kept_u
                         stream_answer, undone)
 from .common import closed_with_its_run, params_from, tell
 from .kept import conversation_files_row
-from .local_files import local_only
 
 EXAMPLES = [
     "reverse every character of 'I love Qwen3-VL-4B-Instruct'",
@@ -29,10 +28,10 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState)
     state = gr.State([])
     with gr.Row():
         with gr.Column(scale=1):
-            chatbot = local_only(gr.Chatbot(label="Chat", height=400, buttons=["copy"], elem_id="chat-box",
-                                            editable="user", group_consecutive_messages=False,
-                                            placeholder="Ask anything. Answers stream from vLLM as they are "
-                                                        "generated."))
+            chatbot = gr.Chatbot(label="Chat", height=400, buttons=["copy"], elem_id="chat-box",
+                                 editable="user", group_consecutive_messages=False,
+                                 placeholder="Ask anything. Answers stream from vLLM as they are "
+                                             "generated.")
             with gr.Row():
                 textbox = gr.Textbox(placeholder="Type a message and press Enter", show_label=False,
                                      scale=5, elem_id="chat-input", max_lines=8)

@@ -57,7 +57,8 @@ async def find_objects(engines: Engines, image: str, phrase, kind: str = "boxes"
         raise ImageError("image_missing")
     kind = kind if kind in KINDS else "boxes"
     await engines.run_blocking(check_image, image)
-    messages = await engines.run_blocking(to_openai, [user_turn(grounding.prompt(phrase, kind), [image])])
+    messages = await engines.run_blocking(to_openai, [user_turn(grounding.prompt(phrase, kind), [image])], "",
+                                            cancellable=True)
     # Greedy, the likeliest places; no presence penalty, which would push each coordinate away from the digits
     # already written (each digit is a token of its own in Qwen's vocabulary).
     # A thinking model thinks first (the schema holds only what follows '</think>'): room for that too.

@@ -16,7 +16,6 @@ from .answering import (ConversationView, came_back, edited, file_loaded, kept_u
                         stream_answer, undone)
 from .common import closed_with_its_run, params_from, tell
 from .image_find import KINDS, drawn, find_objects, found_in_answer, found_summary
-from .local_files import local_only
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DEFAULT_QUESTION = "Describe this image."
@@ -68,10 +67,10 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
     state = gr.State([])  # the conversation; the images attached to it are those of its turns
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            gallery = local_only(gr.Gallery(label="Images (upload, paste or webcam)",
-                                            sources=["upload", "clipboard", "webcam"], interactive=True,
-                                            type="filepath", columns=3, height=300, elem_id="image-gallery",
-                                            file_types=["image"]))
+            gallery = gr.Gallery(label="Images (upload, paste or webcam)",
+                                 sources=["upload", "clipboard", "webcam"], interactive=True,
+                                 type="filepath", columns=3, height=300, elem_id="image-gallery",
+                                 file_types=["image"])
             with gr.Row(equal_height=True):
                 phrase = gr.Textbox(show_label=False, placeholder="Find in the image… (e.g. cup)", scale=4,
                                     elem_id="image-find", max_lines=1)
@@ -84,9 +83,9 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
             examples = example_rows()
         with gr.Column(scale=3):
             # (each message its own bubble: an image message grouped with its text makes Gradio 6.31 drop the edit)
-            chatbot = local_only(gr.Chatbot(label="Conversation about the images", height=420, editable="user",
-                                            group_consecutive_messages=False, buttons=["copy"],
-                                            elem_id="image-chat"))
+            chatbot = gr.Chatbot(label="Conversation about the images", height=420, editable="user",
+                                 group_consecutive_messages=False, buttons=["copy"],
+                                 elem_id="image-chat")
             with gr.Row():
                 question = gr.Textbox(value=DEFAULT_QUESTION, show_label=False, scale=5, elem_id="image-question",
                                       max_lines=6)

@@ -24,7 +24,6 @@ import gradio as gr
 from ..errors import UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import UPLOAD_HOURS
-from .local_files import local_only
 
 # Imported images and downloadable files: a private folder of this app process (0700, a random name, so no other
 # local user can read it or make it first), pruned as Gradio prunes uploads (a conversation re-reads its images)
@@ -60,8 +59,8 @@ def conversation_files_row(prefix: str):
     with gr.Row():
         download = gr.DownloadButton("Download conversation", value=None, interactive=False, size="sm",
                                      elem_id=f"{prefix}-download")
-        upload = local_only(gr.UploadButton("Load conversation", file_types=[".json"], type="filepath", size="sm",
-                                            elem_id=f"{prefix}-load"))
+        upload = gr.UploadButton("Load conversation", file_types=[".json"], type="filepath", size="sm",
+                                 elem_id=f"{prefix}-load")
     note = gr.Markdown(elem_id=f"{prefix}-kept-note")
     return download, upload, note
 
@@ -100,13 +99,23 @@ def to_keep(doc: dict | None, tab: str) -> tuple[dict | None, str | None]:
     return doc, None
 
 
+def open_document(raw) -> conversation_file.Loaded:
+    """A document from outside through the gate, its images into a fresh folder of ours. The disk's failures
+    (a full disk, a name the file system refuses) are a sentence too, without the server's paths (issue 26)."""
+    try:
+        return conversation_file.load(raw, folder=new_folder(), max_bytes=IMPORT_MAX_BYTES)
+    except OSError as exc:
+        raise conversation_file.ConversationFileError(
+            "import_not_stored", reason=exc.strerror or type(exc).__name__) from None
+
+
 def restore(kept, tab: str):
     """The conversation the browser kept for ``tab`` (a :class:`conversation_file.Loaded`), or None. A document
     that fails the gate (another version, edited by hand) is dropped with a sentence, never an error page."""
     if not kept:
         return None, None
     try:
-        loaded = conversation_file.load(kept, folder=new_folder(), max_bytes=IMPORT_MAX_BYTES)
+        loaded = open_document(kept)
     except UserFacingError as exc:
         return None, str(exc)
     if loaded.tab != tab:
@@ -118,9 +127,12 @@ def import_file(path: str | None, tab: str):
     """A downloaded conversation loaded back (any tab's file into this tab: its text and images)."""
     if not path:
         return None
-    with open(path, "rb") as f:
-        raw = f.read(IMPORT_MAX_BYTES + 1)
-    return conversation_file.load(raw, folder=new_folder(), max_bytes=IMPORT_MAX_BYTES)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(IMPORT_MAX_BYTES + 1)
+    except OSError as exc:
+        raise conversation_file.ConversationFileError("import_unreadable") from exc
+    return open_document(raw)
 
 
 def download_file(doc: dict | None, tab: str) -> str | None:

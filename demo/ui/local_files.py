@@ -1,11 +1,13 @@
-"""File inputs that refuse remote files.
+"""Components that refuse remote files.
 
 Gradio lets any caller put an ``http(s)`` URL where a file is expected (``{"path": "https://..."}`` in a raw
 request, or ``handle_file(url)`` in ``gradio_client``) and downloads it on the server before the handler runs:
 private addresses are refused by Gradio's own check, public ones are not, and ``max_file_size`` bounds uploads
-only. So a visitor could make the Space fetch a file of any size from anywhere. Every file input of this app
-goes through :func:`local_only`, which refuses such a URL with a sentence before anything is fetched
-(docs/SECURITY.md).
+only. So a visitor could make the Space fetch a file of any size from anywhere. Gradio looks for such file objects
+(``{"path": ..., "meta": {"_type": "gradio.FileData"}}``) in every value it receives, at any depth, not only in
+file inputs: a ``gr.JSON`` history or a ``gr.BrowserState`` copy can hide one under any key (issue 26). So every
+component of the page goes through :func:`local_only` (:func:`local_only_everywhere`, once, in ``build_demo``),
+which refuses such a URL with a sentence before anything is fetched (docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -37,3 +39,10 @@ def local_only(component):
 
     component.async_move_resource_to_block_cache = types.MethodType(refusing_urls, component)
     return component
+
+
+def local_only_everywhere(demo: gr.Blocks) -> None:
+    """Every component of ``demo`` refuses remote files, whatever its kind: one place for every input and output."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.components.Component):
+            local_only(block)

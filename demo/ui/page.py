@@ -18,6 +18,7 @@ from .chat_tab import build_chat_tab
 from .common import generation_accordion, video_slots
 from .header import build_header
 from .image_tab import build_image_tab
+from .local_files import local_only_everywhere
 from .video_tab import build_video_tab
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
@@ -62,6 +63,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
         for step in on_load:
             demo.load(step.fn, step.inputs, step.outputs, api_visibility="private")
         build_api(engines)
+    local_only_everywhere(demo)
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
     return demo
@@ -77,9 +79,14 @@ def launch_kwargs(settings: Settings) -> dict:
         css_paths=[ASSETS / "style.css"],
         js=(ASSETS / "seek.js").read_text(),  # time chips seek the Video tab's player
         max_file_size=f"{settings.max_file_size_mb}mb",
+        # every session's state and updated components are kept until this many newer sessions came (issue 26)
+        state_session_capacity=settings.session_capacity,
         footer_links=["api", "gradio"],
         enable_monitoring=False,
         mcp_server=False,
+        # Gradio's run history page (/gradio_api/runs) and its bucket routes, which can save runs to a Hugging Face
+        # bucket with a token the host holds: nothing a demo needs (issue 26)
+        run_history=False,
         show_error=True,
         # Threads for the page's quick synchronous steps (adding a message, clearing); the answers themselves
         # are async and hold none. Sized so that a full house of chats and videos still leaves some free.

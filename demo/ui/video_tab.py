@@ -4,6 +4,7 @@ answers, and the moments "Find moments" asks for, are chips that move the player
 
 from __future__ import annotations
 
+import asyncio
 import html
 from contextlib import aclosing
 from pathlib import Path
@@ -20,7 +21,6 @@ from ..engines.video_via_server import video_messages
 from . import kept, request_view
 from .common import closed_with_its_run, params_from, tell, video_slots
 from .image_find import THINKING_ROOM
-from .local_files import local_only
 from .video_run import (DEFAULT_QUESTION, PIXEL_CHOICES, STAGE_TEXT, VideoChat, conversation_html, frames_caption,
                         gallery_items, moments_note, run_video, sampling_from)
 
@@ -29,10 +29,12 @@ MOMENTS_MAX_TOKENS = 512  # twelve moments with short labels
 
 
 def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState) -> kept.OnLoad:
-    chat = gr.State(None)  # this visitor's VideoChat: the clip's frames and the turns so far
+    # this visitor's VideoChat: the clip's frames (about 2 MB of JPEG) and the turns so far; freed after state_ttl
+    # without a change, as when the tab closes (the browser's copy restores it at the next visit)
+    chat = gr.State(None, time_to_live=engines.settings.state_ttl)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            video = local_only(gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300))
+            video = gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
             question = gr.Textbox(value=DEFAULT_QUESTION, label="Question (follow-ups ask about the same frames)",
                                   lines=2, elem_id="video-question")
             with gr.Row():
@@ -254,11 +256,20 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
             return {}
         return {**view, video: None, **await kept_updates(current)}
 
-    upload.upload(load_file, [upload], every + [browser, download, note], cancels=events, api_visibility="private")
+    # A conversation's frames (up to 256) are decoded and checked like a video's: in the video group, so that many
+    # loads at once wait their turn in Gradio's queue as videos do (issue 26).
+    upload.upload(load_file, [upload], every + [browser, download, note], cancels=events, api_visibility="private",
+                  concurrency_id="video", concurrency_limit=limit)
+    # The page-load restore cannot wait in that queue (a visitor with nothing kept would wait for a video slot to
+    # see the page): a kept conversation is decoded under a bound of its own, as many at once as video slots.
+    restoring = asyncio.Semaphore(limit)
 
     async def come_back(saved):
         """The page (re)loaded: the conversation the browser kept, if any."""
-        loaded, problem = await engines.run_blocking(kept.restore, saved, "video")
+        if not saved:
+            return {**await engines.run_blocking(shown, None), note: ""}
+        async with restoring:
+            loaded, problem = await engines.run_blocking(kept.restore, saved, "video")
         current = from_loaded(loaded)
         view = await engines.run_blocking(shown, current)
         if current is None:

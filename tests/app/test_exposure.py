@@ -316,3 +316,4 @@ def test_uploads_are_deleted_when_the_page_closes(engines, tmp_path):
     finally:
         demo.close()
     assert not any(p.exists() for p in uploaded), uploaded
+

@@ -342,3 +342,20 @@ def test_draw_cycles_the_palette_and_copies_other_modes():
     colours = [out.getpixel(to_pixels(f, 300, 200)) for f in found]
     assert colours[:3] == list(PALETTE[:3]) and colours[-1] == PALETTE[0]
     assert draw(Image.new("RGB", (50, 40), GREY), []).getcolors() == [(2000, GREY)]
+
+
+def test_nested_braces_are_read_in_linear_work(monkeypatch):
+    """200,000 characters of nested braces around "bbox_2d": the JSON reader gets about twice the text in all, not
+    every span again at each closing brace (24 s of CPU before the budget, issue 26)."""
+    import demo.inputs.grounding as grounding
+
+    read = []
+    real = grounding._load
+    monkeypatch.setattr(grounding, "_load", lambda span: read.append(len(span)) or real(span))
+    unit = "{" * 200 + '"bbox_2d"' + "}" * 200
+    text = (unit * (grounding.MAX_TEXT // len(unit) + 1))[:grounding.MAX_TEXT]
+    assert parse(text) == []
+    assert sum(read) <= 2 * len(text) + grounding.MAX_SPAN
+    # a real answer still gives every entry: twenty boxes in a wrapper, with prose around
+    entries = [{"bbox_2d": [i, i, i + 10, i + 10], "label": f"cup {i}"} for i in range(20)]
+    assert len(parse("Found:\n```json\n" + json.dumps({"objects": entries}, indent=2) + "\n```")) == 20

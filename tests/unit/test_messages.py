@@ -24,6 +24,7 @@ PLAUSIBLE = {
     "hours": 3,
     "version": 2,
     "supported": 1,
+    "reason": "No space left on device",
 }
 
 

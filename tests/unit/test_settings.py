@@ -45,6 +45,8 @@ VALUES = {
     "max_queue_size": ("16", 16, "128", 128),
     "max_file_size_mb": ("50", 50, "500", 500),
     "max_restarts": ("2", 2, "0", 0),
+    "session_capacity": ("200", 200, "5000", 5000),
+    "state_ttl": ("600", 600.0, "7200.5", 7200.5),
 }
 
 
