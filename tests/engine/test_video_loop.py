@@ -130,7 +130,6 @@ def test_a_place_in_line_moves_up_when_a_job_ahead_is_cancelled(engines):
 def test_a_job_over_its_time_limit_fails_alone_and_the_worker_goes_on(engines, monkeypatch):
     worker = engines.worker
     pid = worker.pid
-    before, counts = ended(worker), dict(worker.counts)
     # A limit shorter than any job's run here (thousands of tokens), counted from the job's start.
     monkeypatch.setattr(worker, "settings", dataclasses.replace(worker.settings, video_timeout=0.5))
 
@@ -139,15 +138,23 @@ def test_a_job_over_its_time_limit_fails_alone_and_the_worker_goes_on(engines, m
         await until(lambda: job.ended, "the job's end")
         return job
 
-    job = asyncio.run(over_time())
-    assert isinstance(job.error, EngineError) and job.error.code == "worker_timeout"
-    assert job.has("stage", "encoding")
-    wait_until(lambda: ended(worker) == before + 1, "the worker to end the job", ENGINE_WAIT_S)
     # Stopped, not left to run: aborted in vLLM, or dropped before vLLM took it when the limit came while the worker
-    # was still encoding it (its limit counts from the encoding's start; a loaded 2-core machine took longer than
-    # 0.5 s to encode in a fresh-clone run). Without the limit the job runs to its end, counted under finished_*.
-    grew = {name: n - counts.get(name, 0) for name, n in worker.counts.items() if n != counts.get(name, 0)}
-    assert grew in ({"aborted": 1}, {"cancelled_waiting": 1}), worker.counts
+    # was still encoding it (the limit counts from the encoding's start). On this 2-core machine a stall can hold
+    # the cancel until the job has reached its own end (finished_length, seen in a fresh-clone run): such an attempt
+    # proves nothing and is tried again, as prove_abort does for Stop. Without the limit every attempt runs to its
+    # end, and the test fails.
+    outcomes = []
+    for _ in range(4):
+        before, counts = ended(worker), dict(worker.counts)
+        job = asyncio.run(over_time())
+        assert isinstance(job.error, EngineError) and job.error.code == "worker_timeout"
+        assert job.has("stage", "encoding")
+        wait_until(lambda: ended(worker) == before + 1, "the worker to end the job", ENGINE_WAIT_S)
+        grew = {name: n - counts.get(name, 0) for name, n in worker.counts.items() if n != counts.get(name, 0)}
+        outcomes.append(grew)
+        if grew in ({"aborted": 1}, {"cancelled_waiting": 1}):
+            break
+    assert outcomes[-1] in ({"aborted": 1}, {"cancelled_waiting": 1}), outcomes
     monkeypatch.undo()
 
     async def next_job():
