@@ -212,15 +212,14 @@ def test_empty_and_garbage(text):
     assert parse(text) == []
 
 
-def test_huge_inputs_stay_fast_and_bounded():
-    start = time.monotonic()
+def test_huge_inputs_stay_bounded():
+    """(Their work is counted, not timed, in test_nested_braces_are_read_in_linear_work.)"""
     assert parse("{" * 300_000) == []
     deep = "{" * 100_000 + '"bbox_2d": [1, 2, 3, 4]' + "}" * 100_000  # only the innermost object is an entry
     assert parse(deep) == [Found("", box=(1, 2, 3, 4))]
     assert parse("[" * 100_000 + '{"point_2d": [1, 2], "label": "x"}' + "]" * 100_000) == [Found("x", point=(1, 2))]
     many = parse('{"bbox_2d": [1, 2, 3, 4], "label": "x"}, ' * 50_000)
     assert len(many) == MAX_OBJECTS
-    assert time.monotonic() - start < 10  # a quadratic scan would take minutes here
 
 
 # --- schema and prompt -------------------------------------------------------------------------------------------
