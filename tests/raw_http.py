@@ -16,10 +16,10 @@ def fn_index(app_url: str, api_name: str) -> int:
     return next(i for i, dep in enumerate(config["dependencies"]) if dep.get("api_name") == api_name)
 
 
-def raw_call(app_url: str, api_name: str | int, data: list) -> tuple[int, list[dict]]:
-    """Join the queue for ``api_name`` (or an event's index, for the page's own events) with ``data`` as sent;
-    the HTTP status and the events to the last one."""
-    session = secrets.token_hex(8)
+def raw_call(app_url: str, api_name: str | int, data: list, session: str | None = None) -> tuple[int, list[dict]]:
+    """Join the queue for ``api_name`` (or an event's index, for the page's own events) with ``data`` as sent,
+    in a new session (or ``session``); the HTTP status and the events to the last one."""
+    session = session or secrets.token_hex(8)
     index = api_name if isinstance(api_name, int) else fn_index(app_url, api_name)
     # json.dumps writes NaN and Infinity as such: what a hand-made request can send
     body = json.dumps({"data": data, "fn_index": index, "session_hash": session}).encode()

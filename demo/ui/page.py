@@ -10,6 +10,7 @@ import gradio as gr
 
 from ..engines import Engines
 from ..engines.server import stored_secret
+from ..heap import keep_giving_back
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
 from . import kept
@@ -19,6 +20,7 @@ from .common import generation_accordion, video_slots
 from .header import build_header
 from .image_tab import build_image_tab
 from .local_files import local_only_everywhere
+from .sessions import lean_sessions
 from .video_tab import build_video_tab
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
@@ -64,6 +66,8 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
             demo.load(step.fn, step.inputs, step.outputs, api_visibility="private")
         build_api(engines)
     local_only_everywhere(demo)
+    lean_sessions()  # no per-session copy of every input and output (issue 26: 34 MB per API caller)
+    keep_giving_back()  # freed memory back to the system, not kept at the busiest moment's mark
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
     return demo

@@ -4,6 +4,7 @@ JSON input, a browser's stored copy and a loaded conversation can make the serve
 from __future__ import annotations
 
 import json
+import secrets
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -234,3 +235,17 @@ def test_the_app_serves_the_routes_it_means_to_and_no_run_history(app_page):
     # the run history page answers "not found", and its routes that connect a Hugging Face bucket are not there
     assert http_status(f"{url}/gradio_api/runs")[0] == 404
     assert not any("run-history" in route for route in served)
+
+
+# --- 7. what a caller's session keeps ---------------------------------------------------------------------------
+def test_a_callers_history_is_not_kept_in_its_session(app_page):
+    """Gradio once copied every input into the caller's session and kept it there: 34 MB per caller who sent a
+    32 MB document, for as long as the session lived (bench/RESULTS-memory.md). The session now keeps no values."""
+    server_app, url = app_page
+    session, marker = secrets.token_hex(8), f"kept-{secrets.token_hex(6)}"
+    history = [{"role": "user", "content": f"Say {marker}"}, {"role": "assistant", "content": f"{marker} " * 20}]
+    code, events = raw_call(url, "chat", ["Go on.", "", history, *GEN], session=session)
+    assert code == 200 and outcome(events)["success"]
+    kept = server_app.state_holder.session_data[session]
+    assert marker not in json.dumps(kept.config_values, default=str)
+    assert marker not in json.dumps(kept.state_data, default=str)

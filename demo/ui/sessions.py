@@ -1,0 +1,59 @@
+"""Sessions that keep what the page needs and not a copy of every input (issues 26 and 30).
+
+Gradio keeps, for every session it has seen, a ``SessionState``: the visitor's ``gr.State`` values, the
+components an event replaced (``gr.update`` of a property), and ``config_values``, a private copy of the whole page's
+config into which it writes the last value of every input and output of every event (``blocks.py``,
+``process_api``: ``state._update_value_in_config``). That copy serves one route, ``/gradio_api/deep_link`` (the
+"share this state" button, which this app does not show), and costs:
+
+- about 290 KB and 82 ms of CPU per session before any event (143 components' configs, built in
+  ``SessionState.__init__``; ``tracemalloc`` and a timer over 100 and 200 sessions of this page);
+- the last value of every input: an API caller who sent a 32 MB ``history`` leaves about 34 MB behind, for as long
+  as the session is kept, and API callers never close theirs (``bench/RESULTS-memory.md``: 200 such callers
+  grew the app from 198 MB to 7 GB);
+- every answer once more, beside its ``gr.State``.
+
+A :class:`LeanSession` keeps the same state and replaced components and no copy of the values: its
+``config_values`` starts empty and only components an event replaced enter it (so a deep link still carries their
+properties). Gradio's ``StateHolder`` makes every session through the name ``SessionState`` of its own module;
+:func:`lean_sessions` points that name at this class, once, and refuses to run on a Gradio whose ``StateHolder``
+no longer does so (a test says the same), rather than silently keeping the copies.
+"""
+
+from __future__ import annotations
+
+import os
+from copy import copy
+from typing import Any
+
+from gradio import state_holder
+from gradio.state_holder import SessionState
+
+_GRADIO_SESSION = SessionState
+
+
+class LeanSession(_GRADIO_SESSION):
+    """A Gradio session without the per-session copy of the page's config and of every value it received."""
+
+    def __init__(self, blocks):
+        # Gradio's own __init__ builds the full copy (82 ms of the event loop per new session on the 2-core machine,
+        # measured over 200 sessions of this page); this sets what the other methods read, and no more.
+        self.blocks_config = copy(blocks.default_config)
+        self.config_values: dict[int, Any] = {}
+        self.state_data: dict[int, Any] = {}
+        self._state_ttl: dict[int, Any] = {}
+        self.is_closed = False
+        # as Gradio's: a closed session's state is kept an hour (a second in Gradio's own browser tests)
+        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+    def _update_value_in_config(self, key: int, value: Any) -> None:
+        """Gradio calls this with every input and output value of every event: nothing is kept."""
+
+
+def lean_sessions() -> None:
+    """Every session Gradio makes from now on is a :class:`LeanSession` (idempotent)."""
+    names = state_holder.StateHolder.__getitem__.__code__.co_names
+    if "SessionState" not in names:
+        raise RuntimeError("gradio.state_holder.StateHolder no longer makes sessions through SessionState: "
+                           "demo/ui/sessions.py must be brought up to date with this Gradio")
+    state_holder.SessionState = LeanSession

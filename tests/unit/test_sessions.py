@@ -1,0 +1,40 @@
+"""The lean Gradio session (demo/ui/sessions.py): it stands in for Gradio's own, on this Gradio."""
+
+from __future__ import annotations
+
+import gradio as gr
+from gradio.state_holder import StateHolder
+
+from demo.ui.sessions import LeanSession, lean_sessions
+
+
+def small_page() -> gr.Blocks:
+    with gr.Blocks() as page:
+        box = gr.Textbox()
+        kept = gr.State([])
+        gr.Button().click(lambda t, k: k + [t], [box, kept], [kept])
+    return page
+
+
+def test_a_lean_session_has_every_attribute_of_gradios_own():
+    """If Gradio's SessionState.__init__ gains an attribute, the lean one (which does not call it) must too."""
+    page = small_page()
+    gradios = LeanSession.__mro__[1]
+    assert gradios.__module__ == "gradio.state_holder"
+    assert set(vars(gradios(page))) == set(vars(LeanSession(page)))
+
+
+def test_the_state_holder_makes_lean_sessions_that_keep_state_and_no_values():
+    page = small_page()
+    lean_sessions()
+    holder = StateHolder()
+    holder.set_blocks(page)
+    session = holder["abc"]
+    assert isinstance(session, LeanSession)
+    kept_id = next(k for k, b in page.blocks.items() if isinstance(b, gr.State))
+    box_id = next(k for k, b in page.blocks.items() if isinstance(b, gr.Textbox))
+    session[kept_id] = ["a value"]
+    session._update_value_in_config(box_id, "a long input")
+    assert holder["abc"][kept_id] == ["a value"]  # gr.State is kept
+    assert box_id not in session.config_values  # the input's value is not
+    assert holder["abc"] is session
