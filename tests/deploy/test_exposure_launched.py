@@ -26,7 +26,7 @@ from demo.errors import MESSAGES
 from demo.inputs.conversation_file import ConversationFileError, export
 from tests.app.test_exposure import Bait, http_status
 from tests.app.test_exposure_round3 import GEN, file_object, restore_event
-from tests.deploy.conftest import AppProcess, base_env
+from tests.deploy.conftest import AppProcess, base_env, wait_answer
 from tests.raw_http import outcome, raw_call
 from tests.unit.test_import_names import WIDE, image_doc
 from tests.waits import app_client
@@ -55,7 +55,10 @@ def url(request):
 
 @pytest.fixture(scope="module")
 def client(url):
-    return app_client(url)
+    """A client of the app once its engines answer (an app just started says they are starting)."""
+    client = app_client(url)
+    wait_answer(client, "/chat", message="hello", system_prompt="", history=[], **{**GENERATION, "max_tokens": 2})
+    return client
 
 
 def app_error(client, api_name: str, **kwargs) -> str:
@@ -98,7 +101,7 @@ def test_3_an_integer_too_large_for_a_float_is_a_sentence(url, client):
     assert sentence in json.dumps(outcome(events)["output"]["data"], ensure_ascii=False)
 
 
-def test_4_a_restored_conversation_shows_remote_images_as_text(url):
+def test_4_a_restored_conversation_shows_remote_images_as_text(url, client):
     pixel = "![pixel](https://example.com/a.png?leak=1)"
     doc = export("chat", [{"role": "user", "content": f"Look {pixel}"},
                           {"role": "assistant", "content": f"Here: {pixel} <img src='https://example.com/b.png'>"}],
@@ -119,11 +122,11 @@ def test_5_ask_video_refuses_a_history_with_images(client):
                      fps=2.0, max_frames=4, **GENERATION) == MESSAGES["video_history_images"]
 
 
-def test_6_the_run_history_is_not_served(url):
+def test_6_the_run_history_is_not_served(url, client):
     assert http_status(f"{url}/gradio_api/runs")[0] == 404
 
 
-def test_7_a_callers_input_is_not_kept_in_its_session(url):
+def test_7_a_callers_input_is_not_kept_in_its_session(url, client):
     """Seen from outside through Gradio's deep link, which saves a session's kept values and serves them back."""
     session, marker = secrets.token_hex(8), f"kept-{secrets.token_hex(6)}"
     history = [{"role": "user", "content": f"Say {marker}"}, {"role": "assistant", "content": "No."}]
