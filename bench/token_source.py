@@ -9,6 +9,8 @@ It is used by ``bench/capacity.py`` only; no test uses it in place of vLLM.
   per second each (on a fixed schedule, so a late write does not slow the stream), usage on every chunk as
   vLLM sends it with ``continuous_usage_stats``, then a finish chunk and ``[DONE]``. Each token's text is its
   emission time (``time.time()``, 4 decimals) and a ``|``: the client measures the delay to its arrival.
+  ``stream_interval`` (vLLM 0.32's per-request field, announced in ``GET /openapi.json`` as vLLM does) puts that
+  many tokens in one chunk, the first and last chunks at once, as vLLM does.
   A prompt containing ``prefill=S`` waits S seconds before its first token (a long prefill, for Stop latency).
 - ``GET /stats``: per request, when it was accepted, when its first token went out, when the client closed the
   connection (read as end-of-file, at once) and how many tokens were sent.
@@ -56,6 +58,8 @@ async def _stream(reader, writer, body: dict, args) -> None:
     rid = next(_IDS)
     rec = RECORDS[rid] = {"accepted": time.time(), "first": None, "closed": None, "sent": 0, "done": None}
     max_tokens = int(body.get("max_tokens") or 16)
+    per_chunk = max(1, int(body.get("stream_interval") or 1))  # vLLM 0.32's tokens per streamed chunk
+    held = ""
     text = json.dumps(body.get("messages", ""))
     match = _PREFILL.search(text)
     prefill = float(match.group(1)) if match else 0.0
@@ -86,11 +90,14 @@ async def _stream(reader, writer, body: dict, args) -> None:
             now = time.time()
             if rec["first"] is None:
                 rec["first"] = now
-            writer.write(_chunk(json.dumps({**base, "choices": [{"index": 0, "delta": {"content": f"{now:.4f}|"},
-                                                                   "finish_reason": None}],
-                                            "usage": usage(i + 1)}, separators=(",", ":"))))
-            rec["sent"] = i + 1
-            await writer.drain()
+            held += f"{now:.4f}|"
+            if i == 0 or (i + 1) % per_chunk == 0 or i + 1 == max_tokens:  # vLLM's rule: first and last at once
+                writer.write(_chunk(json.dumps({**base, "choices": [{"index": 0, "delta": {"content": held},
+                                                                       "finish_reason": None}],
+                                                "usage": usage(i + 1)}, separators=(",", ":"))))
+                held = ""
+                rec["sent"] = i + 1
+                await writer.drain()
         writer.write(_chunk(json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
                                         "usage": usage(max_tokens)})))
         writer.write(_chunk(json.dumps({**base, "choices": [], "usage": usage(max_tokens)})))
@@ -116,6 +123,10 @@ async def _serve(reader, writer, args) -> None:
                 models = {"object": "list", "data": [{"id": args.model, "object": "model",
                                                       "max_model_len": args.max_model_len}]}
                 writer.write(_response("200 OK", json.dumps(models).encode()))
+            elif method == "GET" and path.startswith("/openapi.json"):  # the request field it takes, as vLLM's says
+                schema = {"components": {"schemas": {"ChatCompletionRequest": {"properties": {
+                    "stream_interval": {"type": "integer", "minimum": 1}}}}}}
+                writer.write(_response("200 OK", json.dumps(schema).encode()))
             elif method == "GET" and path.startswith("/stats"):
                 writer.write(_response("200 OK", json.dumps(RECORDS).encode()))
             elif method == "POST" and path.startswith("/stats/reset"):

@@ -76,8 +76,11 @@ class Settings:
                                           "a server silent for that long is restarted.")
     video_timeout: float = _opt(900.0, "Seconds a video job may take in the worker before it fails.")
     video_read_timeout: float = _opt(120.0, "Seconds reading and sampling one video may take before it is stopped.")
-    stream_interval: float = _opt(0.04, "Seconds between two updates of a streaming answer; text that arrives "
-                                        "meanwhile goes out together (0: one update per token).")
+    stream_interval: float = _opt(0.04, "Shortest seconds between two updates of a streaming answer; text that "
+                                        "arrives meanwhile goes out together (0: one update per token). Stretched "
+                                        "up to 1 s while the app is busier than --pace-budget.")
+    pace_budget: float = _opt(0.7, "Share of one CPU core the app's event loop may be busy before answers update "
+                                   "less often (each update then carries more text; 0: never stretch).")
     concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them).")
     video_concurrency: int = _opt(4, "Video jobs the worker runs at once (vLLM batches them); the page lets in twice "
                                      "as many, to read their clips meanwhile, and queues the rest.")
@@ -131,6 +134,8 @@ class Settings:
             out.append("--state-ttl must be more than 0 seconds")
         if not 0.0 <= self.stream_interval <= 1.0:
             out.append("--stream-interval must be between 0 and 1 second")
+        if not 0.0 <= self.pace_budget <= 1.0:
+            out.append("--pace-budget must be between 0 and 1 (a share of one core)")
         for name in ("port", "app_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 out.append(f"--{_flag(name)} must be a port number (0 picks a free one)")

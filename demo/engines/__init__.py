@@ -26,8 +26,9 @@ from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit
 from ..errors import EngineError
 from ..inputs import video_frames
 from .model import resolve_model
+from .pacing import Pacer, Pacers
 from .reasoning import choose_parser
-from .server import AttachedServer, ServerSupervisor
+from .server import AttachedServer, ServerSupervisor, accepts_stream_interval
 from ..settings import Settings
 from .status import EngineStatus
 from ..inputs.video_clip import VideoClip
@@ -119,6 +120,10 @@ class Engines:
         # Blocking work runs in pools of its own, sized from the settings, never in the event loop's default
         # pool (cpu count + 4 threads): clips being read (seconds each, up to --video-read-timeout) must not
         # hold the threads that turn a chat's images into data URLs, nor the other way round.
+        # How often answers update the page, from the app's own load (issue 30); and whether the server takes vLLM's
+        # per-request tokens per chunk (asked once, when the first answer is streamed).
+        self.pacers = Pacers(settings.stream_interval, settings.pace_budget)
+        self._takes_chunking: bool | None = None
         self._video_pool = ThreadPoolExecutor(2 * settings.video_concurrency, thread_name_prefix="video-prep")
         self._image_pool = ThreadPoolExecutor(settings.concurrency_limit, thread_name_prefix="image-prep")
 
@@ -256,13 +261,23 @@ class Engines:
         # Every layer closes the one below it (aclosing): Gradio ends a cancelled or abandoned run by closing the
         # handler's generator where it waits at a yield, and an ``async for`` alone would leave this stream open
         # until garbage collection (seen: vLLM finished cancelled answers). The same in every nested stream.
+        pacer = self.pacers.here()
+        chunk_tokens = await self._chunk_tokens(pacer)
         async with self._counted(), aclosing(stream_chat(self.client, self.server.endpoint.model, messages, params,
                                                          max_model_len=self.max_model_len,
                                                          request_timeout=self.settings.request_timeout,
-                                                         json_schema=json_schema,
-                                                         interval=self.settings.stream_interval)) as items:
+                                                         json_schema=json_schema, interval=pacer.current,
+                                                         chunk_tokens=chunk_tokens)) as items:
             async for item in items:
                 yield item
+
+    async def _chunk_tokens(self, pacer: Pacer) -> int:
+        """Tokens per chunk to ask of the server for an answer starting now: 1 (every token) while the app keeps
+        up, more while its updates are stretched; always 1 for a server that does not take the field."""
+        if self._takes_chunking is None:
+            self._takes_chunking = await asyncio.get_running_loop().run_in_executor(
+                self._image_pool, accepts_stream_interval, self.server.endpoint)
+        return pacer.chunk_tokens() if self._takes_chunking else 1
 
     @property
     def open_streams(self) -> int:
@@ -352,11 +367,13 @@ class Engines:
                                   **(sampling_params or {})).clamped(self.max_model_len)
         yield VideoEvent("stage", "generating")
         text, reasoning, stats = "", "", None
+        pacer = self.pacers.here()
+        chunk_tokens = await self._chunk_tokens(pacer)
         async with self._counted(), aclosing(stream_chat(self.client, self.server.endpoint.model, messages, params,
                                                          max_model_len=self.max_model_len,
                                                          request_timeout=self.settings.request_timeout,
                                                          media_io_kwargs=media_io_kwargs, json_schema=json_schema,
-                                                         interval=self.settings.stream_interval)) as items:
+                                                         interval=pacer.current, chunk_tokens=chunk_tokens)) as items:
             async for item in items:
                 if isinstance(item, str):
                     text += item

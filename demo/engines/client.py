@@ -16,7 +16,7 @@ import math
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import openai
 
@@ -158,24 +158,26 @@ def _short(text: str, limit: int = 300) -> str:
 
 async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
                       max_model_len: int, request_timeout: float, media_io_kwargs: dict | None = None,
-                      json_schema: dict | None = None, interval: float = 0.0
-                      ) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
+                      json_schema: dict | None = None, interval: float | Callable[[], float] = 0.0,
+                      chunk_tokens: int = 1) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
     """Yield the answer's text as it arrives (coalesced to one piece per ``interval`` seconds), a thinking model's
     reasoning as :class:`Thinking` (coalesced the same way, before the answer), a :class:`Progress` for an
     interval in which tokens but no text came, then one :class:`AnswerStats`.
 
-    ``media_io_kwargs`` (video frame timing) and ``json_schema`` are the app's own; nothing a user sends reaches
-    ``extra_body``.
+    ``media_io_kwargs`` (video frame timing), ``json_schema`` and ``chunk_tokens`` (vLLM's per-request
+    ``stream_interval``: tokens per streamed chunk, 1 leaves it out) are the app's own; nothing a user sends
+    reaches ``extra_body``.
     """
     deltas = _deltas(client, model, messages, params, max_model_len=max_model_len,
-                     request_timeout=request_timeout, media_io_kwargs=media_io_kwargs, json_schema=json_schema)
+                     request_timeout=request_timeout, media_io_kwargs=media_io_kwargs, json_schema=json_schema,
+                     chunk_tokens=chunk_tokens)
     async with aclosing(coalesce(deltas, interval)) as items:
         async for item in items:
             yield item
 
 
 def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *,
-                   media_io_kwargs: dict | None = None, json_schema: dict | None = None) -> dict:
+                   media_io_kwargs: dict | None = None, json_schema: dict | None = None, chunk_tokens: int = 1) -> dict:
     """The arguments of the app's ``client.chat.completions.create`` call: one place, so that "Show request"
     (demo/inputs/request_snippet.py) prints exactly what was sent."""
     extra_body = {"top_k": params.top_k}
@@ -183,6 +185,8 @@ def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *
         extra_body["media_io_kwargs"] = media_io_kwargs
     if json_schema is not None:  # vLLM's structured outputs (compact: the server's --structured-outputs-config)
         extra_body["structured_outputs"] = {"json": json_schema}
+    if chunk_tokens > 1:  # vLLM's per-request stream_interval: first and last chunks still go at once
+        extra_body["stream_interval"] = chunk_tokens
     return dict(
         model=model, messages=messages, stream=True,
         # the running token count on every chunk (vLLM sends one per step, text or not)
@@ -194,14 +198,16 @@ def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *
 
 async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
                   max_model_len: int, request_timeout: float, media_io_kwargs: dict | None,
-                  json_schema: dict | None = None) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
+                  json_schema: dict | None = None, chunk_tokens: int = 1
+                  ) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
     """Each text delta as the server sends it (reasoning as :class:`Thinking`, a :class:`Progress` for a token
     without text), then the :class:`AnswerStats`."""
     start = time.perf_counter()
     first = thought_at = answer_at = None
     finish, usage = None, None
     try:
-        sent = request_kwargs(model, messages, params, media_io_kwargs=media_io_kwargs, json_schema=json_schema)
+        sent = request_kwargs(model, messages, params, media_io_kwargs=media_io_kwargs, json_schema=json_schema,
+                              chunk_tokens=chunk_tokens)
         stream = await client.chat.completions.create(**sent)
         steps = 0
         async with stream:  # leaving early (Stop, closed tab, cancel) closes the stream: vLLM aborts the request
@@ -242,8 +248,9 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
                       first, total, getattr(details, "reasoning_tokens", None) or 0, thinking_s, sent)
 
 
-async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
-    """Merge the text items of ``source`` so that at most one flush happens per ``interval`` seconds.
+async def coalesce(source: AsyncIterator, interval: float | Callable[[], float]) -> AsyncIterator:
+    """Merge the text items of ``source`` so that at most one flush happens per ``interval`` seconds (a number, or
+    a function read at every step: the app's pacing, demo/engines/pacing.py, stretches it under load).
 
     The first text goes out at once; after that, text waits until ``interval`` has passed since the last
     flush and then goes out whole, also when the source is silent meanwhile (a timer, not the next delta,
@@ -254,7 +261,8 @@ async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
     At most one read of ``source`` is pending (a child task, awaited beside the timer): a cancel, or closing this
     generator, cancels that read and closes ``source``; no reader runs ahead of the consumer.
     """
-    if interval <= 0:
+    now_interval = interval if callable(interval) else (lambda: interval)
+    if now_interval() <= 0:
         async with aclosing(source):
             async for item in source:
                 yield item
@@ -275,7 +283,7 @@ async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
             if reading is None:
                 reading = asyncio.ensure_future(anext(source))
             waiting = pending or thought or progress is not None
-            wait = None if not waiting else max(0.0, last + interval - loop.time())
+            wait = None if not waiting else max(0.0, last + now_interval() - loop.time())
             done, _ = await asyncio.wait({reading}, timeout=wait)
             if not done:  # the interval is over and something is waiting: send it
                 for out in flush():
@@ -297,7 +305,7 @@ async def coalesce(source: AsyncIterator, interval: float) -> AsyncIterator:
                     thought += item.text
                 else:
                     progress = item
-                if last is None or loop.time() - last >= interval:
+                if last is None or loop.time() - last >= now_interval():
                     for out in flush():
                         yield out
                 continue

@@ -132,6 +132,21 @@ class ServerEndpoint:
         return self.base_url.rstrip("/").removesuffix("/v1")
 
 
+def accepts_stream_interval(endpoint: ServerEndpoint, timeout: float = 10.0) -> bool:
+    """Whether the server's chat API takes vLLM's per-request ``stream_interval`` (tokens per streamed chunk; vLLM
+    0.32 has it), read from the request schema it publishes; False when it cannot say (another server, an older
+    vLLM, no answer): a server that does not know the field would ignore it, or refuse the request."""
+    request = urllib.request.Request(f"{endpoint.root}/openapi.json",
+                                     headers={"Authorization": f"Bearer {endpoint.api_key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            schema = json.loads(resp.read())
+        fields = schema["components"]["schemas"]["ChatCompletionRequest"]["properties"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return "stream_interval" in fields
+
+
 def health_ok(root: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"{root}/health", timeout=timeout) as resp:

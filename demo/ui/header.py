@@ -40,10 +40,19 @@ def header_html(engines: Engines, source: str) -> str:
         "<div class='title-row'><h1>Qwen3-VL</h1>"
         f"<span class='model'>{html.escape(engines.settings.served_model_name)} · vLLM · "
         f"{html.escape(source)}</span></div>"
-        f"<div class='status-row'>{statuses}</div>"
+        f"<div class='status-row'>{statuses}{_pace(engines)}</div>"
         f"<div class='plan-row'>{html.escape(engines.plan.describe())}</div>"
         + "".join(f"<div class='plan-note'>{html.escape(note)}</div>" for note in engines.plan.notes)
         + "</div>")
+
+
+def _pace(engines: Engines) -> str:
+    """The interval between two updates of an answer now: stretched while the app is busy (demo/engines/pacing.py)."""
+    ms = round(engines.pacers.interval() * 1000)
+    if ms <= 0:
+        return ""
+    return (f"<span class='pace' data-interval-ms='{ms}' title='How often a streaming answer updates the page now; "
+            f"longer while the app is busy'>answers update every {ms} ms</span>")
 
 
 def build_header(engines: Engines) -> None:

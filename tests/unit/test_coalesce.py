@@ -138,3 +138,20 @@ def test_text_in_an_interval_wins_over_progress_and_no_text_is_lost():
     items = ["a", Progress(2), "b", Progress(3), "c"]
     out = run(gather(coalesce(burst(items, STATS), 10.0)))
     assert out == ["a", "bc", STATS]
+
+
+def test_an_interval_given_as_a_function_is_read_at_every_step():
+    """The app's pacing changes the interval while an answer streams: a longer one applies from the next flush."""
+    interval = [0.001]
+
+    async def source():
+        yield "a"  # first text: at once
+        await asyncio.sleep(0.05)
+        yield "b"  # 50 ms later, past the 1 ms interval: at once
+        interval[0] = 100.0  # the app got busy
+        yield "c"  # now within the interval: held
+        await asyncio.sleep(0.05)
+        yield "d"  # held with it
+        yield STATS
+
+    assert run(gather(coalesce(source(), lambda: interval[0]))) == ["a", "b", "cd", STATS]
