@@ -90,6 +90,9 @@ class Settings:
                                        "beyond that the oldest are forgotten (Gradio's state_session_capacity).")
     state_ttl: float = _opt(3600.0, "Seconds a video conversation's frames stay in memory after its last change "
                                     "(Gradio frees a closed tab's state too); the browser's own copy brings it back.")
+    closed_state_ttl: float = _opt(60.0, "Seconds a closed tab's state (its conversations, a video's frames) stays "
+                                         "in memory in case the tab reconnects (Gradio's own: an hour); a reload "
+                                         "brings a conversation back from the browser's copy.")
     max_restarts: int = _opt(5, "Times a dead engine is restarted before the app reports an error and stops trying.")
 
     @classmethod
@@ -134,6 +137,8 @@ class Settings:
             out.append("--state-ttl must be more than 0 seconds")
         if not 0.0 <= self.stream_interval <= 1.0:
             out.append("--stream-interval must be between 0 and 1 second")
+        if self.closed_state_ttl < 0:
+            out.append("--closed-state-ttl must be 0 or more seconds")
         if not 0.0 <= self.pace_budget <= 1.0:
             out.append("--pace-budget must be between 0 and 1 (a share of one core)")
         for name in ("port", "app_port"):

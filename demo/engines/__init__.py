@@ -277,7 +277,7 @@ class Engines:
         if self._takes_chunking is None:
             self._takes_chunking = await asyncio.get_running_loop().run_in_executor(
                 self._image_pool, accepts_stream_interval, self.server.endpoint)
-        return pacer.chunk_tokens() if self._takes_chunking else 1
+        return pacer.chunk_tokens(self._open_streams) if self._takes_chunking else 1
 
     @property
     def open_streams(self) -> int:

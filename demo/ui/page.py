@@ -66,7 +66,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
             demo.load(step.fn, step.inputs, step.outputs, api_visibility="private")
         build_api(engines)
     local_only_everywhere(demo)
-    lean_sessions()  # no per-session copy of every input and output (issue 26: 34 MB per API caller)
+    lean_sessions(settings.closed_state_ttl)  # no copy of every input per session (issue 26); closed tabs freed
     keep_giving_back()  # freed memory back to the system, not kept at the busiest moment's mark
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)

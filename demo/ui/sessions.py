@@ -13,7 +13,9 @@ config into which it writes the last value of every input and output of every ev
   grew the app from 198 MB to 7 GB);
 - every answer once more, beside its ``gr.State``.
 
-A :class:`LeanSession` keeps the same state and replaced components and no copy of the values: its
+A closed tab's state is kept an hour by Gradio, in case it reconnects; a :class:`LeanSession` keeps it
+``--closed-state-ttl`` seconds (a reload starts a new session anyway, and brings a conversation back from the
+browser's copy). A :class:`LeanSession` keeps the same state and replaced components and no copy of the values: its
 ``config_values`` starts empty and only components an event replaced enter it (so a deep link still carries their
 properties). Gradio's ``StateHolder`` makes every session through the name ``SessionState`` of its own module;
 :func:`lean_sessions` points that name at this class, once, and refuses to run on a Gradio whose ``StateHolder``
@@ -35,6 +37,8 @@ _GRADIO_SESSION = SessionState
 class LeanSession(_GRADIO_SESSION):
     """A Gradio session without the per-session copy of the page's config and of every value it received."""
 
+    closed_ttl_s: float = 3600.0  # set by lean_sessions from --closed-state-ttl
+
     def __init__(self, blocks):
         # Gradio's own __init__ builds the full copy (82 ms of the event loop per new session on the 2-core machine,
         # measured over 200 sessions of this page); this sets what the other methods read, and no more.
@@ -43,17 +47,19 @@ class LeanSession(_GRADIO_SESSION):
         self.state_data: dict[int, Any] = {}
         self._state_ttl: dict[int, Any] = {}
         self.is_closed = False
-        # as Gradio's: a closed session's state is kept an hour (a second in Gradio's own browser tests)
-        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+        # Gradio keeps a closed tab's state an hour (a second in its own browser tests); this app as long as set
+        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else self.closed_ttl_s
 
     def _update_value_in_config(self, key: int, value: Any) -> None:
         """Gradio calls this with every input and output value of every event: nothing is kept."""
 
 
-def lean_sessions() -> None:
-    """Every session Gradio makes from now on is a :class:`LeanSession` (idempotent)."""
+def lean_sessions(closed_ttl_s: float = 3600.0) -> None:
+    """Every session Gradio makes from now on is a :class:`LeanSession` (idempotent), whose state Gradio frees
+    ``closed_ttl_s`` seconds after its tab closed (Gradio checks every second)."""
     names = state_holder.StateHolder.__getitem__.__code__.co_names
     if "SessionState" not in names:
         raise RuntimeError("gradio.state_holder.StateHolder no longer makes sessions through SessionState: "
                            "demo/ui/sessions.py must be brought up to date with this Gradio")
     state_holder.SessionState = LeanSession
+    LeanSession.closed_ttl_s = closed_ttl_s

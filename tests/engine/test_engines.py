@@ -278,3 +278,32 @@ def test_stop_leaves_no_process_behind(engines):
     for pgid in groups:
         assert not group_alive(pgid)
     assert [s.state for s in engines.statuses()] == ["stopped", "stopped"]
+
+
+def test_the_server_puts_as_many_tokens_in_a_chunk_as_the_app_asks(engines):
+    """vLLM 0.32's per-request ``stream_interval``, which the app asks for while its updates are stretched
+    (demo/engines/pacing.py): the server publishes the field, and an answer of 32 tokens asked in chunks of 4 comes
+    in at most 10 chunks (the first and last go at once), against one chunk a token when not asked."""
+    import openai
+
+    from demo.engines.client import request_kwargs
+    from demo.engines.server import accepts_stream_interval
+
+    endpoint = engines.server.endpoint
+    assert accepts_stream_interval(endpoint)
+    greedy = GenerationParams(temperature=0.0, max_tokens=32, presence_penalty=0.0)  # no end-of-text: 32 tokens
+    client = openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0)
+
+    def token_chunks(per_chunk: int) -> tuple[int, int]:
+        sent = request_kwargs(endpoint.model, [{"role": "user", "content": "Count."}], greedy,
+                              chunk_tokens=per_chunk)
+        counts = []
+        for chunk in client.chat.completions.create(**sent):
+            if chunk.choices and chunk.usage is not None and chunk.usage.completion_tokens:
+                counts.append(chunk.usage.completion_tokens)
+        return len(set(counts)), max(counts)
+
+    chunks, tokens = token_chunks(4)
+    assert tokens == 32 and chunks <= 32 // 4 + 2, (chunks, tokens)
+    chunks, tokens = token_chunks(1)
+    assert tokens == 32 and chunks >= 30, (chunks, tokens)

@@ -16,17 +16,21 @@ def test_the_interval_stretches_above_the_budget_and_shrinks_well_below_it():
     assert next_interval(SHORTEST, 1.0, BUDGET, SHORTEST) > SHORTEST
     assert next_interval(0.4, 0.1, BUDGET, SHORTEST) < 0.4
     assert next_interval(0.4, 0.6, BUDGET, SHORTEST) == 0.4  # within the band: held, no see-saw
+    assert next_interval(0.4, 0.45, BUDGET, SHORTEST) == 0.4
     assert next_interval(SHORTEST, 0.0, BUDGET, SHORTEST) == SHORTEST  # never below the setting
     assert next_interval(LONGEST_S, 1.0, BUDGET, SHORTEST) == LONGEST_S  # never above the longest
-    assert next_interval(0.1, 1.0, BUDGET, SHORTEST) <= 0.15  # at most 1.5 times per sample
+    assert next_interval(0.1, 1.0, BUDGET, SHORTEST) <= 0.2  # at most twice per sample
     assert next_interval(0.1, 1.0, 0.0, SHORTEST) == SHORTEST  # a budget of 0: no pacing
 
 
-def test_tokens_per_chunk_follow_the_interval():
+def test_tokens_per_chunk_follow_the_interval_and_the_crowd():
     assert tokens_per_chunk(SHORTEST, SHORTEST) == 1
     assert tokens_per_chunk(0.2, SHORTEST) == 5
     assert tokens_per_chunk(LONGEST_S, SHORTEST) == MOST_TOKENS_PER_CHUNK
     assert tokens_per_chunk(0.5, 0.0) == 1
+    assert tokens_per_chunk(SHORTEST, SHORTEST, streams=16) == 1
+    assert tokens_per_chunk(SHORTEST, SHORTEST, streams=64) == 4
+    assert tokens_per_chunk(SHORTEST, SHORTEST, streams=1000) == MOST_TOKENS_PER_CHUNK
 
 
 def test_a_busy_loop_stretches_the_interval_and_a_quiet_one_shrinks_it_back():
