@@ -81,7 +81,11 @@ class Settings:
                                         "up to 1 s while the app is busier than --pace-budget.")
     pace_budget: float = _opt(0.7, "Share of one CPU core the app's event loop may be busy before answers update "
                                    "less often (each update then carries more text; 0: never stretch).")
-    concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them).")
+    concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them): always "
+                                      "admitted; more up to --max-concurrency while the server and the app keep up.")
+    max_concurrency: int = _opt(256, "Most chat and image answers generated at once: beyond --concurrency-limit, "
+                                     "admitted while vLLM queues nothing and the app's updates are not at their "
+                                     "slowest (a number at or below --concurrency-limit: a fixed limit).")
     video_concurrency: int = _opt(4, "Video jobs the worker runs at once (vLLM batches them); the page lets in twice "
                                      "as many, to read their clips meanwhile, and queues the rest.")
     max_queue_size: int = _opt(64, "Requests that may wait in the page's queue; more are turned away.")

@@ -102,6 +102,11 @@ class Pacers:
             pacer.start()
         return pacer
 
+    def saturated(self) -> bool:
+        """A loop whose answers update as seldom as they may and is still over its budget: one more answer would
+        slow every other (demo/engines/admission.py)."""
+        return any(p.interval >= LONGEST_S and p.load > p.budget for p in list(self._by_loop.values()))
+
     def interval(self) -> float:
         """The longest interval in use now (what the header shows): the shortest when nothing streams yet."""
         return max((p.interval for p in list(self._by_loop.values())), default=self.shortest)

@@ -14,6 +14,7 @@ from ..heap import keep_giving_back
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
 from . import kept
+from .admission import admit_from_load
 from .api import build_api
 from .chat_tab import build_chat_tab
 from .common import generation_accordion, video_slots
@@ -70,6 +71,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     keep_giving_back()  # freed memory back to the system, not kept at the busiest moment's mark
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
+    admit_from_load(demo, engines)  # beyond --concurrency-limit while the server and the app keep up (issue 30)
     return demo
 
 
@@ -92,9 +94,10 @@ def launch_kwargs(settings: Settings) -> dict:
         # bucket with a token the host holds: nothing a demo needs (issue 26)
         run_history=False,
         show_error=True,
-        # Threads for the page's quick synchronous steps (adding a message, clearing); the answers themselves
-        # are async and hold none. Sized so that a full house of chats and videos still leaves some free.
-        max_threads=max(40, settings.concurrency_limit + video_slots(settings) + 8),
+        # Gradio's worker slots (one per running event, async or not) and threads for the page's quick synchronous
+        # steps (adding a message, clearing); the answers themselves are async and hold no thread. Sized so that
+        # the most answers admitted and a full house of videos still leave some free.
+        max_threads=max(40, max(settings.concurrency_limit, settings.max_concurrency) + video_slots(settings) + 8),
         allowed_paths=[str(ASSETS)],  # the example photographs and clip, nothing else
         favicon_path=str(ASSETS / "favicon.png") if (ASSETS / "favicon.png").is_file() else None,
     )

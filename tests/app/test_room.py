@@ -28,16 +28,14 @@ def test_a_closed_tabs_conversation_is_freed(quick_forgetting_page, browser, out
     """Gradio keeps a closed tab's state an hour in case it comes back; the app keeps it --closed-state-ttl."""
     server_app, url = quick_forgetting_page
     before = set(sessions_with_state(server_app))
-    opened = open_page(browser, url, output_dir, "closed-tab")
-    page = next(opened)
-    page.locator("#chat-input textarea").fill("hello")
-    page.locator("#chat-send").click()
-    expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
-    visitor = {k: n for k, n in sessions_with_state(server_app).items() if k not in before and n}
-    assert len(visitor) == 1, visitor  # this tab's session, holding its conversation
-    (session,) = visitor
-    # the screenshot, then the tab closes (its heartbeat stream ends: Gradio marks the session closed)
-    next(opened, None)
+    with open_page(browser, url, output_dir, "closed-tab") as page:
+        page.locator("#chat-input textarea").fill("hello")
+        page.locator("#chat-send").click()
+        expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+        visitor = {k: n for k, n in sessions_with_state(server_app).items() if k not in before and n}
+        assert len(visitor) == 1, visitor  # this tab's session, holding its conversation
+        (session,) = visitor
+    # the tab is closed (its heartbeat stream ends: Gradio marks the session closed)
     wait_until(lambda: not server_app.state_holder.session_data[session].state_data,
                "the closed tab's state to be freed", 120)
 
@@ -50,3 +48,24 @@ def test_the_header_shows_how_often_answers_update(page, engines):
     expect(pace).to_contain_text("answers update every")
     ms = int(pace.get_attribute("data-interval-ms"))
     assert round(engines.settings.stream_interval * 1000) <= ms <= LONGEST_S * 1000
+
+
+def test_a_chat_beyond_the_fixed_limit_is_admitted_while_the_server_keeps_up(engines):
+    """--concurrency-limit 2 with --max-concurrency 8: a third long chat is generated at once, not queued behind
+    the other two (the old fixed limit queued it until one of them ended)."""
+    from tests.app.test_load import LONG, chat_args
+    from tests.waits import app_client, cancel_now
+
+    with launched_page(engines, concurrency_limit=2, max_concurrency=8) as (server_app, url):
+        group = lambda: server_app.get_blocks()._queue.event_queue_per_concurrency_id.get("server")  # noqa: E731
+        clients = [app_client(url) for _ in range(3)]  # a session each, as three visitors
+        jobs = [c.submit(*chat_args("Write a very long story about the sea.", LONG), api_name="/chat")
+                for c in clients]
+        client_of = {id(job): c for job, c in zip(jobs, clients)}
+        try:
+            wait_until(lambda: group() is not None and group().current_concurrency >= 3,
+                       "three answers being generated at once", 300)
+            assert group().concurrency_limit > 2
+        finally:
+            for job in jobs:
+                cancel_now(url, client_of[id(job)], job, "/chat")

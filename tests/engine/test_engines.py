@@ -307,3 +307,10 @@ def test_the_server_puts_as_many_tokens_in_a_chunk_as_the_app_asks(engines):
     assert tokens == 32 and chunks <= 32 // 4 + 2, (chunks, tokens)
     chunks, tokens = token_chunks(1)
     assert tokens == 32 and chunks >= 30, (chunks, tokens)
+
+
+def test_the_server_says_how_many_requests_wait_in_it(engines):
+    """vLLM's /metrics, read by the page's admission (demo/engines/admission.py): none wait in an idle server."""
+    from demo.engines.admission import server_waiting
+
+    assert server_waiting(engines.server.endpoint) == 0

@@ -47,6 +47,9 @@ VALUES = {
     "max_restarts": ("2", 2, "0", 0),
     "session_capacity": ("200", 200, "5000", 5000),
     "state_ttl": ("600", 600.0, "7200.5", 7200.5),
+    "pace_budget": ("0.5", 0.5, "0", 0.0),
+    "max_concurrency": ("64", 64, "0", 0),
+    "closed_state_ttl": ("5", 5.0, "0.5", 0.5),
 }
 
 
