@@ -1,4 +1,5 @@
-"""``python -m bench.memory``: the app's memory after many API callers each sent a large conversation document.
+"""``python -m bench.memory``: the app's memory after many API callers each sent a large conversation document,
+or (``--visitors N``) after many visitors each held a video conversation and closed their tab.
 
 Launches ``app.py --model tiny`` in a process group of its own (its engines start beside it; only the app's own
 process is measured), then sends ``/chat`` requests through Gradio's queue protocol as a raw caller does, each
@@ -8,6 +9,12 @@ valid role), so no engine work is involved and the figure is the page's own. Rep
 (RSS) idle, after the callers, and again after ``--settle`` seconds; prints one JSON line, and with ``--write``
 appends a section to ``bench/RESULTS-memory.md``. The question it answers (issue 26): does Gradio keep every
 session's inputs, so that a crowd of API callers holding large documents grows the app without bound?
+
+``--visitors N`` (issue 30): each visitor is a tab as Gradio sees one: its heartbeat stream open
+(``/gradio_api/heartbeat/{session}``), the Video tab's page-load restore of a kept video conversation
+(``--frames`` frames of 640x360, about 2 MB of JPEG, into that session's ``gr.State``, no engine work), then the
+heartbeat closed, as a closed tab closes it. The app runs with ``--closed-state-ttl`` 10 s; the last reading comes
+``--settle`` seconds after the last visitor left.
 """
 
 from __future__ import annotations
@@ -46,15 +53,51 @@ def document(mb: float) -> dict:
     return {"format": FORMAT, "version": VERSION, "tab": "chat", "model": "m", "turns": turns}
 
 
-def fn_index(url: str, api_name: str) -> int:
+def video_document(frames: int) -> dict:
+    """A kept video conversation of ``frames`` noisy 640x360 frames (JPEG does not shrink noise: about 130 KB each)."""
+    import numpy as np
+    from PIL import Image
+
+    from demo.inputs.conversation_file import export
+    from demo.inputs.video_clip import VideoClip
+    from demo.inputs.video_frames import FramePlan
+
+    rng = np.random.default_rng(0)
+    pictures = [Image.fromarray(rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)) for _ in range(frames)]
+    plan = FramePlan(tuple(range(0, 15 * frames, 15)), 640, 360, sample_fps=2.0, visual_tokens=frames * 240,
+                     source_fps=30.0, source_frames=15 * frames)
+    turns = [{"role": "user", "content": "What happens?"}, {"role": "assistant", "content": "Snow on a screen."}]
+    return export("video", turns, model="m", clip=VideoClip.from_frames(pictures, plan))
+
+
+def restore_index(url: str, tab: str) -> int:
+    """The fn_index of ``tab``'s page-load restore: the event whose only input is the tab's BrowserState."""
+    from demo.ui.kept import STORAGE_KEY
+
     config = json.loads(urllib.request.urlopen(f"{url}/config", timeout=60).read())
-    return next(i for i, dep in enumerate(config["dependencies"]) if dep.get("api_name") == api_name)
+    comp = next(c["id"] for c in config["components"]
+                if c.get("props", {}).get("storage_key") == STORAGE_KEY.format(tab=tab))
+    return next(i for i, dep in enumerate(config["dependencies"]) if dep["inputs"] == [comp] and dep.get("backend_fn"))
 
 
-def call(url: str, body_head: bytes, body_tail: bytes) -> str:
-    """One caller: join the queue with the document, read its events to the end; its outcome ("error: ...")."""
+def visit(url: str, body_head: bytes, body_tail: bytes) -> str:
+    """One visitor: heartbeat open (a tab), the restore in that session, heartbeat closed; its outcome."""
+    import http.client
+    from urllib.parse import urlsplit
+
     session = secrets.token_hex(8)
-    body = body_head + json.dumps(session).encode() + body_tail
+    where = urlsplit(url)
+    tab = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    tab.request("GET", f"/gradio_api/heartbeat/{session}")
+    beat = tab.getresponse()  # the stream stays open: Gradio takes the session for an open tab
+    try:
+        return _join(url, session, body_head + json.dumps(session).encode() + body_tail)
+    finally:
+        beat.close()
+        tab.close()  # the tab closes: Gradio marks its session closed
+
+
+def _join(url: str, session: str, body: bytes) -> str:
     req = urllib.request.Request(f"{url}/gradio_api/queue/join", data=body,
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=300) as resp:
@@ -70,6 +113,17 @@ def call(url: str, body_head: bytes, body_tail: bytes) -> str:
     return "no end"
 
 
+def fn_index(url: str, api_name: str) -> int:
+    config = json.loads(urllib.request.urlopen(f"{url}/config", timeout=60).read())
+    return next(i for i, dep in enumerate(config["dependencies"]) if dep.get("api_name") == api_name)
+
+
+def call(url: str, body_head: bytes, body_tail: bytes) -> str:
+    """One caller: join the queue with the document, read its events to the end; its outcome ("error: ...")."""
+    session = secrets.token_hex(8)
+    return _join(url, session, body_head + json.dumps(session).encode() + body_tail)
+
+
 def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
@@ -78,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.memory")
     ap.add_argument("--callers", type=int, default=200)
     ap.add_argument("--doc-mb", type=float, default=32.0)
+    ap.add_argument("--visitors", type=int, default=0, help="tabs with a video conversation instead of API callers")
+    ap.add_argument("--frames", type=int, default=16, help="frames of each visitor's video conversation")
     ap.add_argument("--parallel", type=int, default=4, help="callers at once")
     ap.add_argument("--settle", type=float, default=60.0, help="seconds to wait before the last reading")
     ap.add_argument("--write", action="store_true", help="append the figures to bench/RESULTS-memory.md")
@@ -87,22 +143,33 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = Path(f"/tmp/bench-memory-{port}.log")
-    app = Child([sys.executable, str(ROOT / "app.py"), "--model", "tiny", "--app-port", str(port), *args.app_args],
-                log)
+    extra = ["--closed-state-ttl", "10"] if args.visitors else []
+    app = Child([sys.executable, str(ROOT / "app.py"), "--model", "tiny", "--app-port", str(port), *extra,
+                 *args.app_args], log)
     res: dict = {"callers": args.callers, "doc_mb": args.doc_mb, "parallel": args.parallel, "settle_s": args.settle,
-                 "app_args": args.app_args}
+                 "app_args": extra + args.app_args}
+    if args.visitors:
+        res.update(visitors=args.visitors, frames=args.frames)
     try:
         wait_http(f"{url}/config", 600, app)
         index = fn_index(url, "chat")
-        doc = document(args.doc_mb)
-        head = json.dumps({"data": ["Go on.", "", doc, *GEN], "fn_index": index})[:-1].encode() + b', "session_hash": '
+        if args.visitors:
+            doc = video_document(args.frames)
+            head = json.dumps({"data": [doc], "fn_index": restore_index(url, "video")})[:-1].encode() + \
+                b', "session_hash": '
+            count, one = args.visitors, visit
+        else:
+            doc = document(args.doc_mb)
+            head = json.dumps({"data": ["Go on.", "", doc, *GEN], "fn_index": index})[:-1].encode() + \
+                b', "session_hash": '
+            count, one = args.callers, call
         res["body_mb"] = round(len(head) / 1e6, 1)
         outcome = call(url, *_small(index))  # one small call first: the handlers' imports and caches are warm
         time.sleep(2)
         res["idle_mb"] = round(rss_mb(app.proc.pid), 1)
         t0 = time.monotonic()
         with ThreadPoolExecutor(args.parallel) as pool:
-            outcomes = list(pool.map(lambda _: call(url, head, b"}"), range(args.callers)))
+            outcomes = list(pool.map(lambda _: one(url, head, b"}"), range(count)))
         res["send_s"] = round(time.monotonic() - t0, 1)
         res["outcomes"] = {o: outcomes.count(o) for o in set(outcomes)}
         res["warm_call"] = outcome
@@ -127,12 +194,14 @@ def _small(index: int) -> tuple[bytes, bytes]:
 def _write(res: dict, argv: list[str]) -> None:
     path = ROOT / "bench" / "RESULTS-memory.md"
     new = not path.exists()
+    crowd = (f"{res['visitors']} visitors x a {res['frames']}-frame video conversation, tabs closed"
+             if res.get("visitors") else f"{res['callers']} callers x {res['doc_mb']:g} MB")
     with open(path, "a") as fh:
         if new:
             fh.write("# The app's memory under API callers with large documents\n\n"
                      "Each section: one run of the command it names (`bench/memory.py` says what it does).\n")
         fh.write(f"\n## {time.strftime('%Y-%m-%d %H:%M')} · `python -m bench.memory {' '.join(argv)}`\n\n"
-                 f"| app RSS idle | after {res['callers']} callers x {res['doc_mb']:g} MB | "
+                 f"| app RSS idle | after {crowd} | "
                  f"{res['settle_s']:g} s later | growth | sent in | outcomes |\n"
                  f"|---|---|---|---|---|---|\n"
                  f"| {res['idle_mb']} MB | {res['after_mb']} MB | {res['settled_mb']} MB | {res['growth_mb']} MB | "
