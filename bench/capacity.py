@@ -25,7 +25,7 @@ import statistics
 import time
 import urllib.request
 
-from .common import PY, ROOT, Child, wait_http
+from .common import PY, ROOT, Child, openai_chunks, wait_http
 
 PROMPT = "Write a long story about the sea."
 DIFF_ACTIONS = ("replace", "append", "add", "delete")
@@ -94,14 +94,10 @@ async def direct_stream(http, base: str, max_tokens: int, start_in: float) -> di
             "max_tokens": max_tokens}
     tokens, answer, updates, t0, ok = Tokens(), "", 0, time.time(), False
     async with http.post(f"{base}/chat/completions", json=body) as resp:
-        async for line in resp.content:
-            if not line.startswith(b"data:"):
-                continue
-            raw = line[5:].strip()
-            if raw == b"[DONE]":
+        async for chunk in openai_chunks(resp):
+            if chunk is None:
                 ok = True
                 break
-            chunk = json.loads(raw)
             for choice in chunk.get("choices", []):
                 piece = (choice.get("delta") or {}).get("content")
                 if piece:

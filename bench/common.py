@@ -229,3 +229,15 @@ def other_engines() -> list[str]:
         if p.info["pid"] not in mine and ("vllm" in cmd or "app.py" in cmd) and "bench" not in cmd:
             out.append(f"{p.info['pid']}: {cmd[:100]}")
     return out
+
+
+async def openai_chunks(resp):
+    """The JSON chunks of an OpenAI-style SSE response (aiohttp), up to ``[DONE]``; then ``None`` once, if it came."""
+    async for line in resp.content:
+        if not line.startswith(b"data:"):
+            continue
+        raw = line[5:].strip()
+        if raw == b"[DONE]":
+            yield None
+            return
+        yield json.loads(raw)

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Child, machine, versions, wait_http  # noqa: E402
+from bench.common import Child, machine, openai_chunks, versions, wait_http  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper."
 TOKENS = re.compile(r"(\d+) completion tokens")
@@ -121,14 +121,10 @@ async def direct(http, server: dict, max_tokens: int, start_in: float) -> dict:
         if resp.status != 200:
             return {"first": None, "end": time.perf_counter(), "tokens": 0, "ok": False,
                     "error": f"HTTP {resp.status}: {(await resp.text())[:100]}"}
-        async for line in resp.content:
-            if not line.startswith(b"data:"):
-                continue
-            raw = line[5:].strip()
-            if raw == b"[DONE]":
+        async for chunk in openai_chunks(resp):
+            if chunk is None:
                 ok = True
                 break
-            chunk = json.loads(raw)
             if chunk.get("usage"):
                 tokens = chunk["usage"].get("completion_tokens", tokens)
             if first is None and any((c.get("delta") or {}).get("content") for c in chunk.get("choices", [])):
