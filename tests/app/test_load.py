@@ -35,7 +35,8 @@ def wait_for(predicate, what: str) -> None:
 # --- twice the queue at once --------------------------------------------------------------------------------
 def test_a_full_queue_turns_the_extra_users_away_and_answers_the_others(engines):
     running, queue = 2, 3
-    with page_instance(engines, concurrency_limit=running, max_queue_size=queue) as url:
+    # a fixed limit (--max-concurrency no higher): the running slots stay taken whatever the load
+    with page_instance(engines, concurrency_limit=running, max_concurrency=running, max_queue_size=queue) as url:
         client = app_client(url)
         # the running slots are taken by long answers first, so that the queue's size is what is measured
         # (each in a session of its own: Gradio's cancel ends every task of that function in the session)
@@ -81,7 +82,7 @@ def test_a_full_queue_tells_a_raw_caller_in_a_sentence(engines):
     import urllib.error
     import urllib.request
 
-    with page_instance(engines, concurrency_limit=1, max_queue_size=1) as url:
+    with page_instance(engines, concurrency_limit=1, max_concurrency=1, max_queue_size=1) as url:
         client = app_client(url)
         # in a session of its own: Gradio's cancel ends every task of that function in the session
         # (and kept: a client that is garbage-collected closes its session, which ends its job)
