@@ -15,6 +15,7 @@ import gradio as gr
 
 from ..engines import Engines
 from ..engines.admission import TICK_S, next_limit, server_waiting
+from ..settings import Settings
 
 GROUP = "server"
 
@@ -22,8 +23,7 @@ GROUP = "server"
 class Admission:
     """A daemon thread that sets the ``server`` group's limit every ``TICK_S`` while ``demo`` runs."""
 
-    def __init__(self, demo: gr.Blocks, engines: Engines):
-        settings = engines.settings
+    def __init__(self, demo: gr.Blocks, engines: Engines, settings: Settings):
         self.demo, self.engines = demo, engines
         self.floor = settings.concurrency_limit
         self.ceiling = max(settings.max_concurrency, settings.concurrency_limit)
@@ -63,11 +63,11 @@ class Admission:
                     pass
 
 
-def admit_from_load(demo: gr.Blocks, engines: Engines) -> Admission | None:
+def admit_from_load(demo: gr.Blocks, engines: Engines, settings: Settings) -> Admission | None:
     """Start following the server and the app (``--max-concurrency`` above ``--concurrency-limit``), or None
-    when the limit is fixed."""
-    if engines.settings.max_concurrency <= engines.settings.concurrency_limit:
+    when the limit is fixed. ``settings``: the page's (a test's page may differ from its engines')."""
+    if settings.max_concurrency <= settings.concurrency_limit:
         return None
-    admission = Admission(demo, engines)
+    admission = Admission(demo, engines, settings)
     admission.start()
     return admission

@@ -71,7 +71,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     keep_giving_back()  # freed memory back to the system, not kept at the busiest moment's mark
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
-    admit_from_load(demo, engines)  # beyond --concurrency-limit while the server and the app keep up (issue 30)
+    admit_from_load(demo, engines, settings)  # more answers while the server and the app keep up (issue 30)
     return demo
 
 
