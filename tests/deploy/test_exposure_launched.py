@@ -5,7 +5,7 @@ where no test code shares the app's process.
 The app is attached (``--api-base``) to the test session's real vLLM server, so no second engine starts; every
 point checked here is decided by the page in front of the engines. To run the same checks against an app you
 started yourself (``scripts/run.sh --model tiny``): ``EXPOSURE_APP_URL=http://127.0.0.1:7860 pytest
-tests/deploy/test_exposure_launched.py``.
+tests/deploy/test_exposure_launched.py`` (the session's engines still start: the test order depends on them).
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ GENERATION = dict(temperature=GEN[0], top_p=GEN[1], top_k=GEN[2], max_tokens=GEN
 
 
 @pytest.fixture(scope="module")
-def url(request):
+def url(engines):
+    """The app under test. It asks for the session's engines even when pointed elsewhere: the test order
+    (tests/conftest.py) runs every test that uses them before the last engine test stops them."""
     given = os.environ.get("EXPOSURE_APP_URL")
     if given:
         yield given.rstrip("/")
         return
-    engines = request.getfixturevalue("engines")
     endpoint = engines.server.endpoint
     port = free_port()
     app = AppProcess("exposure", ["--api-base", endpoint.root, f"--api-key={endpoint.api_key}"],
