@@ -14,7 +14,7 @@ import threading
 import gradio as gr
 
 from ..engines import Engines
-from ..engines.admission import TICK_S, next_limit, server_waiting
+from ..engines.admission import STEP, TICK_S, next_limit, server_waiting
 from ..settings import Settings
 
 GROUP = "server"
@@ -41,10 +41,13 @@ class Admission:
         group = queue.event_queue_per_concurrency_id.get(GROUP) if queue is not None else None
         if group is None:
             return None
-        ready = self.engines.server.status.get().state == "ready"
-        waiting = server_waiting(self.engines.server.endpoint) if ready else None
-        self.limit = next_limit(group.current_concurrency, self.floor, self.ceiling, waiting,
-                                self.engines.pacers.saturated())
+        running = group.current_concurrency
+        if running + STEP <= self.floor:  # the limit is the floor whatever the server says: no need to ask it
+            self.limit = self.floor
+        else:
+            ready = self.engines.server.status.get().state == "ready"
+            waiting = server_waiting(self.engines.server.endpoint) if ready else None
+            self.limit = next_limit(running, self.floor, self.ceiling, waiting, self.engines.pacers.saturated())
         group.concurrency_limit = self.limit
         return self.limit
 
