@@ -81,6 +81,12 @@ class Settings:
                                         "up to 1 s while the app is busier than --pace-budget.")
     pace_budget: float = _opt(0.7, "Share of one CPU core the app's event loop may be busy before answers update "
                                    "less often (each update then carries more text; 0: never stretch).")
+    light_stream: Literal["auto", "on", "off"] = _opt(
+        "auto", "How the page's chat and image answers reach the browser after their first words: on the app's light "
+                "stream (one small message per update, beside Gradio's queue: a crowd costs the app far less; the "
+                "text is plain until the answer ends), as Gradio updates (off: Markdown rendered as it streams), or "
+                "auto: Gradio updates while the app is within --pace-budget, the light stream for answers that "
+                "start while it is busier.")
     concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them): always "
                                       "admitted; more up to --max-concurrency while the server and the app keep up.")
     max_concurrency: int = _opt(256, "Most chat and image answers generated at once: beyond --concurrency-limit, "

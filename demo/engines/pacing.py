@@ -69,6 +69,10 @@ class Pacer:
     def current(self) -> float:
         return self.interval
 
+    def busy(self) -> bool:
+        """The loop is over its budget, or was lately (its answers update less often than they could)."""
+        return self.interval > self.shortest or self.load > self.budget
+
     def chunk_tokens(self, streams: int = 0) -> int:
         return tokens_per_chunk(self.interval, self.shortest, streams)
 

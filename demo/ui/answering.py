@@ -24,6 +24,7 @@ from ..inputs import conversation_file
 from ..inputs.conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_of_message, turn_text
 from . import kept, request_view
 from .common import progress_markdown, stats_markdown, tell
+from .live import LIVE, LiveText, marker
 
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,40 @@ class ConversationView:
     download: gr.DownloadButton
     note: gr.Markdown  # what the page says about keeping (too large for the browser, a file that did not load)
     system: gr.Textbox | None = None  # the system prompt, where the tab has one (a loaded conversation sets it)
+    light: str = "off"  # the light stream (--light-stream): on, off, or auto (on while the app is busy)
+
+
+def light_now(engines: Engines, mode: str) -> bool:
+    """Whether an answer whose text starts now goes on the light stream (demo/ui/live.py)."""
+    return mode == "on" or (mode == "auto" and engines.pacers.here().busy())
+
+
+def settled(history: list[dict]) -> list[dict] | None:
+    """After an answer that streamed on the light stream ended without its final update (Stop, a cancel): the
+    conversation with the text the person saw, instead of the first words its message held. None: nothing to do
+    (an answer that finished, a conversation changed since, an answer still streaming)."""
+    if not history or history[-1]["role"] != "assistant" or "live" not in history[-1]:
+        return None
+    live = LIVE.get(history[-1]["live"])
+    if live is not None and not live.done:
+        return None
+    turn = {key: value for key, value in history[-1].items() if key != "live"}
+    if live is not None:
+        turn["content"] = live.answer
+    return history[:-1] + [turn]
+
+
+def unlock_after(ev, view: ConversationView, unlocked: list) -> None:
+    """After an answer (its end, an error, Stop, a cancel: a cancelled event's .then runs too): the inputs come
+    back, and an answer stopped on the light stream keeps the text that was shown."""
+    def after(history):
+        out = {component: gr.update(interactive=True) for component in unlocked}
+        done = settled(history)
+        if done is not None:
+            out.update({view.state: done, view.chatbot: to_chatbot(done)})
+        return out
+
+    ev.then(after, [view.state], [*unlocked, view.state, view.chatbot], queue=False, api_visibility="private")
 
 
 async def kept_updates(engines: Engines, view: ConversationView, history: list[dict], system_prompt: str) -> dict:
@@ -67,11 +102,15 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
     this generator, which closes the HTTP stream (each layer closes the one below: ``aclosing``), which aborts
     the request in vLLM. On failure the user's last message goes back into the text box (nothing is lost), the
     conversation is restored, and the sentence is shown.
+
+    On the light stream (``view.light``), the answer's first text makes its message (with the light stream's
+    marker) and the rest goes to :data:`LIVE`, not through Gradio, until the final update.
     """
     if not history or history[-1]["role"] != "user":
         return
     answer, reasoning, thought_s, final, progress_shown = "", "", None, None, False
     thinking_since = None
+    live: LiveText | None = None
     try:
         # reading and resizing the images, off the event loop
         messages = await engines.run_blocking(to_openai, history, system_prompt, cancellable=True)
@@ -81,12 +120,23 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
                     if isinstance(item, Thinking):
                         reasoning += item.text
                         thinking_since = thinking_since or time.perf_counter()
+                        if live is not None:  # (no parser thinks after answering) kept for the final update
+                            continue
                     else:
                         answer += item
+                        if live is not None:  # the rest of the answer: the light stream, not a Gradio update
+                            live.add(item)
+                            continue
                         if thinking_since is not None and thought_s is None:  # the block closes with its time
                             thought_s = time.perf_counter() - thinking_since
                     current = history + [assistant_turn(answer, reasoning, thought_s)]
-                    update = {view.chatbot: to_chatbot(current, streaming=True), view.state: current}
+                    chat = to_chatbot(current, streaming=True)
+                    if isinstance(item, str) and chat[-1]["role"] == "assistant" and "metadata" not in chat[-1] \
+                            and light_now(engines, view.light):
+                        live = LIVE.open(answer)  # the last message is this answer's text (non-empty)
+                        chat[-1] = {**chat[-1], "content": chat[-1]["content"] + marker(live)}
+                        current[-1]["live"] = live.ticket  # a Stop then settles it with what was shown
+                    update = {view.chatbot: chat, view.state: current}
                     if progress_shown:  # text again: the count would go stale
                         update[view.stats], progress_shown = "", False
                     yield update
@@ -95,6 +145,8 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
                     yield {view.stats: progress_markdown(item)}
                 else:
                     final = item
+        if live is not None:
+            live.finish()
         thought_s = final.thinking_s if final.thinking_s is not None else thought_s
         current = history + [assistant_turn(answer, reasoning, thought_s,
                                             request_view.sent_of(final.request, system_prompt))]
@@ -105,6 +157,9 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
         yield {view.chatbot: to_chatbot(restored), view.state: restored, view.textbox: turn_text(history[-1]),
                view.stats: ""}
         return
+    finally:  # ended, failed, stopped or cancelled: the page's stream ends (the text stays readable a while)
+        if live is not None:
+            live.finish()
     # After the answer is on the page: its request and the copies kept (a failure here loses no answer).
     try:
         python, curl = await engines.run_blocking(request_view.views, final.request)

@@ -13,7 +13,7 @@ from ..errors import MESSAGES
 from ..inputs.conversation import clean_text, to_chatbot, user_turn
 from . import kept, request_view
 from .answering import (ConversationView, came_back, edited, file_loaded, kept_updates, restored, retried,
-                        stream_answer, undone)
+                        stream_answer, undone, unlock_after)
 from .common import closed_with_its_run, params_from, tell
 from .kept import conversation_files_row
 
@@ -24,7 +24,8 @@ EXAMPLES = [
 ]
 
 
-def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState) -> kept.OnLoad:
+def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState, light: str = "off"
+                   ) -> kept.OnLoad:
     state = gr.State([])
     with gr.Row():
         with gr.Column(scale=1):
@@ -47,7 +48,8 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState)
             python, curl = request_view.request_accordion("chat")
             download, upload, note = conversation_files_row("chat")
             gr.Examples(EXAMPLES, inputs=[textbox], label="Examples")
-    view = ConversationView("chat", chatbot, state, stats, textbox, python, curl, browser, download, note, system)
+    view = ConversationView("chat", chatbot, state, stats, textbox, python, curl, browser, download, note, system,
+                            light)
     request_view.wire_select(engines, chatbot, state, python, curl)
 
     # --- register listeners ---------------------------------------------------------------------------------
@@ -95,8 +97,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState)
         ev = trigger(fn, [state], turn_outputs, concurrency_limit=None, api_visibility="private")
         events.append(ev.success(**answer_args))
     for ev in events:  # after the answer, an error, Stop or Clear (a cancelled event's .then runs too)
-        ev.then(lambda: [gr.update(interactive=True)] * 3, None, [textbox, send, regenerate], queue=False,
-                api_visibility="private")
+        unlock_after(ev, view, [textbox, send, regenerate])
     # Cancelling closes the generator, which closes the HTTP stream: vLLM aborts the request.
     # (A Stop that also ran a function to clear the token count failed the Stop test in a fresh-clone run: all
     # three answers ended before their streams closed. Stop stays a bare cancel; the next send clears the count.)

@@ -13,7 +13,7 @@ from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
 from . import kept, request_view
 from .answering import (ConversationView, came_back, edited, file_loaded, kept_updates, restored, retried,
-                        stream_answer, undone)
+                        stream_answer, undone, unlock_after)
 from .common import closed_with_its_run, params_from, tell
 from .image_find import KINDS, drawn, find_objects, found_in_answer, found_summary
 
@@ -63,7 +63,8 @@ def draw_answer(history):
     return gr.update(value=picture, visible=True), shown_as_text(found_summary(found))
 
 
-def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState) -> kept.OnLoad:
+def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState, light: str = "off"
+                    ) -> kept.OnLoad:
     state = gr.State([])  # the conversation; the images attached to it are those of its turns
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -103,7 +104,8 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         # (not the kind too: Gradio 6.31's examples table showed no row at all with the Radio among its inputs)
         gr.Examples(find_rows, inputs=[gallery, phrase], label="Find in the example photographs")
 
-    view = ConversationView("image", chatbot, state, stats, question, python, curl, browser, download, note)
+    view = ConversationView("image", chatbot, state, stats, question, python, curl, browser, download, note,
+                            light=light)
     request_view.wire_select(engines, chatbot, state, python, curl)
 
     # --- register listeners ---------------------------------------------------------------------------------
@@ -159,8 +161,7 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         ev = trigger(fn, [state], turn_outputs, concurrency_limit=None, api_visibility="private")
         events.append(ev.success(**answer_args))
     for ev in events:  # after the answer, an error, Stop or a new conversation (a cancelled event's .then runs)
-        ev.then(lambda: [gr.update(interactive=True)] * 2, None, [question, ask], queue=False,
-                api_visibility="private")
+        unlock_after(ev, view, [question, ask])
         ev.then(draw_answer, state, [found_image, found_note], api_visibility="private")
 
     @closed_with_its_run

@@ -13,7 +13,7 @@ from ..engines.server import stored_secret
 from ..heap import keep_giving_back
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
-from . import kept
+from . import kept, live
 from .admission import admit_from_load
 from .api import build_api
 from .chat_tab import build_chat_tab
@@ -58,9 +58,9 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
                 video_slot = gr.Column()
         gen_inputs = generation_accordion()
         with chat_slot:
-            on_load = [build_chat_tab(engines, gen_inputs, browsers["chat"])]
+            on_load = [build_chat_tab(engines, gen_inputs, browsers["chat"], settings.light_stream)]
         with image_slot:
-            on_load.append(build_image_tab(engines, gen_inputs, browsers["image"]))
+            on_load.append(build_image_tab(engines, gen_inputs, browsers["image"], settings.light_stream))
         with video_slot:
             on_load.append(build_video_tab(engines, gen_inputs, browsers["video"]))
         for step in on_load:
@@ -75,6 +75,11 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     return demo
 
 
+def page_script(*names: str) -> str:
+    """One script for ``launch(js=...)`` (it takes one function) from the assets' scripts, each a function."""
+    return "() => {\n" + "".join(f"({(ASSETS / name).read_text().strip()})();\n" for name in names) + "}"
+
+
 def launch_kwargs(settings: Settings) -> dict:
     """``launch()`` arguments: theme and CSS (Gradio 6 takes them here), limits, and nothing extra exposed."""
     return dict(
@@ -83,7 +88,8 @@ def launch_kwargs(settings: Settings) -> dict:
         share=settings.share,
         theme=gr.themes.Soft(primary_hue="violet", secondary_hue="indigo"),
         css_paths=[ASSETS / "style.css"],
-        js=(ASSETS / "seek.js").read_text(),  # time chips seek the Video tab's player
+        js=page_script("seek.js", "live.js"),  # time chips seek the Video tab's player; the light stream
+        app_kwargs={"routes": live.routes()},  # the light stream's route, before Gradio's own
         max_file_size=f"{settings.max_file_size_mb}mb",
         # every session's state and updated components are kept until this many newer sessions came (issue 26)
         state_session_capacity=settings.session_capacity,

@@ -178,9 +178,10 @@ def test_a_cancelled_preparation_is_told_to_stop(engines):
 
 # --- 6. every route the app serves ---------------------------------------------------------------------
 # Gradio 6.31's routes with run history off, as this app launches it. A Gradio upgrade that adds a route fails here:
-# look at what it serves, then add it (or turn it off in demo/ui/page.py's launch_kwargs).
+# look at what it serves, then add it (or turn it off in demo/ui/page.py's launch_kwargs). The app's own route:
+# GET /live/{ticket}, the light stream (demo/ui/live.py: an answer's text, to whoever holds its random ticket).
 SERVED = """
-GET / | HEAD / | GET /assets/{path:path} | GET /config | GET /config/ | GET /favicon.ico | GET /logout
+GET /live/{ticket} | GET / | HEAD / | GET /assets/{path:path} | GET /config | GET /config/ | GET /favicon.ico | GET /logout
 GET /manifest.json | POST /login | POST /login/ | GET /openapi.json | HEAD /openapi.json | GET /monitoring
 GET /monitoring/summary | GET /monitoring/{key} | GET /pwa_icon
 GET /pwa_icon/{size} | GET /robots.txt | GET /static/{path:path} | GET /svelte/{path:path} | GET /theme.css

@@ -35,6 +35,7 @@ VALUES = {
     "cpu_kv_cache_gib": ("8", 8, "2", 2),
     "enforce_eager": ("1", True, "0", False),
     "engine_start": ("together", "together", "server-first", "server-first"),
+    "light_stream": ("on", "on", "off", "off"),
     "startup_timeout": ("60", 60.0, "120.5", 120.5),
     "request_timeout": ("30", 30.0, "45", 45.0),
     "video_timeout": ("90", 90.0, "100", 100.0),
