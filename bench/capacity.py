@@ -10,6 +10,11 @@ the session's SSE stream, diffs applied) and, for the reference, OpenAI's SSE st
 ``gradio_client``: it runs a thread and a full JSON diff per update per job, which at 128 streams would measure
 itself. The clients' own CPU is reported beside the app's, to show they are not the limit.
 
+Paths: ``direct`` (the source itself), ``app`` (the ``/chat`` API: every update through Gradio's queue) and
+``page`` (the Chat tab as a browser drives it: the Send step, then the answer step, whose message carries the light
+stream's marker when the app is busy, demo/ui/live.py; its text then comes from ``live/TICKET``, as assets/live.js
+reads it).
+
 Per stream: every token carries its emission time, so its delay to the client is known exactly; tokens lost are
 those sent but not in the final answer; updates are SSE messages with new output.
 """
@@ -20,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import secrets
 import statistics
 import time
@@ -29,6 +35,7 @@ from .common import PY, ROOT, Child, openai_chunks, wait_http
 
 PROMPT = "Write a long story about the sea."
 DIFF_ACTIONS = ("replace", "append", "add", "delete")
+MARKER = re.compile(r'<span class="live-text live-([\w-]+)"></span>')
 
 
 def _apply(value: str, update) -> str:
@@ -88,6 +95,113 @@ async def app_stream(http, url: str, fn_index: int, max_tokens: int, start_in: f
     return {"delays": tokens.delays, "received": tokens.count, "updates": updates, "s": time.time() - t0, "ok": ok}
 
 
+def chat_tab_events(config: dict) -> tuple[int, int]:
+    """The Chat tab's Send step and the answer step after it (the page's own events, by their place in the config)."""
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
+    deps = config["dependencies"]
+    send = next(i for i, d in enumerate(deps) if [ids["chat-send"], "click"] in d["targets"])
+    return send, next(i for i, d in enumerate(deps) if d.get("trigger_after") == send)
+
+
+def _patch(value, diff):
+    """Gradio's diff applied in place (gradio_client's ``apply_diff`` copies the whole value first)."""
+    for action, path, piece in diff:
+        if not path:
+            value = piece if action == "replace" else value + piece if action == "append" else value
+            continue
+        target = value
+        for key in path[:-1]:
+            target = target[key]
+        key = path[-1]
+        if action == "replace":
+            target[key] = piece
+        elif action == "append":
+            target[key] += piece
+        elif action == "add":
+            target.insert(int(key), piece) if isinstance(target, list) else target.__setitem__(key, piece)
+        elif action == "delete":
+            del target[int(key) if isinstance(target, list) else key]
+    return value
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+
+
+async def _join_and_read(http, url: str, fn_index: int, data: list, session: str):
+    """Join the queue for a page event; yield its SSE messages to the last one."""
+    async with http.post(f"{url}/gradio_api/queue/join",
+                         json={"data": data, "fn_index": fn_index, "session_hash": session}) as r:
+        r.raise_for_status()
+    async with http.get(f"{url}/gradio_api/queue/data", params={"session_hash": session}) as resp:
+        async for line in resp.content:
+            if line.startswith(b"data:"):
+                msg = json.loads(line[5:])
+                yield msg
+                if msg.get("msg") in ("process_completed", "close_stream"):
+                    return
+
+
+async def page_stream(http, url: str, events: tuple[int, int], max_tokens: int, start_in: float) -> dict:
+    """One visitor of the Chat tab: its Send step, then its answer; the answer's text from the chat box's message
+    (Gradio's updates) or, once the message carries the light stream's marker, from ``live/TICKET``."""
+    await asyncio.sleep(start_in)
+    session = secrets.token_hex(8)
+    send, answer_step = events
+    async for msg in _join_and_read(http, url, send, [PROMPT, None], session):
+        pass
+    tokens, updates, t0, ok, relay = Tokens(), 0, time.time(), False, None
+    shown = ""  # the answer as the page shows it: the message's text, then what the light stream adds
+
+    async def follow(ticket: str, first: str):
+        nonlocal shown, updates
+        shown = first
+        async with http.get(f"{url}/live/{ticket}") as resp:
+            event = None
+            async for line in resp.content:
+                line = line.decode().rstrip("\n")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event is None:
+                    shown += json.loads(line[5:])
+                    updates += 1
+                    tokens.see(shown, time.time())
+                elif not line and event == "end":
+                    return
+
+    gen = [0.7, 0.8, 20, max_tokens, 0.0]
+    chat = None  # the chat box's value, as the page holds it (Gradio sends a generator's updates as diffs)
+    async for msg in _join_and_read(http, url, answer_step, [None, "", *gen], session):
+        kind = msg.get("msg")
+        data = msg.get("output", {}).get("data")
+        if kind in ("process_generating", "process_completed") and data:
+            chat = data[0] if chat is None or kind == "process_completed" else _patch(chat, data[0])
+            texts = [t for t in _strings(chat) if "|" in t]  # the answer's message (its tokens are stamped)
+            if texts and relay is None:
+                text = texts[-1]
+                marked = MARKER.search(text)
+                if marked:  # the rest comes on the light stream
+                    relay = asyncio.ensure_future(follow(marked.group(1), text[:marked.start()]))
+                    text = text[:marked.start()]
+                shown = text
+                updates += 1
+                tokens.see(text, time.time())
+        if kind in ("process_completed", "close_stream"):
+            ok = bool(msg.get("success"))
+            if relay is not None:
+                await relay
+            break
+    return {"delays": tokens.delays, "received": tokens.count, "updates": updates, "s": time.time() - t0, "ok": ok,
+            "light": relay is not None}
+
+
 async def direct_stream(http, base: str, max_tokens: int, start_in: float) -> dict:
     await asyncio.sleep(start_in)
     body = {"model": "Qwen3-VL-4B-Instruct", "messages": [{"role": "user", "content": PROMPT}], "stream": True,
@@ -129,6 +243,9 @@ async def one_level(http, kind: str, users: int, max_tokens: int, rate: float, t
     if kind == "app":
         runs = await asyncio.gather(*[app_stream(http, target["url"], target["fn_index"], max_tokens, o)
                                       for o in offsets])
+    elif kind == "page":
+        runs = await asyncio.gather(*[page_stream(http, target["url"], target["page_events"], max_tokens, o)
+                                      for o in offsets])
     else:
         runs = await asyncio.gather(*[direct_stream(http, target["base"], max_tokens, o) for o in offsets])
     wall = time.time() - t0
@@ -138,7 +255,7 @@ async def one_level(http, kind: str, users: int, max_tokens: int, rate: float, t
             "p50_ms": 1000 * _quantile(delays, 0.5), "p95_ms": 1000 * _quantile(delays, 0.95),
             "lost": sum(max_tokens - r["received"] for r in runs), "failed": sum(not r["ok"] for r in runs),
             "updates_per_s": statistics.mean(r["updates"] / r["s"] for r in runs if r["s"] > 0),
-            "tokens_per_s": rate}
+            "tokens_per_s": rate, "light": sum(bool(r.get("light")) for r in runs)}
 
 
 def _post(url: str, payload: dict | None = None) -> dict:
@@ -210,7 +327,7 @@ async def stop_latency(http, kind: str, target: dict, source: str, before_first:
 
 
 def run(log_dir, port_of, levels=(1, 16, 64, 128), seconds: float = 8.0, rate: float = 60.0, stop_trials: int = 8,
-        log=print) -> dict:
+        log=print, paths=("direct", "app", "page")) -> dict:
     import aiohttp
     import psutil
 
@@ -230,21 +347,24 @@ def run(log_dir, port_of, levels=(1, 16, 64, 128), seconds: float = 8.0, rate: f
         wait_http(url + "/config", 300, app_child)
         config = json.loads(urllib.request.urlopen(f"{url}/config", timeout=30).read())
         fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
-        target = {"url": url, "fn_index": fn_index, "base": f"{source}/v1"}
+        target = {"url": url, "fn_index": fn_index, "base": f"{source}/v1", "page_events": chat_tab_events(config)}
         procs = {"app": psutil.Process(app_child.proc.pid), "source": psutil.Process(source_child.proc.pid),
                  "client": psutil.Process(os.getpid())}
         max_tokens = int(seconds * rate)
 
         async def measure():
-            conn = aiohttp.TCPConnector(limit=0)
+            # idle connections dropped before the app's keep-alive ends (uvicorn: 5 s): one reused just as the app
+            # closed it failed a whole run ("Server disconnected")
+            conn = aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
             timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
             async with aiohttp.ClientSession(connector=conn, timeout=timeout) as http:
                 await asyncio.gather(app_stream(http, url, fn_index, 16, 0), direct_stream(http, target["base"], 16, 0))
                 rows = []
                 for users in levels:
-                    for kind in ("direct", "app"):
+                    for kind in paths:
                         log(f"capacity: {users} {kind} streams at {rate:g} tokens/s")
                         rows.append(await one_level(http, kind, users, max_tokens, rate, target, procs))
+                        log(json.dumps({k: v for k, v in rows[-1].items()}, default=str))
                 stops = {}
                 for kind in ("direct", "app"):
                     for before_first in (True, False):
@@ -278,11 +398,12 @@ if __name__ == "__main__":  # the two figures alone (python -m bench runs them w
     p.add_argument("--levels", default="1,16,64,128")
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--stop-trials", type=int, default=8)
+    p.add_argument("--paths", default="direct,app,page", help="which of direct, app (/chat API), page (the Chat tab)")
     p.add_argument("--out", type=Path, default=None, help="write figures 6 and 7 as Markdown here")
     a = p.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     result = run(ROOT / "bench" / "output" / "logs", free_port, tuple(int(x) for x in a.levels.split(",")),
-                 a.seconds, stop_trials=a.stop_trials)
+                 a.seconds, stop_trials=a.stop_trials, paths=tuple(a.paths.split(",")))
     print(json.dumps(result, indent=1, default=str))
     if a.out:
         m, v = machine(), versions()

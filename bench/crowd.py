@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.capacity import MARKER, _join_and_read, _patch, chat_tab_events  # noqa: E402
 from bench.common import Child, machine, openai_chunks, versions, wait_http  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper."
@@ -109,6 +110,53 @@ async def visitor(http, url: str, fn_index: int, max_tokens: int, start_in: floa
     return {"first": first, "end": time.perf_counter(), "tokens": tokens, "ok": ok, "error": error}
 
 
+async def page_visitor(http, url: str, events: tuple[int, int], max_tokens: int, start_in: float) -> dict:
+    """A visitor of the Chat tab, as the browser drives it: the Send step, then the answer step; once the answer's
+    message carries the light stream's marker (demo/ui/live.py), its text is read from ``live/TICKET`` as the page's
+    script does. First output: from the Send to the first update showing answer text."""
+    await asyncio.sleep(start_in)
+    session = secrets.token_hex(8)
+    send, answer_step = events
+    t0 = time.perf_counter()
+    first, tokens, ok, error, chat, relay = None, 0, False, None, None, None
+
+    async def drain(ticket: str):
+        async with http.get(f"{url}/live/{ticket}") as resp:
+            async for line in resp.content:
+                if line.startswith(b"event: end"):
+                    return
+
+    async for msg in _join_and_read(http, url, send, [PROMPT, None], session):
+        pass
+    gen = [0.7, 0.8, 20, max_tokens, 0.0]
+    async for msg in _join_and_read(http, url, answer_step, [None, "", *gen], session):
+        kind = msg.get("msg")
+        out = (msg.get("output") or {}).get("data")
+        if kind in ("process_generating", "process_completed") and out:
+            found = TOKENS.search(str(out))
+            tokens = int(found.group(1)) if found else tokens
+        if kind == "process_generating" and out:
+            chat = out[0] if chat is None else _patch(chat, out[0])
+            answered = isinstance(chat, list) and any(isinstance(m, dict) and m.get("role") == "assistant"
+                                                      for m in chat)
+            if first is None and answered:
+                first = time.perf_counter() - t0
+            marked = MARKER.search(str(out[0])) if relay is None else None
+            if marked:
+                relay = asyncio.ensure_future(drain(marked.group(1)))
+        if kind == "process_completed":
+            ok = bool(msg.get("success"))
+            if not ok:
+                error = str((msg.get("output") or {}).get("error"))[:120]
+            break
+        if kind == "close_stream":
+            break
+    if relay is not None:
+        await relay
+    return {"first": first, "end": time.perf_counter(), "tokens": tokens, "ok": ok, "error": error,
+            "light": relay is not None}
+
+
 async def direct(http, server: dict, max_tokens: int, start_in: float) -> dict:
     await asyncio.sleep(start_in)
     body = {"model": server["model"], "messages": [{"role": "user", "content": PROMPT}], "stream": True,
@@ -143,9 +191,16 @@ async def level(http, kind: str, n: int, target: dict, max_tokens: int, app_proc
     cpu0, t0 = cpu_s(app_proc), time.perf_counter()
     if kind == "app":
         runs = await asyncio.gather(*(visitor(http, target["url"], target["fn_index"], max_tokens, o)
-                                      for o in offsets))
+                                      for o in offsets), return_exceptions=True)
+    elif kind == "page":
+        runs = await asyncio.gather(*(page_visitor(http, target["url"], target["page_events"], max_tokens, o)
+                                      for o in offsets), return_exceptions=True)
     else:
-        runs = await asyncio.gather(*(direct(http, target["server"], max_tokens, o) for o in offsets))
+        runs = await asyncio.gather(*(direct(http, target["server"], max_tokens, o) for o in offsets),
+                                    return_exceptions=True)
+    # a visitor whose connection broke counts as failed, with its reason (the run goes on)
+    runs = [r if isinstance(r, dict) else {"first": None, "end": time.perf_counter(), "tokens": 0, "ok": False,
+                                           "error": f"{type(r).__name__}: {r}"[:120]} for r in runs]
     wall = max(r["end"] for r in runs) - t0
     firsts = [r["first"] for r in runs]
     errors = collections.Counter(r["error"] for r in runs if not r["ok"])
@@ -153,7 +208,7 @@ async def level(http, kind: str, n: int, target: dict, max_tokens: int, app_proc
             "tokens_per_s": round(sum(r["tokens"] for r in runs) / wall, 1),
             "first_p50_s": quantile(firsts, 0.5), "first_p95_s": quantile(firsts, 0.95),
             "app_cores": round((cpu_s(app_proc) - cpu0) / wall, 2), "failed": sum(not r["ok"] for r in runs),
-            "errors": dict(errors)}
+            "errors": dict(errors), "light": sum(bool(r.get("light")) for r in runs)}
 
 
 def profile(pid: int, seconds: float, out: Path) -> list[tuple[float, str]] | None:
@@ -196,9 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ready-timeout", type=float, default=900.0)
     ap.add_argument("--profile-level", type=int, default=64)
     ap.add_argument("--profile-s", type=float, default=8.0)
+    ap.add_argument("--paths", default="direct,app,page",
+                    help="direct (the server itself), app (the /chat API), page (the Chat tab, light stream when busy)")
     ap.add_argument("app_args", nargs="*", help="more app.py flags, after --")
     args = ap.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
+    paths = args.paths.split(",")
+    profiled = "page" if "page" in paths else "app"  # what visitors use is what is profiled
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
 
     port = free_port()
@@ -216,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         app_proc = psutil.Process(app.proc.pid)
 
         async def run_all():
-            conn = aiohttp.TCPConnector(limit=0)
+            # idle connections dropped before a server's own keep-alive ends (uvicorn: 5 s): one reused just as the
+            # server closed it failed a whole run ("Server disconnected")
+            conn = aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
             timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
             async with aiohttp.ClientSession(connector=conn, timeout=timeout) as http:
                 while True:  # the engines start beside the page: ask until a visitor is answered
@@ -229,13 +290,14 @@ def main(argv: list[str] | None = None) -> int:
                         raise TimeoutError(f"no answer within {args.ready_timeout:.0f} s: {one['error']}")
                     await asyncio.sleep(2)
                 res["first_answer_after_launch_s"] = round(time.monotonic() - t0, 1)
-                target = {"url": url, "fn_index": fn_index, "server": server_of(app.proc.pid)}
-                for kind in ("direct", "app"):  # warm: vLLM's first batches (and CUDA graphs' sizes) not counted
+                target = {"url": url, "fn_index": fn_index, "server": server_of(app.proc.pid),
+                          "page_events": chat_tab_events(config)}
+                for kind in paths:  # warm: vLLM's first batches (and CUDA graphs' sizes) not counted
                     await level(http, kind, max(levels), target, 32, app_proc)
                 for n in levels:
-                    for kind in ("direct", "app"):
+                    for kind in paths:
                         task = None
-                        if kind == "app" and n == args.profile_level:
+                        if kind == profiled and n == args.profile_level:
                             task = asyncio.ensure_future(asyncio.to_thread(
                                 profile, app.proc.pid, args.profile_s, out.with_suffix(f".profile-{n}.txt")))
                         row = await level(http, kind, n, target, args.max_tokens, app_proc)
@@ -259,39 +321,49 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+PATHS = {"page": "the Chat tab (light stream when busy)", "app": "the /chat API (Gradio's updates)"}
+
+
 def render(res: dict, max_tokens: int) -> str:
     rows = {(r["kind"], r["n"]): r for r in res["levels"]}
     ns = sorted({r["n"] for r in res["levels"]})
     head = []
-    if ("app", 64) in rows and ("direct", 64) in rows:
-        ratio = rows[("app", 64)]["tokens_per_s"] / max(rows[("direct", 64)]["tokens_per_s"], 1e-9)
-        head = [f"**64 visitors: {ratio:.2f} of direct**", ""]
+    for kind in PATHS:  # the headline: what a visitor of the page gets, else the API
+        if (kind, 64) in rows and ("direct", 64) in rows:
+            ratio = rows[(kind, 64)]["tokens_per_s"] / max(rows[("direct", 64)]["tokens_per_s"], 1e-9)
+            head = [f"**64 visitors: {ratio:.2f} of direct** ({PATHS[kind]})", ""]
+            break
     m = res["machine"]
     lines = ["# A crowd through the page's queue, against direct streams (issue 30)", "",
              f"Generated by `{res['command']}` on {res['started']}: {m.get('cpu', '')} ({m.get('cores', '')} cores), "
              f"{res.get('gpu', '')}; " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()), "",
              f"The app: `{res['app_command']}`; first answer {res.get('first_answer_after_launch_s')} s after launch. "
-             f"`/chat`, {max_tokens} tokens, sampled; visitors are raw queue/join + SSE sessions, direct streams raw "
-             "OpenAI SSE to the app's own server; starts spread over 0.5 s; one warm round of each path first.", "",
+             f"{max_tokens} tokens, sampled. Visitors are raw queue/join + SSE sessions: `page` drives the Chat tab "
+             "as a browser does (the Send step, then the answer step, and `live/TICKET` once the answer's message "
+             "carries the light stream's marker); `app` calls the `/chat` API. Direct streams are raw OpenAI SSE to "
+             "the app's own server. Starts spread over 0.5 s; one warm round of each path first. Light: visitors "
+             "whose answer went on the light stream.", "",
              *head,
-             "| visitors | app tokens/s in all | direct | app / direct | first output p50 / p95 (app) | direct | "
-             "app cores | failed (app / direct) |", "|---|---|---|---|---|---|---|---|"]
+             "| visitors | path | tokens/s in all | direct | path / direct | first output p50 / p95 | direct | "
+             "app cores | light | failed (path / direct) |", "|---|---|---|---|---|---|---|---|---|---|"]
 
     def s(x):
         return "n/a" if x is None else f"{x:.2f} s"
 
     for n in ns:
-        a, d = rows.get(("app", n)), rows.get(("direct", n))
-        if not a or not d:
-            continue
-        lines.append(f"| {n} | {a['tokens_per_s']:,.0f} | {d['tokens_per_s']:,.0f} | "
-                     f"**{a['tokens_per_s'] / max(d['tokens_per_s'], 1e-9):.2f}** | {s(a['first_p50_s'])} / "
-                     f"{s(a['first_p95_s'])} | {s(d['first_p50_s'])} / {s(d['first_p95_s'])} | {a['app_cores']:.2f} | "
-                     f"{a['failed']} / {d['failed']} |")
+        d = rows.get(("direct", n))
+        for kind in PATHS:
+            a = rows.get((kind, n))
+            if not a or not d:
+                continue
+            lines.append(f"| {n} | {kind} | {a['tokens_per_s']:,.0f} | {d['tokens_per_s']:,.0f} | "
+                         f"**{a['tokens_per_s'] / max(d['tokens_per_s'], 1e-9):.2f}** | {s(a['first_p50_s'])} / "
+                         f"{s(a['first_p95_s'])} | {s(d['first_p50_s'])} / {s(d['first_p95_s'])} | "
+                         f"{a['app_cores']:.2f} | {a.get('light', 0)} | {a['failed']} / {d['failed']} |")
     for r in res["levels"]:
         if r.get("profile"):
-            lines += ["", f"Profile of the app at {r['n']} visitors (py-spy, share of samples holding the function):",
-                      "", "| share | function |", "|---|---|"]
+            lines += ["", f"Profile of the app at {r['n']} visitors, path `{r['kind']}` (py-spy, share of samples "
+                      "holding the function):", "", "| share | function |", "|---|---|"]
             lines += [f"| {p:.1f} % | `{name}` |" for p, name in r["profile"]]
     return "\n".join(lines) + "\n"
 

@@ -39,6 +39,19 @@ def skip_missing_matplotlib() -> None:
         sys.modules["matplotlib"] = None  # type: ignore[assignment]  # "import matplotlib" raises ImportError
 
 
+def skip_queue_analytics(demo: gr.Blocks) -> None:
+    """Gradio's queue summarises its last 10,000 events with pandas (a DataFrame, a group-by, percentiles) when
+    each event starts and when it ends, for its monitoring dashboard, which this app does not serve
+    (``enable_monitoring=False``): 5 ms per summary at 100 events, 17 ms at 10,000, measured here, on a worker thread
+    that holds the GIL. For 256 visitors arriving at once that is seconds of the app's one core. Summarised never,
+    and a thousand events kept instead of 10,000 (a Gradio that renames these fails tests/unit/test_queue_analytics.py)."""
+    queue = demo._queue
+    if not hasattr(queue, "ANAYLTICS_CACHE_FREQUENCY") or not hasattr(queue, "ANALYTICS_MAX_EVENTS"):
+        raise RuntimeError("this Gradio's queue keeps its analytics differently: see demo/ui/page.py")
+    queue.ANAYLTICS_CACHE_FREQUENCY = 2**62  # (Gradio's spelling) events between two summaries
+    queue.ANALYTICS_MAX_EVENTS = 1000
+
+
 def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     """The whole page. Per-user data lives in ``gr.State`` inside the tabs; nothing per-user is global."""
     skip_missing_matplotlib()
@@ -71,6 +84,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     keep_giving_back()  # freed memory back to the system, not kept at the busiest moment's mark
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
+    skip_queue_analytics(demo)  # no pandas summary at every event's start and end
     admit_from_load(demo, engines, settings)  # more answers while the server and the app keep up (issue 30)
     return demo
 
