@@ -15,15 +15,18 @@ config into which it writes the last value of every input and output of every ev
 
 A closed tab's state is kept an hour by Gradio, in case it reconnects; a :class:`LeanSession` keeps it
 ``--closed-state-ttl`` seconds (a reload starts a new session anyway, and brings a conversation back from the
-browser's copy). A :class:`LeanSession` keeps the same state and replaced components and no copy of the values: its
-``config_values`` starts empty and only components an event replaced enter it (so a deep link still carries their
-properties). Gradio's ``StateHolder`` makes every session through the name ``SessionState`` of its own module;
+browser's copy). A :class:`LeanSession` keeps the same state and replaced components and no copy at all: its
+``config_values`` stays empty (a deep link carries nothing). Gradio also built a replaced component's config twice
+(``__setitem__`` and ``_update_config``) for that copy at every ``gr.update`` of a property (a button locked or
+unlocked, the Download button's file): its API schema through pydantic, 12 % of the event loop with 256 visitors
+of the Chat tab (py-spy, issue 30). Gradio's ``StateHolder`` makes every session through the name ``SessionState`` of its own module;
 :func:`lean_sessions` points that name at this class, once, and refuses to run on a Gradio whose ``StateHolder``
 no longer does so (a test says the same), rather than silently keeping the copies.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 from copy import copy
 from typing import Any
@@ -52,6 +55,20 @@ class LeanSession(_GRADIO_SESSION):
 
     def _update_value_in_config(self, key: int, value: Any) -> None:
         """Gradio calls this with every input and output value of every event: nothing is kept."""
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        """Gradio's own, without the config it built for the copy: a ``gr.State`` value, or a replaced component."""
+        from gradio.components import State
+
+        block = self.blocks_config.blocks.get(key)
+        if isinstance(block, State):
+            self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+            self.state_data[key] = value
+        else:
+            self.blocks_config.blocks[key] = value
+
+    def _update_config(self, key: int) -> None:
+        """Gradio calls this after replacing a component (``gr.update`` of a property): nothing to copy."""
 
 
 def lean_sessions(closed_ttl_s: float = 3600.0) -> None:

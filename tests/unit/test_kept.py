@@ -10,16 +10,20 @@ from demo.inputs.conversation import assistant_turn, user_turn
 from demo.ui import kept
 
 
-def test_the_folder_is_private_and_old_imports_are_pruned_whole():
+def test_the_folder_is_private_and_old_imports_are_pruned_whole(monkeypatch):
     assert kept.FILES_DIR.stat().st_mode & 0o077 == 0
+    monkeypatch.setattr(kept, "_pruned_at", 0.0)
     old = kept.new_folder()
     deep = old / "imported-x" / "01"
     deep.mkdir(parents=True)
     (deep / "cat.jpg").write_bytes(b"x")
     past = time.time() - kept.KEEP_S - 60
     os.utime(old, (past, past))
-    fresh = kept.new_folder()  # each new folder prunes the old ones
-    assert not old.exists() and fresh.is_dir()
+    soon = kept.new_folder()  # pruned a moment ago: not again so soon
+    assert old.exists()
+    monkeypatch.setattr(kept, "_pruned_at", time.monotonic() - kept.PRUNE_EVERY_S)
+    fresh = kept.new_folder()  # a minute later, a new folder prunes the old ones
+    assert not old.exists() and fresh.is_dir() and soon.is_dir()
 
 
 def test_a_conversation_over_the_tabs_share_is_not_kept_and_the_page_says_so():

@@ -38,3 +38,19 @@ def test_the_state_holder_makes_lean_sessions_that_keep_state_and_no_values():
     assert holder["abc"][kept_id] == ["a value"]  # gr.State is kept
     assert box_id not in session.config_values  # the input's value is not
     assert holder["abc"] is session
+
+
+def test_a_replaced_component_is_kept_without_building_its_config(monkeypatch):
+    """A ``gr.update`` of a property replaces the component in the session; Gradio's own session also built that
+    component's whole config (its API schema through pydantic) twice, for the copy no route of this app reads."""
+    page = small_page()
+    session = LeanSession(page)
+    box_id = next(k for k, b in page.blocks.items() if isinstance(b, gr.Textbox))
+    built = []
+    monkeypatch.setattr(type(session.blocks_config), "config_for_block",
+                        staticmethod(lambda *a, **k: built.append(a) or {}))
+    locked = gr.Textbox(interactive=False, render=False)
+    session[box_id] = locked
+    session._update_config(box_id)
+    assert session[box_id] is locked  # the replaced component is what later events read
+    assert built == [] and session.config_values == {}
