@@ -309,13 +309,15 @@ def section_capacity(r: dict | None) -> list[str]:
             f"({r['seconds']:g} s each); the app (`{r['app_command']}`) is attached to it; direct clients read the "
             "source itself. One asyncio client process (aiohttp) for all streams, starts spread over one second. "
             "Cores: CPU seconds per second of the run, by process. Delay: from a token's emission to its arrival at "
-            "the client, over every token of every stream.", "",
+            "the client, over every token of every stream. Paths: `direct` (the source itself), `app` (the `/chat` "
+            "API, every update through Gradio's queue), `page` (the Chat tab as a browser drives it: its Send step, "
+            "its answer step, and the light stream `live/TICKET` once the answer's message names it).", "",
             "| streams | path | app cores | source cores | client cores | p50 delay | p95 delay | tokens lost | "
             "failed | updates / stream / s | goal | result |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
         c = row["cores"]
         goal, ok = "", None
-        if row["kind"] == "app" and row["users"] in CAP_GOALS:
+        if row["kind"] in ("app", "page") and row["users"] in CAP_GOALS:
             cores, p95 = CAP_GOALS[row["users"]]
             goal = (f"≤ {cores:g} core, " if cores else "") + f"p95 ≤ {p95:.0f} ms, 0 lost"
             ok = (cores is None or c["app"] <= cores) and row["p95_ms"] <= p95 and row["lost"] == 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
+import signal
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -50,6 +52,14 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "disruptive: kills or freezes a session engine; runs after the others")
+    # A SIGTERM (a CI limit, `timeout`, a kill) ends the run as Ctrl-C does, so the fixtures still stop every
+    # engine they started: killed outright, pytest left the engines' EngineCore and workers running (seen).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 # --- how long each layer took, printed at the end (scripts/test.sh adds its set-up time) ---------------------

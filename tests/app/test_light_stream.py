@@ -118,16 +118,27 @@ def live_span_lengths(pg) -> None:
 
 def test_the_page_writes_the_light_stream_into_the_message_and_ends_with_the_rendered_answer(light_page, browser,
                                                                                             output_dir):
+    """The longest greedy answer (seconds of tokens on this machine), so that the page's script is following it
+    before it ends; an attempt whose answer ended before any text came on the light stream (a stalled browser)
+    proves nothing and is made again, three at most: a page that never writes the stream fails them all."""
     _, url = light_page
     with open_page(browser, url, output_dir, "light-stream") as page:
-        set_generation(page, max_tokens=128, temperature=1.0)
+        set_generation(page, **LONG_ANSWER)
         live_span_lengths(page)
-        page.locator("#chat-input textarea").fill("Write a long story about the sea.")
-        page.locator("#chat-send").click()
-        expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
-        expect(page.locator("#chat-box span.live-text")).to_have_count(0)  # the final update replaced it
-        streamed = page.evaluate("window.__live")
-        assert streamed > 0, "no text arrived on the light stream"
+        streamed = 0
+        for _ in range(3):
+            page.locator("#chat-clear").click()
+            expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(0)
+            expect(page.locator("#chat-stats")).to_have_text("")
+            page.evaluate("window.__live = 0")
+            page.locator("#chat-input textarea").fill("Write a long story about the sea.")
+            page.locator("#chat-send").click()
+            expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+            expect(page.locator("#chat-box span.live-text")).to_have_count(0)  # the final update replaced it
+            streamed = page.evaluate("window.__live")
+            if streamed:
+                break
+        assert streamed > 0, "no text arrived on the light stream in three answers"
         assert len(page.locator("#chat-box [data-testid='bot']").inner_text()) >= streamed
 
 
