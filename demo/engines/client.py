@@ -70,11 +70,25 @@ class Thinking:
     text: str
 
 
-def reasoning_of(delta) -> str | None:
-    """The reasoning text of a streamed delta, if any (the SDK keeps fields it does not know as attributes)."""
-    if delta is None:
+def reasoning_of(delta: dict | None) -> str | None:
+    """The reasoning text of a streamed delta (vLLM's ``reasoning``, or the older ``reasoning_content``), if any."""
+    if not delta:
         return None
-    return getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+    return delta.get("reasoning") or delta.get("reasoning_content")
+
+
+async def open_chunks(client: openai.AsyncOpenAI, sent: dict) -> openai.AsyncStream:
+    """The chat completion stream of ``sent`` (:func:`request_kwargs`), each chunk as the server's JSON object.
+
+    The SDK's own ``chat.completions.create`` builds a pydantic object per chunk (``construct_type``): 9 % of the
+    app's CPU with 256 answers streaming (py-spy, issue 30), for fields read once. Its documented way to a route
+    with a body of one's own (``client.post``) with ``cast_to=object`` keeps everything else of the SDK (the
+    transport and its timeouts, HTTP errors as ``openai`` exceptions, an ``error`` event mid-stream raised, the
+    stream closed when left) and hands each chunk over as parsed."""
+    body = {key: value for key, value in sent.items() if key != "extra_body"}
+    body.update(sent.get("extra_body") or {})
+    return await client.post("/chat/completions", body=body, cast_to=object, stream=True,
+                             stream_cls=openai.AsyncStream[object])
 
 
 @dataclass(frozen=True)
@@ -178,8 +192,8 @@ async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dic
 
 def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *,
                    media_io_kwargs: dict | None = None, json_schema: dict | None = None, chunk_tokens: int = 1) -> dict:
-    """The arguments of the app's ``client.chat.completions.create`` call: one place, so that "Show request"
-    (demo/inputs/request_snippet.py) prints exactly what was sent."""
+    """The arguments of a ``client.chat.completions.create`` call, whose body the app sends (:func:`open_chunks`):
+    one place, so that "Show request" (demo/inputs/request_snippet.py) prints exactly what was sent."""
     extra_body = {"top_k": params.top_k}
     if media_io_kwargs:
         extra_body["media_io_kwargs"] = media_io_kwargs
@@ -208,31 +222,31 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
     try:
         sent = request_kwargs(model, messages, params, media_io_kwargs=media_io_kwargs, json_schema=json_schema,
                               chunk_tokens=chunk_tokens)
-        stream = await client.chat.completions.create(**sent)
+        stream = await open_chunks(client, sent)
         steps = 0
         async with stream:  # leaving early (Stop, closed tab, cancel) closes the stream: vLLM aborts the request
             async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices:
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or ():
                     steps += 1
-                    reasoning = reasoning_of(choice.delta)
+                    delta = choice.get("delta") or {}
+                    reasoning = reasoning_of(delta)
                     if reasoning:
                         if thought_at is None:
                             thought_at = time.perf_counter() - start
                             first = thought_at if first is None else first
                         yield Thinking(reasoning)
-                    if choice.delta and choice.delta.content:
+                    if delta.get("content"):
                         if answer_at is None:
                             answer_at = time.perf_counter() - start
                             first = answer_at if first is None else first
-                        yield choice.delta.content
-                    elif not choice.finish_reason and not reasoning:  # no text (the first chunk names the role)
-                        made = chunk.usage.completion_tokens if chunk.usage is not None else steps - 1
+                        yield delta["content"]
+                    elif not choice.get("finish_reason") and not reasoning:  # no text (the first names the role)
+                        made = chunk["usage"].get("completion_tokens", 0) if chunk.get("usage") else steps - 1
                         if made > 0:
                             yield Progress(made)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
     except Exception as exc:
         # the SDK wraps what fails before the stream; a stream that breaks mid-answer raises the transport's own
         # error unwrapped
@@ -242,10 +256,11 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
     if finish is None:  # the connection closed without a finish reason: the server died mid-answer (seen)
         raise EngineError("server_lost")
     total = time.perf_counter() - start
-    details = getattr(usage, "completion_tokens_details", None) if usage else None
+    usage = usage or {}
+    details = usage.get("completion_tokens_details") or {}
     thinking_s = None if thought_at is None else (answer_at if answer_at is not None else total) - thought_at
-    yield AnswerStats(finish, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
-                      first, total, getattr(details, "reasoning_tokens", None) or 0, thinking_s, sent)
+    yield AnswerStats(finish, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0,
+                      first, total, details.get("reasoning_tokens") or 0, thinking_s, sent)
 
 
 async def coalesce(source: AsyncIterator, interval: float | Callable[[], float]) -> AsyncIterator:
