@@ -30,7 +30,7 @@ def model_source(settings: Settings) -> str:
 
 
 def header_html(engines: Engines, source: str) -> str:
-    """``source``: :func:`model_source`, worked out once (every visitor's timer redraws this each second)."""
+    """``source``: :func:`model_source`, worked out once (every visitor's timer redraws this: :func:`redraw_every`)."""
     statuses = "".join(
         f"<span class='engine {_DOT.get(st.state, 'wait')}' data-engine='{html.escape(st.name)}' "
         f"data-state='{st.state}'>{html.escape(st.describe())}</span>"
@@ -55,9 +55,23 @@ def _pace(engines: Engines) -> str:
             f"longer while the app is busy'>answers update every {ms} ms</span>")
 
 
+STARTING_S = 1.0  # how often every open tab redraws the header while an engine starts (or restarts)
+SETTLED_S = 5.0  # and once every engine is ready: each tick is a request, so a hundred open tabs were 100 a second
+
+
+def redraw_every(statuses) -> float:
+    """Seconds between two redraws of a tab's header, from the engines' states."""
+    return SETTLED_S if statuses and all(st.state == "ready" for st in statuses) else STARTING_S
+
+
 def build_header(engines: Engines) -> None:
     source = model_source(engines.settings)
     box = gr.HTML(header_html(engines, source), elem_id="app-header")
-    timer = gr.Timer(1.0)
-    timer.tick(lambda: header_html(engines, source), outputs=box, queue=False, show_progress="hidden",
+    timer = gr.Timer(STARTING_S)
+
+    def redraw(every: float):
+        wanted = redraw_every(engines.statuses())
+        return header_html(engines, source), (wanted if every != wanted else gr.skip())
+
+    timer.tick(redraw, inputs=timer, outputs=[box, timer], queue=False, show_progress="hidden",
                api_visibility="private")
