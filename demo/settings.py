@@ -94,7 +94,9 @@ class Settings:
                                      "slowest (a number at or below --concurrency-limit: a fixed limit).")
     video_concurrency: int = _opt(4, "Video jobs the worker runs at once (vLLM batches them); the page lets in twice "
                                      "as many, to read their clips meanwhile, and queues the rest.")
-    max_queue_size: int = _opt(64, "Requests that may wait in the page's queue; more are turned away.")
+    # 64 turned 16 of 128 API callers and 32 of 128 Chat-tab visitors away when they arrived within half a second
+    # (H200 crowd, bench/RESULTS-crowd.md): a visitor's question is two events (Send, then the answer)
+    max_queue_size: int = _opt(256, "Requests that may wait in the page's queue; more are turned away.")
     max_file_size_mb: int = _opt(200, "Largest upload, in MB; larger files are refused before they are read.")
     session_capacity: int = _opt(1000, "Sessions (visitors and API callers) whose state the page keeps in memory; "
                                        "beyond that the oldest are forgotten (Gradio's state_session_capacity).")
