@@ -141,6 +141,8 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
                         update[view.stats], progress_shown = "", False
                     yield update
                 elif isinstance(item, Progress):
+                    if live is not None:  # the text itself is arriving: no Gradio update for a count
+                        continue
                     progress_shown = True
                     yield {view.stats: progress_markdown(item)}
                 else:

@@ -84,7 +84,8 @@ def test_an_answer_after_its_first_words_goes_on_the_light_stream_and_the_conver
                 continue
             msg, text = json.loads(line[5:]), line.decode()
             if msg.get("msg") == "process_generating":
-                updates.append(msg)
+                if readers:  # after the first words
+                    updates.append(msg)
                 found = TICKET.search(text)
                 if found and not readers:  # the message's marker: follow it as the page's script does
                     readers.append(threading.Thread(target=read_light_stream, args=(url, found.group(1), got)))
@@ -101,8 +102,9 @@ def test_an_answer_after_its_first_words_goes_on_the_light_stream_and_the_conver
     assert "live" not in history[-1]
     first = final[:len(final) - len("".join(got.get("pieces", [])))]
     assert first and first + "".join(got.get("pieces", [])) == final  # the first words, then all the rest
-    # The answer's own updates through Gradio: its first words (a progress line at most), not one per piece.
-    assert len(updates) <= 3 < len(got.get("pieces", [])) + 3, (len(updates), got.get("pieces"))
+    # After its first words, the answer's updates through Gradio are its final one and the kept copies, not one per
+    # piece (before them, a random model's first tokens may be empty: a count of tokens may be shown)
+    assert len(updates) <= 2, [json.dumps(u)[:200] for u in updates]
 
 
 def live_span_lengths(pg) -> None:
