@@ -20,6 +20,7 @@ from .chat_tab import build_chat_tab
 from .common import generation_accordion, video_slots
 from .header import build_header
 from .image_tab import build_image_tab
+from .lean_blocks import LeanBlocks
 from .local_files import local_only_everywhere
 from .sessions import lean_sessions
 from .video_tab import build_video_tab
@@ -55,7 +56,8 @@ def skip_queue_analytics(demo: gr.Blocks) -> None:
 def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     """The whole page. Per-user data lives in ``gr.State`` inside the tabs; nothing per-user is global."""
     skip_missing_matplotlib()
-    with gr.Blocks(title="Qwen3-VL on vLLM", fill_width=True, delete_cache=DELETE_CACHE) as demo:
+    # LeanBlocks: an output an event leaves alone costs no component rebuilt (demo/ui/lean_blocks.py)
+    with LeanBlocks(title="Qwen3-VL on vLLM", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         build_header(engines)
         # Conversations kept in each visitor's browser. Outside the tabs: a BrowserState reads localStorage when
         # it is mounted, and a tab not shown yet mounts nothing (the page-load restore then got no value). The
