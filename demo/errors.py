@@ -15,7 +15,7 @@ MESSAGES = {
     "server_starting": "The model server is still starting. Please try again in a moment.",
     "server_error": "The model server reported an error: {detail}",
     "server_needs_mm_kwargs": "The model server refuses the video's frame timing. Start it with "
-                              "--trust-request-mm-kwargs (README, \"Scaling out\"), or use --video-via worker.",
+                              "--trust-request-mm-kwargs (docs/attach.md), or use --video-via worker.",
     "server_lost": "The model server stopped in the middle of the answer. It is being restarted; "
                    "please try again in a moment.",
     "server_busy": "The model server did not take the request within {seconds:.0f} s; it may be busy. "

@@ -129,7 +129,8 @@ CARDS_GIB = (24, 32, 48, 80, 141)
 
 
 def memory_table(settings: Settings | None = None) -> str:
-    """The README's one-card table, made from the measured figures in demo/engines/placement.py (``--readme-table``)."""
+    """docs/device-plan.md's one-card table, made from the measured figures in demo/engines/placement.py
+    (``--readme-table``)."""
     settings = settings or Settings()
     rows = ["| card | server | video worker | video |", "|---|---|---|---|"]
     for size in CARDS_GIB:
@@ -167,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = argparse.ArgumentParser(add_help=False)
     extra.add_argument("--gpus", help="GiB per GPU, comma-separated (24, or 80,80): plan for those cards "
                                       "instead of this machine's")
-    extra.add_argument("--readme-table", action="store_true", help="print the README's one-card memory table")
+    extra.add_argument("--readme-table", action="store_true",
+                       help="print the one-card memory table of docs/device-plan.md")
     known, rest = extra.parse_known_args(argv)
     if "-h" in rest or "--help" in rest:
         print("python -m demo.plan [--gpus 24|80,80] [--readme-table] [app.py's flags]\n")

@@ -170,7 +170,7 @@ class Settings:
 
 
 def markdown_table() -> str:
-    """The README's table of settings, generated from the fields (a test keeps the README in step)."""
+    """docs/settings.md's table of settings, generated from the fields (a test keeps the page in step)."""
     rows = ["| flag | environment variable | default | what |", "|---|---|---|---|"]
     for f in dataclasses.fields(Settings):
         default = {"cache_dir": "~/.cache/qwen3-vl-demo", "enforce_eager": "auto"}.get(f.name, f.default)

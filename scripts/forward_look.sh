@@ -2,7 +2,7 @@
 # The forward look: the unit and engine tests on the newest versions that requirements/*.in allow today, resolved
 # now in a separate environment (.venv-newest, made anew each run), so that a release that breaks the app is seen
 # here before a lock refresh (or a user who installs by hand) meets it. Not part of .ci/run: what it resolves
-# changes from day to day. Run it weekly and before scripts/lock.sh --upgrade (README, "Locked sets").
+# changes from day to day. Run it weekly and before scripts/lock.sh --upgrade (docs/install.md, "Locked sets").
 #   scripts/forward_look.sh                 # unit and engine tests
 #   scripts/forward_look.sh tests/unit      # extra arguments go to pytest instead
 set -euo pipefail

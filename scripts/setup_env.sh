@@ -62,8 +62,8 @@ stamp="$(stamp_of "$want_test")"
 # The test set is the CPU set plus the test tools, at the CPU set's versions (a unit test holds them so): where it
 # is installed, run.sh keeps it rather than removing the tools that test.sh would then install again.
 if [ "$want_test" = 0 ] && [ "$flavour" = cpu ] && [ -f "$(stamp_of 1)" ]; then stamp="$(stamp_of 1)"; fi
-# A vLLM 0.32.0 build of another CUDA installed by hand ("0.32.0+cu129", README's CUDA path) is kept as it is:
-# the locked set's CUDA 13 packages are not forced on it.
+# A vLLM 0.32.0 build of another CUDA installed by hand ("0.32.0+cu129", docs/install.md, the CUDA path) is kept
+# as it is: the locked set's CUDA 13 packages are not forced on it.
 hand_built=0
 if [ "$flavour" = gpu ] && "$py" -c "import importlib.metadata as m, sys; sys.exit(not m.version('vllm').startswith('0.32.0+'))" >/dev/null 2>&1; then
   hand_built=1

@@ -128,7 +128,7 @@ def test_chat_keeps_flowing_while_a_long_video_job_runs(app_url, engines, tmp_pa
 # --- users who leave ----------------------------------------------------------------------------------------
 # Each on a page instance of its own: on the session's shared page, after the other page tests, both failed all
 # three attempts in a fresh-clone run (the stream closed only at the answer's end) while they pass on a fresh
-# page; what the earlier tests leave behind in the shared instance is not found yet (see the README).
+# page; what the earlier tests leave behind in the shared instance is not found yet (see docs/testing.md).
 @pytest.fixture
 def own_page_url(engines):
     with page_instance(engines) as url:

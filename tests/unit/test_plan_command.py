@@ -68,14 +68,14 @@ def test_main_rejects_bad_gpu_sizes():
         main(["--gpus", "big"])
 
 
-def test_the_readmes_memory_table_is_the_one_the_measured_figures_give():
-    """README's one-card table is printed from demo/engines/placement.py's measured figures: regenerate it with
-    `python -m demo.plan --readme-table` when they change."""
+def test_the_docs_memory_table_is_the_one_the_measured_figures_give():
+    """docs/device-plan.md's one-card table is printed from demo/engines/placement.py's measured figures: regenerate
+    it with `python -m demo.plan --readme-table` when they change."""
     from pathlib import Path
 
     from demo.plan import memory_table
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    start = readme.index("<!-- memory-table: python -m demo.plan --readme-table -->\n")
-    block = readme[start:readme.index("<!-- /memory-table -->")].split("\n", 1)[1].strip()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "device-plan.md").read_text()
+    start = doc.index("<!-- memory-table: python -m demo.plan --readme-table -->\n")
+    block = doc[start:doc.index("<!-- /memory-table -->")].split("\n", 1)[1].strip()
     assert block == memory_table()
