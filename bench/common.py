@@ -30,7 +30,7 @@ class Summary:
     hi: float
 
     @classmethod
-    def of(cls, values) -> "Summary":
+    def of(cls, values) -> Summary:
         vals = sorted(float(v) for v in values if v is not None)
         if not vals:
             return cls(0, float("nan"), float("nan"), float("nan"), float("nan"), float("nan"))

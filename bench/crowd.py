@@ -126,7 +126,7 @@ async def page_visitor(http, url: str, events: tuple[int, int], max_tokens: int,
                 if line.startswith(b"event: end"):
                     return
 
-    async for msg in _join_and_read(http, url, send, [PROMPT, None], session):
+    async for _ in _join_and_read(http, url, send, [PROMPT, None], session):
         pass
     gen = [0.7, 0.8, 20, max_tokens, 0.0]
     async for msg in _join_and_read(http, url, answer_step, [None, "", *gen], session):

@@ -24,7 +24,7 @@ def build():
 
         def stream(message, n):
             text = ""
-            for i in range(int(n)):
+            for _ in range(int(n)):
                 text += " tok"
                 yield "", text
             yield "done", text

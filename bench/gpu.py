@@ -23,7 +23,6 @@ import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,7 +155,8 @@ async def workloads(engines, users: list[int], max_tokens: int, log, rounds: int
     ep = engines.server.endpoint
     client = make_client(ep.base_url, ep.api_key, 600)
     chat = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
-    image = await asyncio.to_thread(to_openai, [user_turn("Describe this image.", [str(ROOT / "assets" / "coffee.jpg")])], "")
+    question = user_turn("Describe this image.", [str(ROOT / "assets" / "coffee.jpg")])
+    image = await asyncio.to_thread(to_openai, [question], "")
     out = {}
     for name, messages in (("chat", chat), ("image", image)):
         await direct_stream(client, ep.model, messages, params)  # one warm-up of each kind, not counted
@@ -262,8 +262,8 @@ def render(res: dict) -> str:
         apart = (max(both) - min(both)) / max(both) if len(both) == 2 and max(both) else None
         lines.append(f"| {phase} | {s['plan']} | {f(r.get('server'), 0, ' s')} | {f(r.get('video worker'), 0, ' s')} "
                      f"| {f(apart * 100 if apart is not None else None, 0, ' %')} of the slower |")
-    lines += ["", "Memory of each engine, from vLLM's log lines of the cold start and `nvidia-smi` once both were ready "
-              "(GiB; KV tokens as vLLM counts them):", "",
+    lines += ["", "Memory of each engine, from vLLM's log lines of the cold start and `nvidia-smi` once both were "
+              "ready (GiB; KV tokens as vLLM counts them):", "",
               "| engine | weights | KV cache | KV tokens | CUDA graphs | torch peak | init (compile) | nvidia-smi |",
               "|---|---|---|---|---|---|---|---|"]
     cold = res["startup"].get("cold", {})
@@ -281,7 +281,8 @@ def render(res: dict) -> str:
         rows = res["workloads"].get(name, [])
         if not rows:
             continue
-        lines += ["", f"## {name.capitalize()}: {res['max_tokens']} tokens per answer, prompt {rows[0]['prompt']} tokens",
+        lines += ["", f"## {name.capitalize()}: {res['max_tokens']} tokens per answer, "
+                      f"prompt {rows[0]['prompt']} tokens",
                   f"(the median of {rows[0].get('rounds', 1)} rounds by first-token p50; the slowest round's p50 "
                   "beside it)", "",
                   "| users | path | first token p50 | p95 | slowest round p50 | tokens/s per stream (p50) | "
@@ -325,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import signal
 
-    from demo.settings import Settings
     from demo.engines.vllm_flags import installed_vllm
+    from demo.settings import Settings
 
     def on_term(signum, frame):  # a time limit's SIGTERM still stops the engines and writes what was measured
         raise KeyboardInterrupt

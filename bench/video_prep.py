@@ -23,8 +23,8 @@ PATCH = 16  # Qwen3-VL's image_processor.patch_size (the worker passes it as ima
 
 def app_plan(path: str, max_model_len: int = 8192, video_max_tokens: int = 1024):
     """The frames and size the app keeps for this clip at the page's defaults (fps 2, 64 frames, 360p)."""
-    from demo.inputs import video_frames as vf
     from demo.engines import VideoSampling
+    from demo.inputs import video_frames as vf
 
     s = VideoSampling()
     info = vf.probe(path)
@@ -51,9 +51,9 @@ def child(method: str, path: str) -> dict:
     from PIL import Image
     from qwen_vl_utils import process_vision_info
 
+    from demo.engines.video_worker import build_messages
     from demo.inputs import video_frames as vf
     from demo.inputs.video_clip import VideoClip
-    from demo.engines.video_worker import build_messages
 
     _, plan = app_plan(path)  # cheap (reads the header): both methods keep exactly these frames
     base_rss, _ = _rss()

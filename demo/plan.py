@@ -13,10 +13,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .engines.placement import (ENGINE_OVERHEAD_GIB, GIB, QWEN3_VL_4B, DevicePlan, Gpu, ModelFootprint, Placement,
-                          detect_gpus, fit_to_free, plan_devices)
-from .settings import Settings
+from .engines.placement import (
+    ENGINE_OVERHEAD_GIB,
+    GIB,
+    QWEN3_VL_4B,
+    DevicePlan,
+    Gpu,
+    ModelFootprint,
+    Placement,
+    detect_gpus,
+    fit_to_free,
+    plan_devices,
+)
 from .inputs.video_frames import frame_tokens, video_token_budget
+from .settings import Settings
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ class Settings:
     max_restarts: int = _opt(5, "Times a dead engine is restarted before the app reports an error and stops trying.")
 
     @classmethod
-    def from_args(cls, argv: list[str] | None = None, env: dict[str, str] | None = None) -> "Settings":
+    def from_args(cls, argv: list[str] | None = None, env: dict[str, str] | None = None) -> Settings:
         """Flags (``argv``) over environment variables (``env``, default ``os.environ``) over the platform's
         defaults (:func:`platform_defaults`) over the fields' defaults."""
         env = os.environ if env is None else env

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up the CPU build of vLLM plus the test tools (first run only) and run every test: unit, engine
-# (the real vLLM server and video worker on a tiny checkpoint) and browser (headless Chromium).
+# Set up the CPU build of vLLM plus the test tools (first run only), lint the code (ruff), and run every test: unit,
+# engine (the real vLLM server and video worker on a tiny checkpoint) and browser (headless Chromium).
 #   scripts/test.sh                # everything
 #   scripts/test.sh tests/unit     # extra arguments go to pytest
 set -euo pipefail
@@ -13,6 +13,8 @@ cd "$root"
 out="${TEST_OUTPUT_DIR:-$root/test-output}"
 mkdir -p "$out"
 export TEST_OUTPUT_DIR="$out"
+# The linter first (pyproject.toml: lint and import order), in a second, before any engine starts.
+.venv/bin/ruff check --quiet . || { echo "test.sh: ruff found the problems above (.venv/bin/ruff check --fix . mends most)" >&2; exit 1; }
 set +e
 .venv/bin/python -m pytest "${@:-tests}"
 status=$?

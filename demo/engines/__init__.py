@@ -13,26 +13,26 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import AsyncIterator, Sequence
+from pathlib import Path
 
-from . import video_via_server
-from .client import AnswerStats, GenerationParams, Progress, Thinking, make_client, stream_chat
-from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
 from ..errors import EngineError
 from ..inputs import video_frames
-from .model import resolve_model
-from .pacing import Pacer, Pacers
-from .reasoning import choose_parser
-from .server import AttachedServer, ServerSupervisor, accepts_stream_interval
-from ..settings import Settings
-from .status import EngineStatus
 from ..inputs.video_clip import VideoClip
 from ..inputs.video_frames import FramePlan
+from ..settings import Settings
+from . import video_via_server
+from .client import AnswerStats, GenerationParams, Progress, Thinking, make_client, stream_chat
+from .model import resolve_model
+from .pacing import Pacer, Pacers
+from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
+from .reasoning import choose_parser
+from .server import AttachedServer, ServerSupervisor, accepts_stream_interval
+from .status import EngineStatus
 from .video_worker import VideoAnswer, VideoWorker
 from .vllm_flags import missing, server_flags
 
@@ -128,7 +128,7 @@ class Engines:
         self._image_pool = ThreadPoolExecutor(settings.concurrency_limit, thread_name_prefix="image-prep")
 
     @classmethod
-    def create(cls, settings: Settings, log_dir: str | os.PathLike | None = None) -> "Engines":
+    def create(cls, settings: Settings, log_dir: str | os.PathLike | None = None) -> Engines:
         """Resolve the model (download or build it), plan the devices, and construct (not start) the engines."""
         model_path = resolve_model(settings) if not settings.api_base or settings.video_via == "worker" else None
         log_dir = log_dir or Path(os.path.expanduser(settings.cache_dir)) / "logs"

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import AsyncIterator, Callable
 
 import openai
 
@@ -33,7 +33,7 @@ class GenerationParams:
     max_tokens: int = 1024
     presence_penalty: float = 1.5
 
-    def clamped(self, max_tokens_limit: int) -> "GenerationParams":
+    def clamped(self, max_tokens_limit: int) -> GenerationParams:
         """The same settings forced into the ranges the server accepts (callers of the API can send anything)."""
         d = GenerationParams()
         return replace(

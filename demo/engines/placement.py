@@ -71,7 +71,7 @@ class ModelFootprint:
         return self.weights_gib + self.kv_bytes_per_token * max_model_len / GIB + ENGINE_OVERHEAD_GIB
 
     @classmethod
-    def from_model_dir(cls, path: str | os.PathLike) -> "ModelFootprint":
+    def from_model_dir(cls, path: str | os.PathLike) -> ModelFootprint:
         """Read weights size and KV shape from a checkpoint folder (bf16 KV cache)."""
         path = Path(path)
         weights = sum(p.stat().st_size for p in path.glob("*.safetensors")) / GIB
@@ -188,7 +188,8 @@ def _plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: 
         if video_via != "worker":
             return DevicePlan(None, None, False, ("attached: video goes to the same server as video_url",))
         tp = _tp_for(len(gpus), footprint)
-        return DevicePlan(None, Placement("cuda", indices[:tp], tp, video_gpu_memory_utilization, enforce_eager=eager), False)
+        worker = Placement("cuda", indices[:tp], tp, video_gpu_memory_utilization, enforce_eager=eager)
+        return DevicePlan(None, worker, False)
 
     server_tp = min(tensor_parallel_size, len(gpus))
     server = Placement("cuda", indices[:server_tp], server_tp, gpu_memory_utilization, enforce_eager=eager)

@@ -23,9 +23,9 @@ import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..settings import Settings
 from .placement import Placement
 from .processes import stop_group
-from ..settings import Settings
 from .status import EngineStatus, StatusCell
 from .supervisor import EngineStartError, Supervisor
 from .vllm_flags import SERVER_MODULE, STRUCTURED_OUTPUTS, keep_accepted

@@ -239,8 +239,13 @@ def _end_thinking_soon(model, tokenizer) -> None:
 
 def _write(target: Path, thinking: bool = False) -> None:
     import torch
-    from transformers import (GenerationConfig, Qwen2VLImageProcessor, Qwen3VLForConditionalGeneration,
-                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+    from transformers import (
+        GenerationConfig,
+        Qwen2VLImageProcessor,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
 
     tokenizer = _build_tokenizer(thinking)
     config = _build_config(tokenizer)

@@ -9,7 +9,7 @@ decodes a user's file nor resamples it (``do_sample_frames`` is off).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..inputs.video_clip import VideoClip
 

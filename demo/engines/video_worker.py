@@ -28,17 +28,17 @@ import queue
 import re
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import numpy as np
 
-from .placement import Placement
 from ..errors import EngineError
-from .processes import stop_group
 from ..settings import Settings
 from .client import overflows_context
+from .placement import Placement
+from .processes import stop_group
 from .reasoning import ThinkSplitter, split_reasoning
 from .supervisor import Supervisor
 from .vllm_flags import STRUCTURED_OUTPUTS
@@ -92,7 +92,8 @@ def build_messages(frames: list, sample_fps: float, question: str, width: int, h
         {"type": "text", "text": questions[0]},
     ]}]
     for (_, answer), q in zip(history, questions[1:]):
-        messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": [{"type": "text", "text": q}]}]
+        messages += [{"role": "assistant", "content": answer},
+                     {"role": "user", "content": [{"type": "text", "text": q}]}]
     return messages
 
 
@@ -147,9 +148,10 @@ class EngineLoop:
     limit counts from here), ("stage", "generating") once it is in the engine, then ("delta", text) or
     ("progress", tokens) at most once per ``interval`` (with ``thinking``, the text is split at '</think>': the
     reasoning before it as ("thinking", text), then the answer as "delta"), and one final ("done", answer),
-    ("error", sentence) or ("cancelled", tokens made). ("counts", None, {...}) after every final event: how many jobs ended how, the
-    witness tests use for aborts. A cancel of a job the loop no longer holds (it ended as the cancel was sent) is
-    answered ("gone", job_id): every cancel is confirmed, so the app never takes a worker as stuck for it.
+    ("error", sentence) or ("cancelled", tokens made). ("counts", None, {...}) after every final event: how many
+    jobs ended how, the witness tests use for aborts. A cancel of a job the loop no longer holds (it ended as the
+    cancel was sent) is answered ("gone", job_id): every cancel is confirmed, so the app never takes a worker as
+    stuck for it.
     """
 
     def __init__(self, engine, prepare: Callable, make_params: Callable, emit: Callable, capacity: int,

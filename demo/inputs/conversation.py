@@ -12,10 +12,10 @@ import functools
 import os
 import re
 
+from ..errors import ImageError
 from .images import MAX_IMAGES, image_part
 
 UPLOAD_HOURS = 3  # how long Gradio keeps an upload (the page's delete_cache is built from it)
-from ..errors import ImageError
 
 # ANSI escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL or ESC \\", two-character ESC x), then the
 # C0/C1 control characters other than tab and newlines, then lone surrogates (which cannot be encoded as UTF-8).

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont

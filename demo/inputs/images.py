@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import math
-
 from pathlib import Path
 
 from PIL import Image, ImageOps

@@ -27,7 +27,7 @@ class VideoClip:
     plan: FramePlan
 
     @classmethod
-    def from_frames(cls, frames: list[Image.Image], plan: FramePlan, quality: int = JPEG_QUALITY) -> "VideoClip":
+    def from_frames(cls, frames: list[Image.Image], plan: FramePlan, quality: int = JPEG_QUALITY) -> VideoClip:
         out = []
         for frame in frames:
             buf = io.BytesIO()

@@ -26,7 +26,6 @@ from . import kept, request_view
 from .common import progress_markdown, stats_markdown, tell
 from .live import LIVE, LiveText, marker
 
-
 logger = logging.getLogger(__name__)
 
 

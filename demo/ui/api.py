@@ -12,17 +12,17 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..engines.client import GenerationParams, Progress, Thinking
-from ..inputs.conversation import assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn
 from ..engines import Engines
-from ..inputs.images import check_image
+from ..engines.client import GenerationParams, Progress, Thinking
 from ..errors import MESSAGES, UserFacingError
+from ..inputs import grounding
+from ..inputs.conversation import assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn
+from ..inputs.images import check_image
+from . import kept
 from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
 from .image_find import KINDS, find_objects
 from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_run import run_video, sampling_from
-from ..inputs import grounding
-from . import kept
 
 
 def history_from_api(history) -> list[dict]:

@@ -12,8 +12,18 @@ from ..engines import Engines
 from ..errors import MESSAGES
 from ..inputs.conversation import clean_text, to_chatbot, user_turn
 from . import kept, request_view
-from .answering import (ConversationView, came_back, edited, file_loaded, kept_updates, restored, retried,
-                        stream_answer, undone, unlock_after)
+from .answering import (
+    ConversationView,
+    came_back,
+    edited,
+    file_loaded,
+    kept_updates,
+    restored,
+    retried,
+    stream_answer,
+    undone,
+    unlock_after,
+)
 from .common import closed_with_its_run, params_from, tell
 from .kept import conversation_files_row
 

@@ -14,7 +14,8 @@ import gradio as gr
 from ..engines import Engines
 from ..settings import Settings
 
-_DOT = {"ready": "ok", "starting": "wait", "restarting": "wait", "unresponsive": "wait", "error": "bad", "stopped": "bad"}
+_DOT = {"ready": "ok", "starting": "wait", "restarting": "wait", "unresponsive": "wait", "error": "bad",
+        "stopped": "bad"}
 
 
 def model_source(settings: Settings) -> str:

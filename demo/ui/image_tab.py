@@ -7,13 +7,23 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..inputs.conversation import check_image_count, clean_text, shown_as_text, to_chatbot, turn_images, user_turn
 from ..engines import Engines
-from ..inputs.images import check_image
 from ..errors import MESSAGES, UserFacingError
+from ..inputs.conversation import check_image_count, clean_text, shown_as_text, to_chatbot, turn_images, user_turn
+from ..inputs.images import check_image
 from . import kept, request_view
-from .answering import (ConversationView, came_back, edited, file_loaded, kept_updates, restored, retried,
-                        stream_answer, undone, unlock_after)
+from .answering import (
+    ConversationView,
+    came_back,
+    edited,
+    file_loaded,
+    kept_updates,
+    restored,
+    retried,
+    stream_answer,
+    undone,
+    unlock_after,
+)
 from .common import closed_with_its_run, params_from, tell
 from .image_find import KINDS, drawn, find_objects, found_in_answer, found_summary
 

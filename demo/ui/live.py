@@ -7,12 +7,13 @@ At 256 answers that update often enough for a token to arrive within 300 ms, tha
 message written: the answer's first text and its end still go through Gradio (they make and settle the chat
 box's message), and everything in between goes here.
 
-How the page follows it: the message being made carries an empty ``<span class="live-text live-TICKET">`` after
-its first text (a class: the chat box's sanitizer keeps classes and drops ``data-`` attributes). ``assets/live.js`` sees the span appear, opens an ``EventSource`` on ``live/TICKET`` and
-writes the text that follows into the span (as text, never HTML). The final Gradio update replaces the message
-with the whole answer, rendered, without the span, and the script closes the stream. A Stop (or any cancel) ends
-the answer here too; the step after the answer (:func:`settled`) then puts the text the person saw into the
-conversation. Tickets are random (128 bits): knowing one is the only way to read an answer.
+How the page follows it: the message being made carries an empty ``<span class="live-text live-TICKET">`` after its
+first text (a class: the chat box's sanitizer keeps classes and drops ``data-`` attributes). ``assets/live.js`` sees
+the span appear, opens an ``EventSource`` on ``live/TICKET`` and writes the text that follows into the span (as
+text, never HTML). The final Gradio update replaces the message with the whole answer, rendered, without the span,
+and the script closes the stream. A Stop (or any cancel) ends the answer here too; the step after the answer
+(:func:`settled`) then puts the text the person saw into the conversation. Tickets are random (128 bits): knowing
+one is the only way to read an answer.
 
 Nothing here knows Gradio; the route is plain Starlette, added to the app Gradio builds (``launch_kwargs``).
 """

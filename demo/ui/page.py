@@ -45,7 +45,8 @@ def skip_queue_analytics(demo: gr.Blocks) -> None:
     each event starts and when it ends, for its monitoring dashboard, which this app does not serve
     (``enable_monitoring=False``): 5 ms per summary at 100 events, 17 ms at 10,000, measured here, on a worker thread
     that holds the GIL. For 256 visitors arriving at once that is seconds of the app's one core. Summarised never,
-    and a thousand events kept instead of 10,000 (a Gradio that renames these fails tests/unit/test_queue_analytics.py)."""
+    and a thousand events kept instead of 10,000 (a Gradio that renames these fails
+    tests/unit/test_queue_analytics.py)."""
     queue = demo._queue
     if not hasattr(queue, "ANAYLTICS_CACHE_FREQUENCY") or not hasattr(queue, "ANALYTICS_MAX_EVENTS"):
         raise RuntimeError("this Gradio's queue keeps its analytics differently: see demo/ui/page.py")

@@ -13,15 +13,15 @@ config into which it writes the last value of every input and output of every ev
   grew the app from 198 MB to 7 GB);
 - every answer once more, beside its ``gr.State``.
 
-A closed tab's state is kept an hour by Gradio, in case it reconnects; a :class:`LeanSession` keeps it
-``--closed-state-ttl`` seconds (a reload starts a new session anyway, and brings a conversation back from the
-browser's copy). A :class:`LeanSession` keeps the same state and replaced components and no copy at all: its
-``config_values`` stays empty (a deep link carries nothing). Gradio also built a replaced component's config twice
-(``__setitem__`` and ``_update_config``) for that copy at every ``gr.update`` of a property (a button locked or
-unlocked, the Download button's file): its API schema through pydantic, 12 % of the event loop with 256 visitors
-of the Chat tab (py-spy, issue 30). Gradio's ``StateHolder`` makes every session through the name ``SessionState`` of its own module;
-:func:`lean_sessions` points that name at this class, once, and refuses to run on a Gradio whose ``StateHolder``
-no longer does so (a test says the same), rather than silently keeping the copies.
+A closed tab's state is kept an hour by Gradio, in case it reconnects; a :class:`LeanSession` keeps it ``--closed-
+state-ttl`` seconds (a reload starts a new session anyway, and brings a conversation back from the browser's copy).
+A :class:`LeanSession` keeps the same state and replaced components and no copy at all: its ``config_values`` stays
+empty (a deep link carries nothing). Gradio also built a replaced component's config twice (``__setitem__`` and
+``_update_config``) for that copy at every ``gr.update`` of a property (a button locked or unlocked, the Download
+button's file): its API schema through pydantic, 12 % of the event loop with 256 visitors of the Chat tab (py-spy,
+issue 30). Gradio's ``StateHolder`` makes every session through the name ``SessionState`` of its own module;
+:func:`lean_sessions` points that name at this class, once, and refuses to run on a Gradio whose ``StateHolder`` no
+longer does so (a test says the same), rather than silently keeping the copies.
 """
 
 from __future__ import annotations

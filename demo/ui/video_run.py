@@ -30,7 +30,7 @@ class VideoChat:
     turns: tuple[tuple[str, str], ...] = ()
     thoughts: tuple[str, ...] = ()  # a thinking model's reasoning, per turn ("" for none); never sent back
 
-    def add(self, question: str, answer: str, reasoning: str = "") -> "VideoChat":
+    def add(self, question: str, answer: str, reasoning: str = "") -> VideoChat:
         thoughts = self.thoughts + ("",) * (len(self.turns) - len(self.thoughts)) + (reasoning,)
         return replace(self, turns=self.turns + ((question, answer),), thoughts=thoughts)
 

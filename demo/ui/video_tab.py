@@ -12,17 +12,27 @@ from pathlib import Path
 import gradio as gr
 
 from ..engines import Engines, VideoSampling
-from ..errors import MESSAGES, UserFacingError
-from ..inputs.conversation import assistant_turn, clean_text, user_turn
-from ..inputs.video_times import moments_html, moments_prompt, moments_schema, parse_moments
-from ..inputs import conversation_file
 from ..engines.client import request_kwargs
 from ..engines.video_via_server import video_messages
+from ..errors import MESSAGES, UserFacingError
+from ..inputs import conversation_file
+from ..inputs.conversation import assistant_turn, clean_text, user_turn
+from ..inputs.video_times import moments_html, moments_prompt, moments_schema, parse_moments
 from . import kept, request_view
 from .common import closed_with_its_run, params_from, tell, video_slots
 from .image_find import THINKING_ROOM
-from .video_run import (DEFAULT_QUESTION, PIXEL_CHOICES, STAGE_TEXT, VideoChat, conversation_html, frames_caption,
-                        gallery_items, moments_note, run_video, sampling_from)
+from .video_run import (
+    DEFAULT_QUESTION,
+    PIXEL_CHOICES,
+    STAGE_TEXT,
+    VideoChat,
+    conversation_html,
+    frames_caption,
+    gallery_items,
+    moments_note,
+    run_video,
+    sampling_from,
+)
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 MOMENTS_MAX_TOKENS = 512  # twelve moments with short labels

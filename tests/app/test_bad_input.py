@@ -18,15 +18,15 @@ import httpx
 import pytest
 from gradio_client import handle_file
 
-from demo.inputs import video_frames
 from demo.engines import VideoSampling
-from demo.inputs.images import check_image
 from demo.errors import MESSAGES, ImageError, VideoError
+from demo.inputs import video_frames
+from demo.inputs.images import check_image
 from tests import badfiles
 from tests.conftest import page_instance
 from tests.drive import collect
-from tests.waits import ENGINE_WAIT_S, app_client
 from tests.unit.test_bad_files import IMAGE_ERRORS, IMAGE_OK, VIDEO_ERRORS, VIDEO_OK
+from tests.waits import ENGINE_WAIT_S, app_client
 
 QUESTION = "Describe this image."
 GEN = (0.0, 1.0, -1, 8, 0.0)  # temperature, top_p, top_k, max_tokens, presence_penalty: short answers

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from demo.inputs.images import MAX_IMAGES
 from demo.errors import MESSAGES
+from demo.inputs.images import MAX_IMAGES
 from tests import badfiles
 from tests.app.steps import new_image_conversation
 

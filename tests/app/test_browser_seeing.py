@@ -59,7 +59,7 @@ def test_frames_follow_up_and_time_chips_move_the_player(page, output_dir):
         seconds = float(chip.get_attribute("data-seek"))
         frame = int(chip.get_attribute("data-frame"))
         chip.click()
-        wait_until(lambda: abs(player.evaluate("v => v.currentTime") - seconds) < 0.05,
+        wait_until(lambda seconds=seconds: abs(player.evaluate("v => v.currentTime") - seconds) < 0.05,
                    f"the player at {seconds} s")
         marked = page.locator("#video-frames .seek-frame")
         expect(marked).to_have_count(1)

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo.engines.client import AnswerStats, GenerationParams, Progress
 from demo.engines import VideoSampling
-from demo.inputs.images import image_part
-from demo.errors import EngineError
+from demo.engines.client import AnswerStats, GenerationParams, Progress
 from demo.engines.processes import group_alive
+from demo.errors import EngineError
+from demo.inputs.images import image_part
 from tests.drive import cancel_when, collect, take_then_close
 from tests.waits import ENGINE_WAIT_S, generated_tokens, prove_abort, wait_until
 

@@ -149,7 +149,7 @@ def test_a_job_over_its_time_limit_fails_alone_and_the_worker_goes_on(engines, m
         job = asyncio.run(over_time())
         assert isinstance(job.error, EngineError) and job.error.code == "worker_timeout"
         assert job.has("stage", "encoding")
-        wait_until(lambda: ended(worker) == before + 1, "the worker to end the job", ENGINE_WAIT_S)
+        wait_until(lambda before=before: ended(worker) == before + 1, "the worker to end the job", ENGINE_WAIT_S)
         grew = {name: n - counts.get(name, 0) for name, n in worker.counts.items() if n != counts.get(name, 0)}
         outcomes.append(grew)
         if grew in ({"aborted": 1}, {"cancelled_waiting": 1}):

@@ -9,10 +9,10 @@ import os
 import numpy as np
 import pytest
 
+from demo.errors import MESSAGES, ImageError, VideoError
 from demo.inputs import video_frames
 from demo.inputs.conversation import check_image_count, clean_text, shown_as_text, to_chatbot, to_openai, user_turn
 from demo.inputs.images import MAX_IMAGES, check_image, image_part, load_image
-from demo.errors import MESSAGES, ImageError, VideoError
 from tests import badfiles
 
 BUDGET = video_frames.video_token_budget(8192, 1024)

@@ -45,7 +45,7 @@ def test_a_cancelled_run_closes_the_handler_suspended_at_its_yield():
         await asyncio.gather(task, return_exceptions=True)
         await wait_for(log)
         closed = list(log)  # read inside the loop: asyncio.run closes every generator left when it ends
-        del gen
+        gen = None  # the last reference to the generator dropped
         return closed
 
     assert asyncio.run(scenario()) == ["closed"]
@@ -64,7 +64,7 @@ def test_a_run_that_ends_without_closing_its_handler_closes_it():
         await asyncio.ensure_future(gradio_run())
         await wait_for(log)
         closed = list(log)
-        del gen
+        gen = None  # the last reference to the generator dropped
         return closed
 
     assert asyncio.run(scenario()) == ["closed"]

@@ -7,10 +7,9 @@ import io
 import os
 
 import pytest
-
-from demo.errors import ImageError
 from PIL import Image
 
+from demo.errors import ImageError
 from demo.inputs.conversation import (
     _cached_image_part,
     assistant_turn,

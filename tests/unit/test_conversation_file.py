@@ -359,7 +359,9 @@ def test_video_frames_must_be_jpeg(clip, tmp_path):
     png = io.BytesIO()
     picture(64, 32).save(png, format="PNG")
     cut = url_of(jpeg_bytes(picture(64, 32))[:300])
-    for frame in (url_of(png.getvalue(), "image/png"), url_of(png.getvalue()), cut, "data:image/jpeg;base64,@@", 5, None):
+    bad_frames = (url_of(png.getvalue(), "image/png"), url_of(png.getvalue()), cut, "data:image/jpeg;base64,@@", 5,
+                  None)
+    for frame in bad_frames:
         doc = video_doc(clip)
         doc["video"]["frames"][2] = frame
         refused(doc, tmp_path / "in", "import_bad")

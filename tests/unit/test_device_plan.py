@@ -7,6 +7,7 @@ import json
 import pytest
 
 from demo.engines.placement import (
+    CUDA_CONTEXT_GIB,
     ENGINE_OVERHEAD_GIB,
     GIB,
     QWEN3_VL_4B,
@@ -15,7 +16,6 @@ from demo.engines.placement import (
     Gpu,
     ModelFootprint,
     Placement,
-    CUDA_CONTEXT_GIB,
     _tp_for,
     fit_to_free,
     parse_nvidia_smi,

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 import random
-import time
 
 import jsonschema
 import pytest
 from PIL import Image
 
-from demo.inputs.grounding import (MAX_LABEL, MAX_OBJECTS, PALETTE, Found, as_json, draw, parse, prompt, schema,
-                                   to_pixels)
+from demo.inputs.grounding import (
+    MAX_LABEL,
+    MAX_OBJECTS,
+    PALETTE,
+    Found,
+    as_json,
+    draw,
+    parse,
+    prompt,
+    schema,
+    to_pixels,
+)
 
 # A real recorded answer of qwen3-vl-235b-a22b-instruct (27 objects, on a 640x479 photograph of a dinner table),
 # copied from the output of the first example cell of QwenLM/Qwen3-VL's cookbooks/2d_grounding.ipynb, as stored in

@@ -227,8 +227,8 @@ def test_check_image_accepts_a_real_image(tmp_path):
 
 @pytest.mark.parametrize("content", [b"just some text, not an image\n", b""])
 def test_check_image_refuses_non_images(tmp_path, content):
-    from demo.inputs.images import check_image
     from demo.errors import ImageError
+    from demo.inputs.images import check_image
 
     path = tmp_path / "fake.png"
     path.write_bytes(content)
@@ -239,8 +239,8 @@ def test_check_image_refuses_non_images(tmp_path, content):
 
 
 def test_check_image_refuses_truncated_data(tmp_path):
-    from demo.inputs.images import check_image
     from demo.errors import ImageError
+    from demo.inputs.images import check_image
 
     data = png_bytes(Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8)))
     path = tmp_path / "cut.png"
@@ -252,8 +252,8 @@ def test_check_image_refuses_truncated_data(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_check_image_refuses_huge_images_before_decoding(tmp_path):
-    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
     from demo.errors import ImageError
+    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
 
     path = tmp_path / "huge.png"
     Image.new("1", (11000, 11000)).save(path)  # 121 MP, a few KB on disk
@@ -275,8 +275,8 @@ def test_pil_refuses_what_uploads_refuse():
 
 
 def test_check_image_refuses_images_over_twice_the_limit_as_too_large(tmp_path):
-    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
     from demo.errors import ImageError
+    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
 
     path = tmp_path / "bomb.png"
     Image.new("1", (16000, 16000)).save(path)  # 256 MP, a few tens of KB on disk
@@ -291,8 +291,8 @@ def test_check_image_refuses_images_over_twice_the_limit_as_too_large(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_check_image_between_the_limit_and_twice_it(tmp_path):
-    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
     from demo.errors import ImageError
+    from demo.inputs.images import UPLOAD_MAX_PIXELS, check_image
 
     path = tmp_path / "big.png"
     Image.new("L", (14000, 14000)).save(path)  # 196 MP

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from demo.engines.placement import ModelFootprint
 from demo.engines.model import ModelSourceError, download, resolve_model
-from demo.settings import Settings
+from demo.engines.placement import ModelFootprint
 from demo.engines.tiny_checkpoint import FOLDER_NAME, ensure_tiny_checkpoint
+from demo.settings import Settings
 
 
 def settings(*argv: str) -> Settings:

@@ -7,8 +7,14 @@ import random
 
 import pytest
 
-from demo.engines.reasoning import (QWEN3_PARSER, ThinkSplitter, choose_parser, is_thinking_model, opens_think,
-                                    split_reasoning)
+from demo.engines.reasoning import (
+    QWEN3_PARSER,
+    ThinkSplitter,
+    choose_parser,
+    is_thinking_model,
+    opens_think,
+    split_reasoning,
+)
 
 # The ends of the real templates (Qwen/Qwen3-VL-4B-Thinking and -Instruct chat_template.json): the same
 # render_content macro and turns; only the Thinking one opens <think> in the generation prompt (and strips earlier

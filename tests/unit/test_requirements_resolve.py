@@ -1,5 +1,5 @@
-"""The locked sets (requirements*.txt, scripts/lock.sh) against their inputs (requirements/*.in), and the GPU / Space set
-resolved as a Space's pip resolves it (a dry run, nothing installed): exactly its pins, nothing else."""
+"""The locked sets (requirements*.txt, scripts/lock.sh) against their inputs (requirements/*.in), and the GPU / Space
+set resolved as a Space's pip resolves it (a dry run, nothing installed): exactly its pins, nothing else."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_cpu_and_gpu_sets_run_the_same_vllm_transformers_and_app_packages():
     assert {name: gpu.get(name) for name in same} == {name: cpu.get(name) for name in same}
     assert "opencv-python" not in gpu and "opencv-python-headless" in gpu  # one OpenCV variant only
     # torch: the CUDA build from PyPI on the GPU, the +cpu build (installed apart) of the same version on the CPU
-    torch_cpu = next(l for l in logical_lines((REQ / "cpu.in").read_text()) if l.startswith("torch=="))
+    torch_cpu = next(line for line in logical_lines((REQ / "cpu.in").read_text()) if line.startswith("torch=="))
     assert torch_cpu == f"torch=={gpu['torch']}+cpu"
 
 
@@ -135,7 +135,7 @@ def test_a_cpu_set_resolves_to_exactly_its_pins(tmp_path, lock):
     assert proc.returncode == 0, proc.stderr[-3000:]
     chosen = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
               for i in json.loads(report.read_text())["install"]}
-    torch_pin = next(l for l in logical_lines((REQ / "cpu.in").read_text()) if l.startswith("torch=="))
+    torch_pin = next(line for line in logical_lines((REQ / "cpu.in").read_text()) if line.startswith("torch=="))
     assert chosen.pop("torch") == torch_pin.split("==")[1]
     for name in SETS[lock][1] - {"torch"}:
         chosen.pop(name)

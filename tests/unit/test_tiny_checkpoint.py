@@ -1,4 +1,5 @@
-"""demo/engines/tiny_checkpoint.py: the recipe version and the chat template, rendered the way transformers and vLLM do."""
+"""demo/engines/tiny_checkpoint.py: the recipe version and the chat template, rendered the way transformers and vLLM
+do."""
 
 from __future__ import annotations
 
@@ -77,8 +78,12 @@ def test_special_tokens_stay_single_tokens(tokenizer):
 
 
 # --- the thinking flavour (--model tiny-thinking) ---------------------------------------------------------------
-from demo.engines.tiny_checkpoint import (THINKING_CHAT_TEMPLATE, THINKING_FOLDER_NAME, THINKING_TOKENS,  # noqa: E402
-                                          ensure_tiny_checkpoint)
+from demo.engines.tiny_checkpoint import (  # noqa: E402
+    THINKING_CHAT_TEMPLATE,
+    THINKING_FOLDER_NAME,
+    THINKING_TOKENS,
+    ensure_tiny_checkpoint,
+)
 
 
 @pytest.fixture(scope="module")

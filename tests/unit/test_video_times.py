@@ -27,7 +27,6 @@ from demo.inputs.video_times import (
     seek_html,
 )
 
-
 # --- what the model is told ---------------------------------------------------------------------------------
 
 def test_pair_times_by_hand():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from demo.engines.placement import Placement
 from demo.engines.server import server_command
-from demo.settings import Settings
 from demo.engines.vllm_flags import OPTIONAL, keep_accepted, missing, parse_help, server_flags
+from demo.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 # What an older vLLM (0.26's CUDA build refused --trust-request-mm-kwargs, shared/GPU_TESTBED.md) accepts,
