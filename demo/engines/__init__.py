@@ -26,6 +26,7 @@ from ..inputs.video_clip import VideoClip
 from ..inputs.video_frames import FramePlan
 from ..settings import Settings
 from . import video_via_server
+from .admission import server_waiting
 from .client import AnswerStats, GenerationParams, Progress, Thinking, make_client, stream_chat
 from .model import resolve_model
 from .pacing import Pacer, Pacers
@@ -221,6 +222,18 @@ class Engines:
     async def _off_loop(self, fn, *args):
         """The same for video work (probing, decoding, sampling, encoding frames), in the video pool."""
         return await asyncio.get_running_loop().run_in_executor(self._video_pool, partial(fn, *args))
+
+    @property
+    def model_name(self) -> str:
+        """The name the server serves the model under (what requests and conversation files name)."""
+        return self.server.endpoint.model
+
+    def server_waiting(self) -> int | None:
+        """Requests waiting in vLLM's own queue now; None while the server is not ready or does not say (blocking:
+        an HTTP request to its ``/metrics``)."""
+        if self.server.status.get().state != "ready":
+            return None
+        return server_waiting(self.server.endpoint)
 
     @property
     def max_model_len(self) -> int:

@@ -14,7 +14,7 @@ import threading
 import gradio as gr
 
 from ..engines import Engines
-from ..engines.admission import STEP, TICK_S, next_limit, server_waiting
+from ..engines.admission import STEP, TICK_S, next_limit
 from ..settings import Settings
 
 GROUP = "server"
@@ -45,8 +45,7 @@ class Admission:
         if running + STEP <= self.floor:  # the limit is the floor whatever the server says: no need to ask it
             self.limit = self.floor
         else:
-            ready = self.engines.server.status.get().state == "ready"
-            waiting = server_waiting(self.engines.server.endpoint) if ready else None
+            waiting = self.engines.server_waiting()
             self.limit = next_limit(running, self.floor, self.ceiling, waiting, self.engines.pacers.saturated())
         group.concurrency_limit = self.limit
         return self.limit

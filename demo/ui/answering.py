@@ -86,7 +86,7 @@ async def kept_updates(engines: Engines, view: ConversationView, history: list[d
         return {view.browser: kept.EMPTY, view.download: gr.update(value=None, interactive=False), view.note: ""}
     try:
         doc = await engines.run_blocking(lambda: conversation_file.export(
-            view.tab, history, model=engines.server.endpoint.model, system_prompt=system_prompt))
+            view.tab, history, model=engines.model_name, system_prompt=system_prompt))
         keep, note = kept.to_keep(doc, view.tab)
         path = await engines.run_blocking(kept.download_file, doc, view.tab)
     except (UserFacingError, OSError):  # an image gone meanwhile, a full disk: the page keeps what it shows

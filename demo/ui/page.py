@@ -9,10 +9,10 @@ from pathlib import Path
 import gradio as gr
 
 from ..engines import Engines
-from ..engines.server import stored_secret
 from ..heap import keep_giving_back
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
+from ..stored_secret import stored_secret
 from . import kept, live
 from .admission import admit_from_load
 from .api import build_api

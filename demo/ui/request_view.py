@@ -71,7 +71,7 @@ def wire_select(engines, chatbot, state, python, curl) -> None:
     async def show(history, evt: gr.SelectData):
         index = turn_of_message(history, evt.index)
         try:
-            request = await engines.run_blocking(request_of_turn, engines.server.endpoint.model, history, index)
+            request = await engines.run_blocking(request_of_turn, engines.model_name, history, index)
             if request is None:
                 return gr.update(), gr.update()
             return await engines.run_blocking(views, request)

@@ -81,7 +81,7 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
     def document(current: VideoChat) -> dict:
         history = [turn for (q, a), t in zip(current.turns, current.thoughts or ("",) * len(current.turns))
                    for turn in (user_turn(q), assistant_turn(a, t))]
-        return conversation_file.export("video", history, model=engines.server.endpoint.model, clip=current.clip)
+        return conversation_file.export("video", history, model=engines.model_name, clip=current.clip)
 
     async def kept_updates(current: VideoChat | None) -> dict:
         """The browser's copy, the file to download and the note, for the conversation as it is now."""
@@ -100,7 +100,7 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         timing and prompt), and the conversation kept."""
         params = params_from(*gen).clamped(engines.settings.video_max_tokens)
         messages, media_io_kwargs = await engines.run_blocking(video_messages, current.clip, question_text, earlier)
-        request = request_kwargs(engines.server.endpoint.model, messages, params, media_io_kwargs=media_io_kwargs)
+        request = request_kwargs(engines.model_name, messages, params, media_io_kwargs=media_io_kwargs)
         py, sh = await engines.run_blocking(request_view.views, request)
         return {python: py, curl: sh, **await kept_updates(current)}
 

@@ -327,7 +327,6 @@ def test_the_server_puts_as_many_tokens_in_a_chunk_as_the_app_asks(engines):
 
 
 def test_the_server_says_how_many_requests_wait_in_it(engines):
-    """vLLM's /metrics, read by the page's admission (demo/engines/admission.py): none wait in an idle server."""
-    from demo.engines.admission import server_waiting
-
-    assert server_waiting(engines.server.endpoint) == 0
+    """vLLM's /metrics, read by the page's admission (demo/engines/admission.py) through the engines: none wait in an
+    idle server."""
+    assert engines.server_waiting() == 0
