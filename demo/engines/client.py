@@ -193,7 +193,7 @@ async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dic
 def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *,
                    media_io_kwargs: dict | None = None, json_schema: dict | None = None, chunk_tokens: int = 1) -> dict:
     """The arguments of a ``client.chat.completions.create`` call, whose body the app sends (:func:`open_chunks`):
-    one place, so that "Show request" (demo/inputs/request_snippet.py) prints exactly what was sent."""
+    one place, so that "Show request" (demo/outputs/request_snippet.py) prints exactly what was sent."""
     extra_body = {"top_k": params.top_k}
     if media_io_kwargs:
         extra_body["media_io_kwargs"] = media_io_kwargs

@@ -1,4 +1,4 @@
-"""Qwen3-VL grounding: the question to ask, a lenient reader of the answer, and boxes and points drawn on the image.
+"""Qwen3-VL grounding: the question to ask and a lenient reader of the answer (drawn by ``demo/outputs/boxes.py``).
 
 Qwen3-VL answers grounding questions with a JSON list such as ``[{"bbox_2d": [x1, y1, x2, y2], "label": "cup"}]``
 or ``[{"point_2d": [x, y], "label": "..."}]``, usually inside a ```json fence, with coordinates relative to the
@@ -13,8 +13,6 @@ import json
 import math
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageFont
-
 from .numbers import finite
 
 MAX_OBJECTS = 20
@@ -25,8 +23,6 @@ MAX_TEXT = 200_000
 # One entry is about 60 characters; longer brace spans are wrappers or garbage and are not worth a json.loads.
 MAX_SPAN = 1_000
 # Bright, mutually distinct colours (Trubetskoy's palette), none of them grey.
-PALETTE = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-           (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212))
 _KINDS = {"boxes": ("bbox_2d", 4), "points": ("point_2d", 2)}
 
 
@@ -65,7 +61,7 @@ def prompt(phrase: str, kind: str) -> str:
             f'format: [{{"{key}": [{coords}], "label": "..."}}].')
 
 
-def _round(v: float) -> int:
+def round_half_up(v: float) -> int:
     return math.floor(v + 0.5)  # half up: round() would send 12.5 to 12 and 13.5 to 14
 
 
@@ -76,7 +72,7 @@ def _coords(value, n: int) -> tuple[int, ...] | None:
     numbers = [finite(v) for v in value]
     if None in numbers:
         return None
-    return tuple(min(SCALE, max(0, _round(v))) for v in numbers)
+    return tuple(min(SCALE, max(0, round_half_up(v))) for v in numbers)
 
 
 def _found(entry: dict) -> Found | None:
@@ -143,69 +139,6 @@ def parse(text: str) -> list[Found]:
                     if len(found) == MAX_OBJECTS:
                         break
     return found
-
-
-def to_pixels(found: Found, width: int, height: int) -> tuple[int, ...]:
-    """The box (x1, y1, x2, y2), or else the point (x, y), in pixels of a width x height image, inside it."""
-    coords = found.box if found.box is not None else found.point
-    if coords is None:
-        raise ValueError("a Found needs a box or a point")
-    sizes = (width, height) * (len(coords) // 2)
-    return tuple(min(size - 1, max(0, _round(v / SCALE * size))) for v, size in zip(coords, sizes))
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, ImportError, OSError):  # Pillow before 10.1, or without FreeType: one bitmap size only
-        return ImageFont.load_default()
-
-
-def _text_box(pen: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int, int, int]:
-    """Width and height of the label with its padding, and the offset PIL's text box starts at."""
-    left, top, right, bottom = pen.textbbox((0, 0), text, font=font)
-    return right - left + 4, bottom - top + 4, left, top
-
-
-def _label(pen: ImageDraw.ImageDraw, text: str, anchor: tuple[int, int], colour, font, size) -> None:
-    """The text on a filled background of the object's colour, its top-left at anchor, kept inside the image."""
-    w, h, left, top = _text_box(pen, text, font)
-    x = max(0, min(anchor[0], size[0] - w))
-    y = max(0, min(anchor[1], size[1] - h))
-    ink = (0, 0, 0) if 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 140 else (255, 255, 255)
-    pen.rectangle((x, y, x + w - 1, y + h - 1), fill=colour)
-    pen.text((x + 2 - left, y + 2 - top), text, fill=ink, font=font)
-
-
-def draw(image: Image.Image, found: list[Found]) -> Image.Image:
-    """A new RGB copy of the image with each box outlined, each point dotted, each labelled in its own colour."""
-    out = image.convert("RGB")  # convert always returns a new image, so the caller's is left as it was
-    w, h = out.size
-    line, radius = max(2, min(w, h) // 150), max(4, min(w, h) // 80)
-    font = _font(max(12, min(w, h) // 40))
-    pen = ImageDraw.Draw(out)
-    shapes = []
-    for i, item in enumerate(f for f in found if f.box is not None or f.point is not None):
-        colour = PALETTE[i % len(PALETTE)]
-        px = to_pixels(item, w, h)
-        shapes.append((px, colour))
-        if not item.label:
-            continue
-        if item.box is not None:
-            label_h = _text_box(pen, item.label, font)[1]
-            # Just above the box when there is room, else inside it below the top edge.
-            anchor = (px[0], px[1] - label_h) if px[1] >= label_h else (px[0] + line, px[1] + line)
-        else:
-            anchor = (px[0] + radius + 2, px[1] - radius)
-        _label(pen, item.label, anchor, colour, font, (w, h))
-    # Shapes go on after every label, so no label hides an outline (its corners included) or a dot.
-    for px, colour in shapes:
-        if len(px) == 4:
-            pen.rectangle(px, outline=colour, width=line)
-        else:
-            x, y = px
-            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour, outline=(255, 255, 255))
-    return out
 
 
 def as_json(found: list[Found]) -> list[dict]:

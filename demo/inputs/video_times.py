@@ -3,13 +3,12 @@
 Qwen3-VL's processor writes ``<12.5 seconds>`` before each pair of frames (temporal patch 2); the time is the
 mean of the pair's first and last frame, from the original frame indices and fps (``_calculate_timestamps``
 in transformers' ``processing_qwen3_vl.py`` and vLLM's ``models/qwen3_vl.py``). Answers echo those times in
-several forms (``12.5 seconds``, ``00:12``, ``1:02:03``); :func:`find_times` finds them so that the page can
-turn them into chips that seek the video. Stdlib only: the page and the tests import it without a model.
+several forms (``12.5 seconds``, ``00:12``, ``1:02:03``); :func:`find_times` finds them, and ``demo/outputs/seek.py``
+turns them into chips that seek the video. Stdlib only: the page and the tests import it without a model.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -92,38 +91,6 @@ def nearest_frame(seconds: float, times: list[float]) -> int | None:
     if not times:
         return None
     return min(range(len(times)), key=lambda k: abs(times[k] - seconds))
-
-
-def _number(x: float) -> str:
-    """A plain decimal for an attribute: no exponent, no trailing zeros."""
-    return f"{x:.3f}".rstrip("0").rstrip(".")
-
-
-def _chip(seconds: float, text: str, frame_times: list[float] | None) -> str:
-    frame = nearest_frame(seconds, frame_times or [])
-    attr = "" if frame is None else f' data-frame="{frame}"'
-    return (f'<button type="button" class="seek-chip" data-seek="{_number(seconds)}"{attr}>'
-            f"{html.escape(text)}</button>")
-
-
-def _text(s: str) -> str:
-    return html.escape(s).replace("\r\n", "\n").replace("\n", "<br>")
-
-
-def seek_html(text: str, frame_times: list[float] | None = None, duration: float | None = None) -> str:
-    """The answer as escaped HTML with each time in it a ``seek-chip`` button; line breaks become ``<br>``.
-
-    The buttons carry ``data-seek`` (seconds) and ``data-frame`` (nearest frame); the page's script makes
-    them seek, not this module. Times past ``duration`` (plus slack) stay plain text.
-    """
-    out, pos = [], 0
-    for span in find_times(text):
-        if duration is not None and span.seconds > duration + DURATION_SLACK:
-            continue
-        out += [_text(text[pos:span.start]), _chip(span.seconds, text[span.start:span.end], frame_times)]
-        pos = span.end
-    out.append(_text(text[pos:]))
-    return "".join(out)
 
 
 def clock(seconds: float) -> str:
@@ -221,8 +188,3 @@ def parse_moments(text: str, duration: float | None) -> list[Moment]:
         return sorted(found, key=lambda m: m.seconds)
     except Exception:  # a malformed answer must never break the page
         return []
-
-
-def moments_html(moments: list[Moment], frame_times: list[float] | None = None) -> str:
-    """A seek chip per moment, ``m:ss.f label``."""
-    return " ".join(_chip(m.seconds, f"{clock(m.seconds)} {m.label}".rstrip(), frame_times) for m in moments)

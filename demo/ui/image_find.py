@@ -16,6 +16,7 @@ from ..errors import MESSAGES, ImageError
 from ..inputs import grounding
 from ..inputs.conversation import clean_text, to_openai, turn_images, turn_text, user_turn
 from ..inputs.images import check_image, load_image
+from ..outputs import boxes
 
 FIND_MAX_TOKENS = 1024  # twenty boxes with labels of 40 characters, compact: the schema's largest answer fits
 KINDS = ("boxes", "points")
@@ -42,7 +43,7 @@ def drawn(path: str, found: list[grounding.Found]) -> str:
         except OSError:  # another request pruned it first
             pass
     out = DRAWN_DIR / f"found-{uuid.uuid4().hex}.png"
-    grounding.draw(image, found).save(out)
+    boxes.draw(image, found).save(out)
     return str(out)
 
 

@@ -1,5 +1,5 @@
 """"Show request": under an answer, the call that reproduces it, as an ``openai`` Python script and a ``curl``
-command (demo/inputs/request_snippet.py renders them; images and video frames become placeholders that say what
+command (demo/outputs/request_snippet.py renders them; images and video frames become placeholders that say what
 they were).
 
 The last answer's request is the one the client sent (``AnswerStats.request``). An earlier answer's is built again
@@ -16,7 +16,7 @@ import gradio as gr
 from ..engines.client import GenerationParams, request_kwargs
 from ..errors import UserFacingError
 from ..inputs.conversation import to_openai, turn_of_message
-from ..inputs.request_snippet import curl_command, python_snippet
+from ..outputs.request_snippet import curl_command, python_snippet
 from .common import tell
 
 PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "presence_penalty")

@@ -13,7 +13,7 @@ from ..engines.client import finite_or
 from ..errors import VideoError
 from ..inputs.conversation import clean_text
 from ..inputs.video_clip import VideoClip
-from ..inputs.video_times import seek_html
+from ..outputs.seek import seek_html
 
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
 PIXEL_CHOICES = {"240p": 426 * 240, "360p": 640 * 360, "480p": 854 * 480, "720p": 1280 * 720}

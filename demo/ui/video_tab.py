@@ -17,7 +17,8 @@ from ..engines.video_via_server import video_messages
 from ..errors import MESSAGES, UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import assistant_turn, clean_text, user_turn
-from ..inputs.video_times import moments_html, moments_prompt, moments_schema, parse_moments
+from ..inputs.video_times import moments_prompt, moments_schema, parse_moments
+from ..outputs.seek import moments_html
 from . import kept, request_view
 from .common import closed_with_its_run, params_from, tell, video_slots
 from .image_find import THINKING_ROOM

@@ -1,4 +1,4 @@
-""""Show request" run as a person runs it (demo/inputs/request_snippet.py): the script is saved with the media
+""""Show request" run as a person runs it (demo/outputs/request_snippet.py): the script is saved with the media
 files it names, run by Python with ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` pointing at the real server (tiny
 checkpoint, started by the app's launcher), and must make the prompt the app's own request made.
 
@@ -20,7 +20,7 @@ from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, GenerationParams, request_kwargs
 from demo.engines.video_via_server import video_messages
 from demo.inputs.images import image_part
-from demo.inputs.request_snippet import media_files, python_snippet
+from demo.outputs.request_snippet import media_files, python_snippet
 from tests.drive import collect
 from tests.engine.test_engines import make_clip
 from tests.unit.test_request_snippet import picture

@@ -23,6 +23,7 @@ from demo.engines.video_via_server import video_messages
 from demo.inputs import grounding
 from demo.inputs.images import load_image
 from demo.inputs.video_times import moments_schema, parse_moments, prompt_label
+from demo.outputs import boxes
 from demo.ui.image_find import find_objects
 from tests.drive import collect
 
@@ -132,7 +133,7 @@ def corner_colour_check(picture: Image.Image, original: Image.Image, found: list
     assert picture.size == original.size
     w, h = picture.size
     last = len(found) - 1  # drawn last: nothing covers its outline
-    colour = grounding.PALETTE[last % len(grounding.PALETTE)]
+    colour = boxes.PALETTE[last % len(boxes.PALETTE)]
     if found[last].box is not None:
         x1, y1, x2, y2 = found[last].box
         for x, y in ((x1, y1), (x2, y1), (x1, y2), (x2, y2)):
@@ -140,7 +141,7 @@ def corner_colour_check(picture: Image.Image, original: Image.Image, found: list
     else:
         x, y = found[last].point
         assert picture.getpixel((pixel(x, w), pixel(y, h))) == colour
-    palette = set(grounding.PALETTE)
+    palette = set(boxes.PALETTE)
     for item in found:  # every entry left a mark of some box's colour where its numbers put it
         x, y = (item.box or item.point)[:2]
         assert picture.getpixel((pixel(x, w), pixel(y, h))) in palette

@@ -12,15 +12,13 @@ from PIL import Image
 from demo.inputs.grounding import (
     MAX_LABEL,
     MAX_OBJECTS,
-    PALETTE,
     Found,
     as_json,
-    draw,
     parse,
     prompt,
     schema,
-    to_pixels,
 )
+from demo.outputs.boxes import PALETTE, draw, to_pixels
 
 # A real recorded answer of qwen3-vl-235b-a22b-instruct (27 objects, on a 640x479 photograph of a dinner table),
 # copied from the output of the first example cell of QwenLM/Qwen3-VL's cookbooks/2d_grounding.ipynb, as stored in

@@ -1,4 +1,4 @@
-"""demo/inputs/request_snippet.py: "Show request" renders the app's own create() arguments as a script and as curl.
+"""demo/outputs/request_snippet.py: "Show request" renders the app's own create() arguments as a script and as curl.
 
 Pure checks of the text: it compiles, names each medium once, quotes what naive quoting breaks, shows nothing of
 this server. Running the script and the curl command is done against the real server only
@@ -18,7 +18,9 @@ from PIL import Image
 from demo.engines.client import GenerationParams, request_kwargs
 from demo.engines.video_via_server import video_messages
 from demo.inputs.images import image_part
-from demo.inputs.request_snippet import (
+from demo.inputs.video_clip import VideoClip
+from demo.inputs.video_frames import FramePlan
+from demo.outputs.request_snippet import (
     _terminator,
     curl_command,
     describe_media,
@@ -26,8 +28,6 @@ from demo.inputs.request_snippet import (
     python_snippet,
     request_body,
 )
-from demo.inputs.video_clip import VideoClip
-from demo.inputs.video_frames import FramePlan
 
 # Text that breaks naive quoting: quotes of both kinds, triple quotes, a heredoc's own terminator on a line of
 # its own, shell syntax, backslashes, unicode, a lone surrogate, and a long paragraph over several lines.
@@ -164,7 +164,7 @@ def test_python_literals_are_python(value):
 
 
 def test_non_finite_numbers_are_written_as_python_reads_them():
-    from demo.inputs.request_snippet import _substitute
+    from demo.outputs.request_snippet import _substitute
 
     text = py_literal(_substitute({"t": float("nan"), "u": float("inf"), "v": float("-inf")}, {}))
     result = eval(text)

@@ -17,15 +17,14 @@ from demo.inputs.video_times import (
     find_times,
     frame_labels,
     frame_times,
-    moments_html,
     moments_prompt,
     moments_schema,
     nearest_frame,
     pair_times,
     parse_moments,
     prompt_label,
-    seek_html,
 )
+from demo.outputs.seek import moments_html, seek_html
 
 # --- what the model is told ---------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from .numbers import finite
+from ..inputs.numbers import finite
 
 BASE_URL_DEFAULT = "http://localhost:8085/v1"
 WIDTH = 100  # the width the Python literals are folded to
