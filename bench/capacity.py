@@ -31,7 +31,7 @@ import statistics
 import time
 import urllib.request
 
-from .common import PY, ROOT, Child, openai_chunks, wait_http
+from .common import PY, ROOT, Child, openai_chunks, quantile, wait_http
 
 PROMPT = "Write a long story about the sea."
 DIFF_ACTIONS = ("replace", "append", "add", "delete")
@@ -221,11 +221,8 @@ async def direct_stream(http, base: str, max_tokens: int, start_in: float) -> di
     return {"delays": tokens.delays, "received": tokens.count, "updates": updates, "s": time.time() - t0, "ok": ok}
 
 
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
+def _ms(seconds: float | None) -> float:
+    return float("nan") if seconds is None else 1000 * seconds
 
 
 def _cpu(proc) -> float:
@@ -252,7 +249,7 @@ async def one_level(http, kind: str, users: int, max_tokens: int, rate: float, t
     cpu = {name: (_cpu(p) - before[name]) / wall for name, p in procs.items()}
     delays = [d for r in runs for d in r["delays"]]
     return {"kind": kind, "users": users, "wall_s": wall, "cores": cpu,
-            "p50_ms": 1000 * _quantile(delays, 0.5), "p95_ms": 1000 * _quantile(delays, 0.95),
+            "p50_ms": _ms(quantile(delays, 0.5)), "p95_ms": _ms(quantile(delays, 0.95)),
             "lost": sum(max_tokens - r["received"] for r in runs), "failed": sum(not r["ok"] for r in runs),
             "updates_per_s": statistics.mean(r["updates"] / r["s"] for r in runs if r["s"] > 0),
             "tokens_per_s": rate, "light": sum(bool(r.get("light")) for r in runs)}

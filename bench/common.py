@@ -9,6 +9,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class Summary:
         vals = sorted(float(v) for v in values if v is not None)
         if not vals:
             return cls(0, float("nan"), float("nan"), float("nan"), float("nan"), float("nan"))
-        return cls(len(vals), statistics.median(vals), _quantile(vals, 0.25), _quantile(vals, 0.75),
+        return cls(len(vals), statistics.median(vals), quantile(vals, 0.25), quantile(vals, 0.75),
                    vals[0], vals[-1])
 
     def fmt(self, scale: float = 1.0, digits: int = 1, unit: str = "") -> str:
@@ -45,13 +46,48 @@ class Summary:
         return f"{f(self.median)}{unit} ({f(self.p25)}–{f(self.p75)}, n={self.n})"
 
 
-def _quantile(vals: list[float], q: float) -> float:
-    if len(vals) == 1:
-        return vals[0]
-    pos = q * (len(vals) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(vals) - 1)
-    return vals[lo] + (vals[hi] - vals[lo]) * (pos - lo)
+def quantile(values, q: float) -> float | None:
+    """The ``q`` quantile of ``values`` by nearest rank (the sorted value at ``q`` of the way, rounded half up),
+    None left out; None when nothing is left. The one quantile of every bench."""
+    vals = sorted(v for v in values if v is not None)
+    if not vals:
+        return None
+    return vals[min(len(vals) - 1, int(q * (len(vals) - 1) + 0.5))]
+
+
+class LogStamper:
+    """Follows a log file and records (seconds since ``origin``, line) for each line as it is written."""
+
+    def __init__(self, path: Path, origin: float):
+        self.path, self.origin = Path(path), origin
+        self.lines: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._pos = self.path.stat().st_size if self.path.exists() else 0
+        self._thread = threading.Thread(target=self._run, daemon=True, name="log-stamper")
+        self._thread.start()
+
+    def _run(self):
+        buf = b""
+        while not self._stop.is_set():
+            try:
+                with open(self.path, "rb") as fh:
+                    fh.seek(self._pos)
+                    data = fh.read()
+            except OSError:
+                data = b""
+            if data:
+                self._pos += len(data)
+                now = time.monotonic() - self.origin
+                buf += data
+                *done, buf = buf.split(b"\n")
+                for ln in done:
+                    self.lines.append((now, ln.decode("utf-8", "replace")))
+            self._stop.wait(0.05)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(2)
+        return self.lines
 
 
 def verdict(ok: bool | None) -> str:

@@ -42,17 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.capacity import MARKER, _join_and_read, _patch, chat_tab_events  # noqa: E402
-from bench.common import Child, machine, openai_chunks, versions, wait_http  # noqa: E402
+from bench.common import Child, machine, openai_chunks, quantile, versions, wait_http  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper."
 TOKENS = re.compile(r"(\d+) completion tokens")
-
-
-def quantile(values: list[float], q: float) -> float | None:
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
 
 
 def server_of(app_pid: int) -> dict:

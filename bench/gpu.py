@@ -33,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import quantile  # noqa: E402
+
 # vLLM's own log lines (0.26 and 0.32 print them alike); the last of each in an engine's log counts.
 MEMORY_LINES = {
     "weights_gib": r"Model loading took ([\d.]+) GiB",
@@ -80,13 +82,6 @@ def group_of(pid: int) -> int | None:
         return None
 
 
-def pct(values: list[float], q: float) -> float | None:
-    vals = sorted(v for v in values if v is not None)
-    if not vals:
-        return None
-    return vals[min(len(vals) - 1, int(round(q * (len(vals) - 1))))]
-
-
 # --- streams ------------------------------------------------------------------------------------------------
 async def app_stream(engines, messages, params) -> dict:
     from demo.engines.client import AnswerStats
@@ -132,9 +127,9 @@ async def level(run_one, users: int) -> dict:
     results = await asyncio.gather(*(run_one() for _ in range(users)))
     wall = time.perf_counter() - start
     rates = [per_stream_rate(r) for r in results]
-    return {"users": users, "ttft_p50": pct([r["ttft"] for r in results], 0.5),
-            "ttft_p95": pct([r["ttft"] for r in results], 0.95),
-            "tok_s_p50": pct(rates, 0.5), "aggregate_tok_s": sum(r["tokens"] for r in results) / wall,
+    return {"users": users, "ttft_p50": quantile([r["ttft"] for r in results], 0.5),
+            "ttft_p95": quantile([r["ttft"] for r in results], 0.95),
+            "tok_s_p50": quantile(rates, 0.5), "aggregate_tok_s": sum(r["tokens"] for r in results) / wall,
             "tokens": sum(r["tokens"] for r in results), "prompt": results[0]["prompt"], "wall": wall}
 
 

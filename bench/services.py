@@ -11,13 +11,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import PY, ROOT, Child, register_group, wait_http
+from .common import PY, ROOT, Child, LogStamper, register_group, wait_http
 
 CACHE = ROOT / ".cache" / "tests"  # the tiny checkpoint the tests build; reused, never rebuilt per run
 
 
 def engine_settings(*extra: str):
-    """The settings the engine tests use (tests/conftest.py): tiny checkpoint, 1 GiB KV cache, a free port."""
+    """Engine settings close to the engine tests' (tests/conftest.py): the tiny checkpoint from the same cache, a
+    1 GiB KV cache, a free port. Not the same: a 120 s request timeout (the tests' 30 s fails a hung request fast; a
+    benchmark's long answers on a loaded 2-core machine may wait longer for a chunk), a fixed 900 s start-up limit
+    (the tests' is ``TEST_ENGINE_WAIT_S``), and the video worker's default concurrency (the tests run 2)."""
     from demo.settings import Settings
 
     return Settings.from_args(
@@ -59,8 +62,6 @@ def start_server(log_dir: Path, timeout: float = 900.0) -> Server:
         sup.command.append("--trust-request-mm-kwargs")
     if sup.log_path.exists():
         sup.log_path.unlink()  # one start per log: the start-up figure reads this file
-    from .startup import LogStamper
-
     sup.log_path.parent.mkdir(parents=True, exist_ok=True)
     sup.log_path.touch()
     launched = time.monotonic()

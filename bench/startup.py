@@ -5,47 +5,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
-from .common import PY, ROOT, register_group
-
-
-class LogStamper:
-    """Follows a log file and records (seconds since ``origin``, line) for each line as it is written."""
-
-    def __init__(self, path: Path, origin: float):
-        self.path, self.origin = Path(path), origin
-        self.lines: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._pos = self.path.stat().st_size if self.path.exists() else 0
-        self._thread = threading.Thread(target=self._run, daemon=True, name="log-stamper")
-        self._thread.start()
-
-    def _run(self):
-        buf = b""
-        while not self._stop.is_set():
-            try:
-                with open(self.path, "rb") as fh:
-                    fh.seek(self._pos)
-                    data = fh.read()
-            except OSError:
-                data = b""
-            if data:
-                self._pos += len(data)
-                now = time.monotonic() - self.origin
-                buf += data
-                *done, buf = buf.split(b"\n")
-                for ln in done:
-                    self.lines.append((now, ln.decode("utf-8", "replace")))
-            self._stop.wait(0.05)
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(2)
-        return self.lines
-
+from .common import PY, ROOT, Child, LogStamper, register_group, wait_http
+from .services import CACHE, child_env, engine_settings
 
 # Milestones in vLLM 0.32's log (CPU build), in start order; the first match of each counts.
 MILESTONES = [
@@ -118,7 +82,6 @@ def worker(log_dir: Path, timeout: float = 900.0) -> dict:
     from demo.engines.model import resolve_model
     from demo.engines.video_worker import VideoWorker
 
-    from .services import engine_settings
 
     settings = engine_settings()
     model = resolve_model(settings)
@@ -152,8 +115,6 @@ def whole_app(log_dir: Path, port: int, timeout: float = 900.0, cache_dir: Path 
     possible without touching the user's own caches."""
     from gradio_client import Client, handle_file
 
-    from .common import Child, wait_http
-    from .services import CACHE, child_env
 
     cache_dir = cache_dir or CACHE
     cmd = [PY, str(ROOT / "app.py"), "--model", "tiny", "--cache-dir", str(cache_dir), "--cpu-kv-cache-gib", "1",
