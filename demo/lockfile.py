@@ -16,6 +16,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
@@ -104,8 +105,8 @@ def against_inputs(inputs: dict[str, Requirement], pins: dict[str, str], left_ou
 def linux_x86_64(python: str) -> dict[str, str]:
     """The marker environment of CPython ``python`` ("3.12", or "3.11.7") on Linux x86-64: the sets' target."""
     full = python if python.count(".") >= 2 else f"{python}.0"
-    return {**default_environment(), "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
-            "platform_machine": "x86_64", "implementation_name": "cpython",
+    return {**cast("dict[str, str]", default_environment()), "sys_platform": "linux", "platform_system": "Linux",
+            "os_name": "posix", "platform_machine": "x86_64", "implementation_name": "cpython",
             "platform_python_implementation": "CPython", "python_version": ".".join(full.split(".")[:2]),
             "python_full_version": full}
 
@@ -129,7 +130,7 @@ def covers(universal: list[Pin], target: list[Pin], environment: dict[str, str])
 
 def installed() -> dict[str, str]:
     """Every distribution of the running environment: canonical name -> version."""
-    out = {}
+    out: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"]
         if name:

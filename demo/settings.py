@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, cast, get_args, get_origin, get_type_hints
 
 ENV_PREFIX = "QWEN_DEMO_"
 
@@ -108,7 +109,7 @@ class Settings:
     max_restarts: int = _opt(5, "Times a dead engine is restarted before the app reports an error and stops trying.")
 
     @classmethod
-    def from_args(cls, argv: list[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    def from_args(cls, argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
         """Flags (``argv``) over environment variables (``env``, default ``os.environ``) over the platform's
         defaults (:func:`platform_defaults`) over the fields' defaults."""
         env = os.environ if env is None else env
@@ -205,7 +206,8 @@ def _convert(name: str, raw: str) -> Any:
         if raw not in get_args(tp):
             raise ValueError(f"expected one of {', '.join(get_args(tp))}")
         return raw
-    return {bool: _bool, int: int, float: float}.get(_base(tp), str)(raw)
+    converters: dict[Any, Callable[[str], Any]] = {bool: _bool, int: int, float: float}
+    return converters.get(_base(tp), str)(raw)
 
 
 def _base(tp: Any) -> Any:
@@ -227,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         elif get_origin(tp) is Literal:
             parser.add_argument(flag, dest=f.name, choices=get_args(tp), default=None, help=help_text)
         else:
-            parser.add_argument(flag, dest=f.name, type=lambda raw, n=f.name: _convert(n, raw), default=None,
-                                help=help_text)
+            # a cast: mypy infers no type for a lambda of two parameters where argparse's takes one
+            convert = cast("Callable[[str], Any]", lambda raw, n=f.name: _convert(n, raw))
+            parser.add_argument(flag, dest=f.name, type=convert, default=None, help=help_text)
     parser.set_defaults(**{f.name: None for f in dataclasses.fields(Settings)})
     return parser

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up the CPU build of vLLM plus the test tools (first run only), lint the code (ruff), and run every test: unit,
-# engine (the real vLLM server and video worker on a tiny checkpoint) and browser (headless Chromium).
+# Set up the CPU build of vLLM plus the test tools (first run only), lint the code (ruff), type-check demo/ (mypy),
+# and run every test: unit, engine (the real vLLM server and video worker on a tiny checkpoint) and browser (headless
+# Chromium).
 #   scripts/test.sh                # everything
 #   scripts/test.sh tests/unit     # extra arguments go to pytest
 set -euo pipefail
@@ -15,6 +16,8 @@ mkdir -p "$out"
 export TEST_OUTPUT_DIR="$out"
 # The linter first (pyproject.toml: lint and import order), in a second, before any engine starts.
 .venv/bin/ruff check --quiet . || { echo "test.sh: ruff found the problems above (.venv/bin/ruff check --fix . mends most)" >&2; exit 1; }
+# Then the type checker on demo/ (pyproject.toml, [tool.mypy]), in seconds with its cache (.mypy_cache).
+.venv/bin/mypy || { echo "test.sh: mypy found the type errors above in demo/" >&2; exit 1; }
 set +e
 .venv/bin/python -m pytest "${@:-tests}"
 status=$?

@@ -13,12 +13,13 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 from ..errors import EngineError
 from ..inputs import video_frames
@@ -55,7 +56,7 @@ class VideoEvent:
     # "thinking" (detail = reasoning text of a thinking model, before the answer), "progress" (detail = tokens so
     # far, no text yet), "done"
     kind: str
-    detail: object = None
+    detail: Any = None  # by kind: a str, a position or a token count
     frames: list | None = None
     plan: FramePlan | None = None
     answer: VideoAnswer | None = None
@@ -104,6 +105,7 @@ class Engines:
         # A thinking model's parser (None: not one): the server streams its reasoning apart, the worker splits its
         # text at '</think>', and the page can say "thinking model". Decided once, in create().
         self.reasoning_parser = reasoning_parser
+        self.server: ServerSupervisor | AttachedServer
         if plan.server is not None:
             self.server = ServerSupervisor(settings, str(model_path), plan.server, log_dir, accepted_flags,
                                            reasoning_parser)
@@ -264,7 +266,7 @@ class Engines:
 
     async def stream_chat(self, messages: list[dict], params: GenerationParams | None = None,
                           json_schema: dict | None = None
-                          ) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
+                          ) -> AsyncGenerator[str | Thinking | Progress | AnswerStats, None]:
         """Stream an answer to OpenAI-format ``messages`` (text and ``image_url`` parts): text pieces, coalesced to
         one per ``--stream-interval`` (a :class:`Progress` for an interval of tokens without text; a thinking
         model's reasoning as :class:`Thinking`, before its text), then the stats.
@@ -332,7 +334,7 @@ class Engines:
     async def answer_video(self, source: str | VideoClip, question: str, sampling: VideoSampling | None = None,
                            max_tokens: int | None = None, sampling_params: dict | None = None, *,
                            history: Sequence[tuple[str, str]] = (), json_schema: dict | None = None,
-                           via_server: bool = False) -> AsyncIterator[VideoEvent]:
+                           via_server: bool = False) -> AsyncGenerator[VideoEvent, None]:
         """Answer a question about a video in the worker, yielding its progress.
 
         ``source`` is a file, read and sampled first (a "frames" event carries the frames and the kept
@@ -347,13 +349,13 @@ class Engines:
         if on_server:
             self._require_server()
         else:
-            st = self.worker.status.get()
+            st = cast(VideoWorker, self.worker).status.get()  # not on_server: there is a worker
             if st.state != "ready":
                 raise EngineError("worker_unavailable", detail=st.describe())
         clip = source if isinstance(source, VideoClip) else None
         if clip is None:
             yield VideoEvent("stage", "reading")
-            frames, clip = await self.sample_video(source, sampling, max_tokens)
+            frames, clip = await self.sample_video(cast(str, source), sampling, max_tokens)  # not a clip: a file
             yield VideoEvent("frames", frames=frames, plan=clip.plan, clip=clip)
         history = tuple((str(q), str(a)) for q, a in history)
         if on_server:
@@ -363,15 +365,16 @@ class Engines:
                     yield ev
             return
         array = await self._off_loop(clip.array)
-        async with aclosing(self.worker.answer(array, clip.plan.sample_fps, question, max_tokens, sampling_params,
-                                               timing=clip.plan.timing, history=history,
-                                               json_schema=json_schema)) as events:
-            async for ev in events:
-                yield VideoEvent(ev.kind, ev.detail, answer=ev.answer)
+        worker = cast(VideoWorker, self.worker)  # not on_server: there is a worker
+        async with aclosing(worker.answer(array, clip.plan.sample_fps, question, max_tokens, sampling_params,
+                                          timing=clip.plan.timing, history=history,
+                                          json_schema=json_schema)) as worker_events:
+            async for wev in worker_events:
+                yield VideoEvent(wev.kind, wev.detail, answer=wev.answer)
 
     async def _answer_video_on_server(self, clip: VideoClip, question: str, history: tuple[tuple[str, str], ...],
                                       max_tokens: int | None, sampling_params: dict | None,
-                                      json_schema: dict | None) -> AsyncIterator[VideoEvent]:
+                                      json_schema: dict | None) -> AsyncGenerator[VideoEvent, None]:
         yield VideoEvent("stage", "encoding")
         started = time.perf_counter()
         messages, media_io_kwargs = await self._off_loop(video_via_server.video_messages, clip, question, history)
@@ -398,6 +401,7 @@ class Engines:
                     yield VideoEvent("progress", item.completion_tokens)
                 else:
                     stats = item
+        stats = cast(AnswerStats, stats)  # stream_chat ends with its stats (or raises)
         yield VideoEvent("done", answer=VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
                                                     stats.completion_tokens, prepare_s, stats.total_s,
                                                     reasoning=reasoning))

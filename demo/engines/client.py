@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import openai
 
@@ -131,7 +132,7 @@ def make_client(base_url: str, api_key: str, request_timeout: float) -> openai.A
                               timeout=openai.Timeout(request_timeout, connect=min(request_timeout, CONNECT_TIMEOUT_S)))
 
 
-def _transport_error(exc: BaseException, name: str) -> bool:
+def _transport_error(exc: BaseException | None, name: str) -> bool:
     """Whether ``exc`` is the SDK transport's error ``name`` (or a subclass), told by the class names that httpx and
     its fork httpx2 share rather than by importing either: the installed SDK decides which one it speaks."""
     return any(k.__name__ == name and k.__module__.split(".")[0] in ("httpx", "httpx2") for k in type(exc).__mro__)
@@ -173,7 +174,7 @@ def _short(text: str, limit: int = 300) -> str:
 async def stream_chat(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
                       max_model_len: int, request_timeout: float, media_io_kwargs: dict | None = None,
                       json_schema: dict | None = None, interval: float | Callable[[], float] = 0.0,
-                      chunk_tokens: int = 1) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
+                      chunk_tokens: int = 1) -> AsyncGenerator[str | Thinking | Progress | AnswerStats, None]:
     """Yield the answer's text as it arrives (coalesced to one piece per ``interval`` seconds), a thinking model's
     reasoning as :class:`Thinking` (coalesced the same way, before the answer), a :class:`Progress` for an
     interval in which tokens but no text came, then one :class:`AnswerStats`.
@@ -194,7 +195,7 @@ def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *
                    media_io_kwargs: dict | None = None, json_schema: dict | None = None, chunk_tokens: int = 1) -> dict:
     """The arguments of a ``client.chat.completions.create`` call, whose body the app sends (:func:`open_chunks`):
     one place, so that "Show request" (demo/outputs/request_snippet.py) prints exactly what was sent."""
-    extra_body = {"top_k": params.top_k}
+    extra_body: dict[str, Any] = {"top_k": params.top_k}
     if media_io_kwargs:
         extra_body["media_io_kwargs"] = media_io_kwargs
     if json_schema is not None:  # vLLM's structured outputs (compact: the server's --structured-outputs-config)
@@ -213,7 +214,7 @@ def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *
 async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], params: GenerationParams, *,
                   max_model_len: int, request_timeout: float, media_io_kwargs: dict | None,
                   json_schema: dict | None = None, chunk_tokens: int = 1
-                  ) -> AsyncIterator[str | Thinking | Progress | AnswerStats]:
+                  ) -> AsyncGenerator[str | Thinking | Progress | AnswerStats, None]:
     """Each text delta as the server sends it (reasoning as :class:`Thinking`, a :class:`Progress` for a token
     without text), then the :class:`AnswerStats`."""
     start = time.perf_counter()
@@ -263,7 +264,7 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
                       first, total, details.get("reasoning_tokens") or 0, thinking_s, sent)
 
 
-async def coalesce(source: AsyncIterator, interval: float | Callable[[], float]) -> AsyncIterator:
+async def coalesce(source: AsyncGenerator, interval: float | Callable[[], float]) -> AsyncGenerator:
     """Merge the text items of ``source`` so that at most one flush happens per ``interval`` seconds (a number, or
     a function read at every step: the app's pacing, demo/engines/pacing.py, stretches it under load).
 
@@ -298,7 +299,8 @@ async def coalesce(source: AsyncIterator, interval: float | Callable[[], float])
             if reading is None:
                 reading = asyncio.ensure_future(anext(source))
             waiting = pending or thought or progress is not None
-            wait = None if not waiting else max(0.0, last + now_interval() - loop.time())
+            # something waits only after a first flush, which set last
+            wait = None if not waiting else max(0.0, cast(float, last) + now_interval() - loop.time())
             done, _ = await asyncio.wait({reading}, timeout=wait)
             if not done:  # the interval is over and something is waiting: send it
                 for out in flush():

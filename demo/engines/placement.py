@@ -30,7 +30,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 GIB = 1024**3
 
@@ -284,7 +284,7 @@ def fit_to_free(plan: DevicePlan, gpus: list[Gpu], footprint: ModelFootprint, ma
         notes.append(f"{free}, so the {name}'s fraction is lowered from {target.gpu_memory_utilization:.2f} to "
                      f"{new.gpu_memory_utilization:.2f} (vLLM refuses to start when less than its fraction is "
                      "free after its CUDA context)")
-        if new.gpu_memory_utilization < need:
+        if cast(float, new.gpu_memory_utilization) < need:  # set just above, in either branch
             notes.append(f"will not fit: the {name} needs {need * gpu.total_gib:.1f} GiB of GPU {index} for one "
                          f"{max_model_len}-token request; free the card, or lower --max-model-len")
         if target is server:
@@ -304,7 +304,7 @@ def parse_nvidia_smi(text: str, with_free: bool = False) -> list[Gpu]:
         if len(parts) < 2 + numbers or not parts[0].isdigit():
             continue
         name = ", ".join(parts[1:-numbers])  # a name may itself contain commas
-        values = []
+        values: list[float | None] = []
         for raw in parts[-numbers:]:
             try:
                 values.append(float(raw) / 1024)

@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 from ..settings import Settings
 from ..stored_secret import stored_secret
@@ -175,7 +176,7 @@ class ServerSupervisor(Supervisor):
                                               stdin=subprocess.DEVNULL, env=self._env(), start_new_session=True)
 
     def _wait_up(self, deadline: float) -> str | None:
-        proc = self._proc
+        proc = cast("subprocess.Popen", self._proc)  # _launch set it
         while time.monotonic() < deadline and not self._stopping.is_set():
             if proc.poll() is not None:
                 return self._exited_while_starting()
@@ -208,7 +209,7 @@ class AttachedServer:
     name = "server"
 
     def __init__(self, settings: Settings):
-        base = settings.api_base.rstrip("/")
+        base = cast(str, settings.api_base).rstrip("/")  # made only when --api-base is set
         base = base if base.endswith("/v1") else base + "/v1"
         self.endpoint = ServerEndpoint(base, settings.api_key or "EMPTY", settings.served_model_name)
         self.startup_timeout = settings.startup_timeout

@@ -28,9 +28,10 @@ import queue
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -385,8 +386,8 @@ class VideoWorker(Supervisor):
             self.llm_kwargs["reasoning_parser"] = reasoning_parser
         self.counts: dict[str, int] = {}  # the worker's own tally of how jobs ended (see EngineLoop)
         self._ctx = mp.get_context("spawn")
-        self._proc = None
-        self._jobs = None
+        self._proc: mp.context.SpawnProcess | None = None
+        self._jobs: mp.Queue | None = None
         self._ready = threading.Event()
         self._pending: dict[int, _Ticket] = {}  # job id -> its ticket, in the order the jobs were sent
         self._unconfirmed: set[int] = set()  # cancelled jobs the worker has not yet confirmed
@@ -422,7 +423,7 @@ class VideoWorker(Supervisor):
         while time.monotonic() < deadline and not self._stopping.is_set():
             if self._ready.wait(1.0):
                 return None
-            if not self._proc.is_alive():
+            if not cast("mp.context.SpawnProcess", self._proc).is_alive():  # _spawn set it
                 return self._exited_while_starting()
             self._progress()
         return "stopped" if self._stopping.is_set() else self._too_slow()
@@ -439,14 +440,14 @@ class VideoWorker(Supervisor):
         if proc is None:
             return
         if proc.is_alive():
-            try:
-                own_group = os.getpgid(proc.pid) == proc.pid
+            try:  # (a started process has a pid: _spawn started it)
+                own_group = os.getpgid(cast(int, proc.pid)) == proc.pid
             except ProcessLookupError:
                 own_group = False
             if not own_group:  # killed before its setsid(): never signal the app's own group
                 proc.kill()
         # The worker's group outlives the worker when only the worker died (its EngineCore stays): end it.
-        stop_group(proc.pid, reap=lambda: proc.join(0))
+        stop_group(cast(int, proc.pid), reap=lambda: proc.join(0))
         proc.join(10)
 
     def _on_down(self, reason: str) -> None:
@@ -475,7 +476,7 @@ class VideoWorker(Supervisor):
                     self._unconfirmed.discard(job_id)
                 started = kind == "stage" and payload == "encoding" and ticket is not None and not ticket.started
                 if started:
-                    ticket.started = True
+                    cast(_Ticket, ticket).started = True  # started: a ticket
             if ticket is not None:
                 ticket.deliver((kind, payload))
             if started:
@@ -514,7 +515,7 @@ class VideoWorker(Supervisor):
             jobs, proc = self._jobs, self._proc
             self._unconfirmed.add(job_id)
         try:
-            jobs.put(("cancel", job_id))
+            cast("mp.Queue", jobs).put(("cancel", job_id))  # None raises AttributeError, caught below
         except (ValueError, OSError, AttributeError):  # its queue is closed: the worker is gone anyway
             return
         timer = threading.Timer(self.stuck_after, self._restart_if_stuck, args=(job_id, proc))
@@ -534,7 +535,7 @@ class VideoWorker(Supervisor):
     async def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
                      sampling: dict | None = None, *, timing: tuple[list[int], float, int] | None = None,
                      history: tuple[tuple[str, str], ...] = (), json_schema: dict | None = None
-                     ) -> AsyncIterator[WorkerEvent]:
+                     ) -> AsyncGenerator[WorkerEvent, None]:
         """Run one job; yields its place in line, stages, text as it comes, and finally the answer.
         ``timing``, ``history`` and ``json_schema``: see :class:`VideoJob`.
 
@@ -553,7 +554,7 @@ class VideoWorker(Supervisor):
         with self._lock:  # sent in the order of _pending, so that places in line are the worker's own
             self._pending[job.job_id] = ticket
             jobs, proc = self._jobs, self._proc
-            jobs.put(("job", job))
+            cast("mp.Queue", jobs).put(("job", job))  # ready: _spawn set it
         ended, deadline, last_place = False, None, None
         try:
             while True:

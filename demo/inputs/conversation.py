@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from typing import Any
 
 from ..errors import ImageError
 from .images import MAX_IMAGES, image_part
@@ -48,6 +49,7 @@ def answer_markdown(text: str) -> str:
     HTML outside code, which stay as text (``\\![alt](url)``, ``\\<img ...>``). A picture in a model's answer
     would be fetched by the visitor's browser from wherever the text points: a tracking pixel, or a leak of what a
     prompt injection put in its URL (issue 26). Code shows as code, untouched."""
+    prose: list[str]
     out, fence, prose = [], None, []
     for line in text.splitlines(keepends=True):
         opening = _FENCE.match(line)
@@ -85,7 +87,7 @@ def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = No
     """An answer; a thinking model's reasoning and how long it thought kept beside it (never sent back: Qwen's
     Thinking template drops earlier reasoning too), and what the request was (``sent``: the sampling settings and
     system prompt, for "Show request")."""
-    turn = {"role": "assistant", "content": text}
+    turn: dict[str, Any] = {"role": "assistant", "content": text}
     if reasoning:
         turn["reasoning"] = reasoning
         if thinking_s is not None:  # (Gradio shows no time for a duration of 0: a short thought is 0.1 s)

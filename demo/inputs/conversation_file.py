@@ -24,6 +24,7 @@ import shutil
 from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeGuard, cast
 
 from PIL import Image
 
@@ -46,7 +47,7 @@ MAX_FRAME_PIXELS = 1280 * 720
 # GenerationParams' fields (demo/engines/client.py), as an answer's "sent" settings carry them.
 PARAM_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "presence_penalty")
 # Image formats an imported image may have (the demo's own exports are JPEG), with the suffix we give the file.
-IMAGE_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
+IMAGE_SUFFIX: dict[str | None, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
 _DATA_URL = re.compile(r"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=\s]*)", re.ASCII)
 _LARGEST_INT = 10**9  # a frame index or count beyond this is no video's
 
@@ -123,7 +124,7 @@ def _export_clip(clip: VideoClip) -> dict:
 
 def dumps(doc: dict) -> bytes:
     """The document as UTF-8 JSON: compact, keys sorted (the same conversation gives the same bytes)."""
-    options = dict(separators=(",", ":"), sort_keys=True, allow_nan=False)
+    options: dict[str, Any] = dict(separators=(",", ":"), sort_keys=True, allow_nan=False)
     text = json.dumps(doc, ensure_ascii=False, **options)
     try:
         return text.encode("utf-8")
@@ -231,7 +232,7 @@ def _text(value, what: str) -> str:
     return clean_text(value)
 
 
-def _is_int(value) -> bool:
+def _is_int(value) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is no number
 
 
@@ -290,7 +291,7 @@ def _part(i: int, part) -> dict:
 
 def _extras(i: int, raw: dict) -> dict:
     """An answer's reasoning, thinking time and sent settings (assistant_turn's keys), each checked."""
-    out = {}
+    out: dict[str, Any] = {}
     if "reasoning" in raw:
         out["reasoning"] = _text(raw["reasoning"], f"the reasoning of turn {i}")
     if "thinking_s" in raw:
@@ -438,4 +439,4 @@ def _frame(n: int, url, plan: FramePlan) -> bytes:
         ok = False
     if not ok:
         raise _bad(f"frame {n} of the video is not a JPEG image of the plan's size")
-    return data
+    return cast(bytes, data)  # ok: the data decoded

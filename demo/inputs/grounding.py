@@ -12,6 +12,7 @@ import ast
 import json
 import math
 from dataclasses import dataclass
+from typing import cast
 
 from .numbers import finite
 
@@ -72,7 +73,7 @@ def _coords(value, n: int) -> tuple[int, ...] | None:
     numbers = [finite(v) for v in value]
     if None in numbers:
         return None
-    return tuple(min(SCALE, max(0, round_half_up(v))) for v in numbers)
+    return tuple(min(SCALE, max(0, round_half_up(v))) for v in cast("list[float]", numbers))  # None is out
 
 
 def _found(entry: dict) -> Found | None:
@@ -84,7 +85,7 @@ def _found(entry: dict) -> Found | None:
         box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
     label = entry.get("label")
     label = " ".join(label.split())[:MAX_LABEL].strip() if isinstance(label, str) else ""
-    return Found(label, box, point)
+    return Found(label, box, cast("tuple[int, int] | None", point))  # _coords(..., 2): two numbers
 
 
 def _load(span: str):

@@ -3,6 +3,8 @@ labelled in its own colour. Pure: no Gradio, no engine."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from PIL import Image, ImageDraw, ImageFont
 
 from ..inputs.grounding import SCALE, Found, round_half_up
@@ -29,7 +31,8 @@ def _font(size: int):
 
 def _text_box(pen: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int, int, int]:
     """Width and height of the label with its padding, and the offset PIL's text box starts at."""
-    left, top, right, bottom = pen.textbbox((0, 0), text, font=font)
+    # (typed as floats: whole pixels for a text placed at whole pixels)
+    left, top, right, bottom = cast("tuple[int, int, int, int]", pen.textbbox((0, 0), text, font=font))
     return right - left + 4, bottom - top + 4, left, top
 
 

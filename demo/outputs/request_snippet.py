@@ -17,6 +17,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from PIL import Image
 
@@ -28,7 +29,7 @@ WIDTH = 100  # the width the Python literals are folded to
 _DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+);base64,(.*)", re.DOTALL)
 _SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif", "image/bmp": "bmp"}
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_KINDS = {"image_url": "image", "video_url": "video"}  # OpenAI content part type -> our kind
+_KINDS: dict[Any, str] = {"image_url": "image", "video_url": "video"}  # OpenAI content part type -> our kind
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def _media_urls(messages) -> list[tuple[str, str]]:
             holder = part.get(part["type"]) if kind else None
             url = holder.get("url") if isinstance(holder, dict) else None
             if isinstance(url, str) and _DATA_URL.match(url) and url not in seen:
-                seen[url] = kind
+                seen[url] = cast(str, kind)  # a URL only where kind was found
     return [(kind, url) for url, kind in seen.items()]
 
 
@@ -133,7 +134,7 @@ def describe_media(kwargs: dict) -> list[Media]:
     for kind, url in _media_urls(kwargs.get("messages")):
         counts[kind] += 1
         n = counts[kind]
-        mime, payload = _DATA_URL.match(url).groups()
+        mime, payload = cast("re.Match[str]", _DATA_URL.match(url)).groups()  # _media_urls kept matching ones
         if kind == "video":
             out.append(_video(f"VIDEO_{n}", url, mime, payload.split(","), timing, n))
         else:

@@ -14,11 +14,12 @@ import logging
 import time
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any, cast
 
 import gradio as gr
 
 from ..engines import Engines
-from ..engines.client import Progress, Thinking
+from ..engines.client import AnswerStats, Progress, Thinking
 from ..errors import MESSAGES, UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_of_message, turn_text
@@ -135,7 +136,7 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
                         live = LIVE.open(answer)  # the last message is this answer's text (non-empty)
                         chat[-1] = {**chat[-1], "content": chat[-1]["content"] + marker(live)}
                         current[-1]["live"] = live.ticket  # a Stop then settles it with what was shown
-                    update = {view.chatbot: chat, view.state: current}
+                    update: dict[Any, Any] = {view.chatbot: chat, view.state: current}
                     if progress_shown:  # text again: the count would go stale
                         update[view.stats], progress_shown = "", False
                     yield update
@@ -146,6 +147,7 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
                     yield {view.stats: progress_markdown(item)}
                 else:
                     final = item
+        final = cast(AnswerStats, final)  # stream_chat ends with its stats (or raises)
         if live is not None:
             live.finish()
         thought_s = final.thinking_s if final.thinking_s is not None else thought_s

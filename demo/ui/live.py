@@ -24,6 +24,7 @@ import asyncio
 import json
 import secrets
 import time
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, StreamingResponse
@@ -72,7 +73,7 @@ class LiveTexts:
     """The answers streaming on the light route, by ticket. One per process (the route is the app's, and tickets
     are unguessable); an ended answer is forgotten ``KEEP_S`` later."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._by_ticket: dict[str, LiveText] = {}
 
     def open(self, shown: str, owner: str | None = None) -> LiveText:
@@ -89,7 +90,9 @@ class LiveTexts:
 
     def _forget_old(self) -> None:
         now = time.monotonic()
-        for ticket in [t for t, live in self._by_ticket.items() if live.done and now - live.ended_at > KEEP_S]:
+        # done is set with ended_at
+        for ticket in [t for t, live in self._by_ticket.items()
+                       if live.done and now - cast(float, live.ended_at) > KEEP_S]:
             del self._by_ticket[ticket]
 
 
@@ -140,5 +143,6 @@ async def follow(request: Request):
 def routes() -> list[Route]:
     """The light stream's route, for ``launch(app_kwargs={"routes": ...})``: it goes before Gradio's own."""
     route = Route(PATH, follow, methods=["GET"])
-    route.methods.discard("HEAD")  # (Starlette adds it to every GET) a HEAD would hold a reader's place for nothing
+    # (Starlette adds it to every GET) a HEAD would hold a reader's place for nothing
+    cast("set[str]", route.methods).discard("HEAD")
     return [route]

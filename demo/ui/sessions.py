@@ -29,12 +29,12 @@ from __future__ import annotations
 import datetime
 import os
 from copy import copy
-from typing import Any
+from typing import Any, TypeAlias
 
 from gradio import state_holder
 from gradio.state_holder import SessionState
 
-_GRADIO_SESSION = SessionState
+_GRADIO_SESSION: TypeAlias = SessionState
 
 
 class LeanSession(_GRADIO_SESSION):
@@ -42,7 +42,7 @@ class LeanSession(_GRADIO_SESSION):
 
     closed_ttl_s: float = 3600.0  # set by lean_sessions from --closed-state-ttl
 
-    def __init__(self, blocks):
+    def __init__(self, blocks) -> None:
         # Gradio's own __init__ builds the full copy (82 ms of the event loop per new session on the 2-core machine,
         # measured over 200 sessions of this page); this sets what the other methods read, and no more.
         self.blocks_config = copy(blocks.default_config)

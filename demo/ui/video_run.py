@@ -7,9 +7,11 @@ import html
 import math
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from typing import cast
 
 from ..engines import Engines, VideoSampling
 from ..engines.client import finite_or
+from ..engines.video_worker import VideoAnswer
 from ..errors import VideoError
 from ..inputs.conversation import clean_text
 from ..inputs.video_clip import VideoClip
@@ -110,7 +112,8 @@ async def run_video(engines: Engines, source: str | VideoClip | None, question, 
             elif ev.kind == "stage":
                 yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
             elif ev.kind == "done":
-                yield "answer", ev.answer.text, answer_stats(ev.answer), getattr(ev.answer, "reasoning", "")
+                text = cast(VideoAnswer, ev.answer).text  # "done" carries the answer
+                yield "answer", text, answer_stats(ev.answer), getattr(ev.answer, "reasoning", "")
 
 
 def conversation_html(turns, asking: str | None = None, partial: str = "", frame_times=None,
