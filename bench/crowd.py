@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     import aiohttp
     import psutil
 
-    from demo.engines.server import free_port
+    from demo.engines.server import ServerEndpoint, accepts_stream_interval, free_port
 
     ap = argparse.ArgumentParser(prog="python -m bench.crowd")
     ap.add_argument("--model", required=True)
@@ -285,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                 res["first_answer_after_launch_s"] = round(time.monotonic() - t0, 1)
                 target = {"url": url, "fn_index": fn_index, "server": server_of(app.proc.pid),
                           "page_events": chat_tab_events(config)}
+                server = target["server"]  # what the app itself found: does vLLM gather tokens per request?
+                res["chunking"] = await asyncio.to_thread(accepts_stream_interval, ServerEndpoint(
+                    server["base"], server["key"], server["model"]))
                 for kind in paths:  # warm: vLLM's first batches (and CUDA graphs' sizes) not counted
                     await level(http, kind, max(levels), target, 32, app_proc)
                 for n in levels:
@@ -335,7 +338,9 @@ def render(res: dict, max_tokens: int) -> str:
              "as a browser does (the Send step, then the answer step, and `live/TICKET` once the answer's message "
              "carries the light stream's marker); `app` calls the `/chat` API. Direct streams are raw OpenAI SSE to "
              "the app's own server. Starts spread over 0.5 s; one warm round of each path first. Light: visitors "
-             "whose answer went on the light stream.", "",
+             "whose answer went on the light stream. vLLM's per-request `stream_interval` (the app asks for more "
+             "tokens per chunk when busy): " + {True: "taken by this server", False: "not taken by this server (one "
+             "chunk per token)"}.get(res.get("chunking"), "not recorded") + ".", "",
              *head,
              "| visitors | path | tokens/s in all | direct | path / direct | first output p50 / p95 | direct | "
              "app cores | light | failed (path / direct) |", "|---|---|---|---|---|---|---|---|---|---|"]
