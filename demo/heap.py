@@ -34,6 +34,27 @@ def _malloc_trim():
     return trim
 
 
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
+MMAP_FROM = 64 * 1024  # allocations this large get pages of their own, returned to the system when freed
+
+
+def tune_allocator() -> bool:
+    """Large allocations on pages of their own, and few arenas; False where the allocator is not glibc's.
+
+    glibc serves an allocation of 128 KB or more with pages of its own (``mmap``) and unmaps them when it is freed,
+    but it raises that threshold to the size of each such block freed, up to 32 MB: after the first large request
+    is freed, the next ones' strings are carved out of the arenas, where what stays live beside them pins the pages.
+    A fixed threshold keeps large strings (documents, images' base64) out of the arenas. One arena per thread that
+    allocates (Gradio's worker threads) multiplies what ``malloc_trim`` cannot give back; two are enough for an
+    app whose work is on one event loop."""
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_FROM)) and bool(mallopt(M_ARENA_MAX, 2))
+
+
 def give_back_freed_memory() -> bool:
     """Return the allocator's free pages to the system now; False where the allocator cannot (not glibc)."""
     trim = _malloc_trim()
@@ -49,6 +70,7 @@ def keep_giving_back(interval_s: float = INTERVAL_S) -> None:
     with _started:
         if _thread is not None or _malloc_trim() is None:
             return
+        tune_allocator()
 
         def loop():
             while True:

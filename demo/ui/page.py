@@ -22,7 +22,7 @@ from .header import build_header
 from .image_tab import build_image_tab
 from .lean_blocks import LeanBlocks
 from .local_files import local_only_everywhere
-from .sessions import lean_sessions
+from .sessions import forget_finished_bodies, lean_sessions
 from .video_tab import build_video_tab
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
@@ -88,6 +88,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     # vLLM batches requests: let many answers run at once; the queue turns away what it cannot hold.
     demo.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue_size)
     skip_queue_analytics(demo)  # no pandas summary at every event's start and end
+    forget_finished_bodies(demo._queue)  # a 32 MB request is not kept until the next event
     admit_from_load(demo, engines, settings)  # more answers while the server and the app keep up (issue 30)
     return demo
 

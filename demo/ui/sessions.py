@@ -80,3 +80,23 @@ def lean_sessions(closed_ttl_s: float = 3600.0) -> None:
                            "demo/ui/sessions.py must be brought up to date with this Gradio")
     state_holder.SessionState = LeanSession
     LeanSession.closed_ttl_s = closed_ttl_s
+
+
+def forget_finished_bodies(queue: Any) -> None:
+    """A finished event's request body is dropped at once (issue 30, memory). Gradio's queue loop keeps its last
+    batch of events in a local variable until the next event comes (``Queue.start_processing``), and with it the
+    request's body: after an API caller sent a 32 MB conversation, about 100 MB of parsed JSON stayed until someone
+    else asked something (``gc.get_referrers``, bench/RESULTS-memory.md). Nothing reads a body once its event has
+    run: the event is gone from the queue's tables by then (``process_events``' ``finally``)."""
+    if not hasattr(queue, "process_events"):
+        raise RuntimeError("this Gradio's queue runs events otherwise: demo/ui/sessions.py must be brought up to date")
+    run = queue.process_events
+
+    async def process_events(events: list, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await run(events, *args, **kwargs)
+        finally:
+            for event in events:
+                event.data = None
+
+    queue.process_events = process_events

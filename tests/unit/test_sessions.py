@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+
 import gradio as gr
 from gradio.state_holder import StateHolder
 
-from demo.ui.sessions import LeanSession, lean_sessions
+from demo.engines.server import free_port
+from demo.ui.sessions import LeanSession, forget_finished_bodies, lean_sessions
+from tests.raw_http import raw_call
 
 
 def small_page() -> gr.Blocks:
@@ -54,3 +58,27 @@ def test_a_replaced_component_is_kept_without_building_its_config(monkeypatch):
     session._update_config(box_id)
     assert session[box_id] is locked  # the replaced component is what later events read
     assert built == [] and session.config_values == {}
+
+
+def queue_events_holding_a_body() -> list:
+    from gradio.queueing import Event
+
+    return [o for o in gc.get_objects() if isinstance(o, Event) and o.data is not None]
+
+
+def test_a_finished_events_body_is_not_kept_until_the_next_event():
+    """Gradio's queue loop holds its last event in a local variable until another comes; without
+    ``forget_finished_bodies`` that event still carries the request it ran (a 32 MB document, parsed)."""
+    with gr.Blocks() as page:
+        box, out = gr.Textbox(), gr.Number()
+        box.submit(len, box, out, api_name="size")
+    page.queue()
+    forget_finished_bodies(page._queue)
+    _, url, _ = page.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True)
+    try:
+        status, events = raw_call(url.rstrip("/"), "size", ["x" * 100_000])
+        assert status == 200 and events[-1]["msg"] == "process_completed"
+        assert events[-1]["output"]["data"] == [100_000]  # the event ran, and its answer came back
+        assert queue_events_holding_a_body() == []
+    finally:
+        page.close()
