@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..engines import Engines
-from ..heap import keep_giving_back
+from ..heap import exempt_from_collection, keep_giving_back
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
 from ..stored_secret import stored_secret
@@ -90,6 +90,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     skip_queue_analytics(demo)  # no pandas summary at every event's start and end
     forget_finished_bodies(demo._queue)  # a 32 MB request is not kept until the next event
     admit_from_load(demo, engines, settings)  # more answers while the server and the app keep up (issue 30)
+    exempt_from_collection()  # the page, built once, is not walked by every full garbage collection
     return demo
 
 
