@@ -35,27 +35,6 @@ def _malloc_trim():
     return trim
 
 
-M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
-MMAP_FROM = 64 * 1024  # allocations this large get pages of their own, returned to the system when freed
-
-
-def tune_allocator() -> bool:
-    """Large allocations on pages of their own, and few arenas; False where the allocator is not glibc's.
-
-    glibc serves an allocation of 128 KB or more with pages of its own (``mmap``) and unmaps them when it is freed,
-    but it raises that threshold to the size of each such block freed, up to 32 MB: after the first large request
-    is freed, the next ones' strings are carved out of the arenas, where what stays live beside them pins the pages.
-    A fixed threshold keeps large strings (documents, images' base64) out of the arenas. One arena per thread that
-    allocates (Gradio's worker threads) multiplies what ``malloc_trim`` cannot give back; two are enough for an
-    app whose work is on one event loop."""
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_FROM)) and bool(mallopt(M_ARENA_MAX, 2))
-
-
 def exempt_from_collection() -> int:
     """Every object alive now (the imports, the page's components, the engines' handles) is left out of the
     garbage collector's full passes; how many. A full pass walks every tracked object: 240,000 after the app's
@@ -83,7 +62,6 @@ def keep_giving_back(interval_s: float = INTERVAL_S) -> None:
     with _started:
         if _thread is not None or _malloc_trim() is None:
             return
-        tune_allocator()
 
         def loop():
             while True:

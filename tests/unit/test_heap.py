@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import psutil
 
@@ -47,41 +44,6 @@ def test_the_trimming_thread_starts_once():
     keep_giving_back()
     keep_giving_back()
     assert sum(t.name == "heap-trim" for t in threading.enumerate()) == 1
-
-
-AFTER_A_LARGE_BODY = """
-import gc, sys
-from demo import heap
-def rss_mb():
-    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
-if sys.argv[1] == "tuned":
-    assert heap.tune_allocator()
-body = b"b" * 32_000_000
-del body  # a request's 32 MB body, freed: glibc raises its threshold for pages of their own to its size
-before = rss_mb()
-strings, survivors = [], []
-for i in range(1000):  # 100 MB of 100 KB strings (a parsed document), between small objects that stay
-    strings.append("x" * 100_000 + str(i))
-    survivors.append(b"s" * 600 + str(i).encode())
-strings.clear()
-gc.collect()
-print(round(rss_mb() - before))
-"""
-
-
-def kept_mb(mode: str) -> int:
-    """Resident MB a fresh process keeps after freeing the strings, with no trim: ``mode`` tuned or default."""
-    out = subprocess.run([sys.executable, "-c", AFTER_A_LARGE_BODY, mode], capture_output=True, text=True,
-                         timeout=120, check=True, cwd=Path(__file__).resolve().parents[2])
-    return int(out.stdout.strip())
-
-
-def test_large_strings_are_given_back_at_once_after_a_large_body_was_freed():
-    """glibc's own threshold follows the largest block freed, so after one 32 MB body the next requests' strings
-    are carved from its arenas and stay resident until a trim (when small survivors allow one): tuned, each has
-    pages of its own, unmapped when freed."""
-    assert kept_mb("default") > 60  # this allocator behaves so: the tuning has something to do here
-    assert kept_mb("tuned") < 20
 
 
 def test_what_lives_at_start_up_is_left_out_of_full_collections():
