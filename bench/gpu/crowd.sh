@@ -14,5 +14,6 @@ python3 /root/stage/gpu/build_full.py $repo /root/ckpt 2>&1 | tail -3
 cd $repo
 python3 -m bench.backport_stream_interval /root/site
 timeout 470 python3 -m bench.crowd --model /root/ckpt --levels 16,64,128 --ready-timeout 300 --out $OUT/RESULTS-crowd.md "$@" 2>&1 | tee $OUT/crowd.log | grep -v "^INFO\|^(APIServer\|^(EngineCore" | tail -60
-for f in $repo/bench/output/logs/app*.log; do tail -c 2000000 $f > $OUT/$(basename $f); done; ls -la $OUT
+# the engines' logs (the app writes them under its cache folder, --cache-dir); the app's own is $OUT/*.app.log
+for f in /root/.cache/qwen3-vl-demo/logs/*.log; do [ -f "$f" ] && tail -c 2000000 "$f" > "$OUT/$(basename "$f")"; done; ls -la $OUT
 for p in $(nvidia-smi --query-compute-apps=pid --format=csv,noheader); do kill -9 $p; done
