@@ -39,9 +39,9 @@ def exempt_from_collection() -> int:
     """Every object alive now (the imports, the page's components, the engines' handles) is left out of the
     garbage collector's full passes; how many. A full pass walks every tracked object: 240,000 after the app's
     imports alone, 0.1 s on a 2-core machine, and more once the page is built. Under a crowd each such pass stops
-    the event loop, and with it every answer's stream: one seen at 64 visitors on an H100 held the loop 270 ms
-    (py-spy, bench/RESULTS-crowd.md). What is built once and kept for the app's life never becomes garbage, so
-    walking it finds nothing (``gc.freeze``)."""
+    the event loop, and with it every answer's stream: a 270 ms stop at 64 visitors on an H100 was most likely one
+    (py-spy, bench/RESULTS-crowd.md; not shown apart). What is built once and kept for the app's life never
+    becomes garbage, so walking it finds nothing (``gc.freeze``)."""
     gc.collect()  # what is garbage already goes now, not frozen for good
     gc.freeze()
     return gc.get_freeze_count()
