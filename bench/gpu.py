@@ -168,6 +168,7 @@ async def workloads(engines, users: list[int], max_tokens: int, log, rounds: int
 
 async def video_runs(engines, max_tokens: int, log) -> dict:
     from demo.engines import VideoSampling
+    from demo.engines.video_events import Delta, Done, Frames
 
     clip = str(ROOT / "assets" / "example.mp4")
     sampling = VideoSampling(fps=2.0, max_frames=64, max_pixels=640 * 360)
@@ -182,11 +183,11 @@ async def video_runs(engines, max_tokens: int, log) -> dict:
             start, first, answer, frames = time.perf_counter(), None, None, None
             async with aclosing(make()) as events:
                 async for ev in events:
-                    if ev.kind == "frames":
+                    if isinstance(ev, Frames):
                         frames = ev.plan.nframes
-                    elif ev.kind == "delta" and first is None:
+                    elif isinstance(ev, Delta) and first is None:
                         first = time.perf_counter() - start
-                    elif ev.kind == "done":
+                    elif isinstance(ev, Done):
                         answer = ev.answer
             total = time.perf_counter() - start
             if attempt == "timed":

@@ -19,7 +19,7 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from ..errors import EngineError
 from ..inputs import video_frames
@@ -35,7 +35,8 @@ from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit
 from .reasoning import choose_parser
 from .server import AttachedServer, ServerSupervisor, accepts_stream_interval
 from .status import EngineStatus
-from .video_worker import VideoAnswer, VideoWorker
+from .video_events import Delta, Done, Frames, Stage, VideoAnswer, VideoEvent
+from .video_worker import VideoWorker
 from .vllm_flags import missing, server_flags
 
 
@@ -48,19 +49,6 @@ class VideoSampling:
     max_pixels: int = 640 * 360
     start: float = 0.0
     end: float | None = None
-
-
-@dataclass(frozen=True)
-class VideoEvent:
-    # "frames" (frames + plan), "queued" (detail = position), "stage" (detail), "delta" (detail = answer text),
-    # "thinking" (detail = reasoning text of a thinking model, before the answer), "progress" (detail = tokens so
-    # far, no text yet), "done"
-    kind: str
-    detail: Any = None  # by kind: a str, a position or a token count
-    frames: list | None = None
-    plan: FramePlan | None = None
-    answer: VideoAnswer | None = None
-    clip: VideoClip | None = None  # with "frames": what a follow-up about the same video reuses
 
 
 def make_plan(settings: Settings, model_path: Path | None,
@@ -337,13 +325,13 @@ class Engines:
                            via_server: bool = False) -> AsyncGenerator[VideoEvent, None]:
         """Answer a question about a video in the worker, yielding its progress.
 
-        ``source`` is a file, read and sampled first (a "frames" event carries the frames and the kept
+        ``source`` is a file, read and sampled first (a :class:`Frames` event carries the frames and the kept
         :class:`VideoClip`), or the clip of an earlier turn, which is not read again. ``history`` holds the
         earlier (question, answer) turns about it; ``json_schema`` holds the answer to that schema (vLLM's
         structured outputs). Without a worker (the device plan's choice, or an attached server), or with
         ``via_server`` (the benchmark and tests compare both paths), the same frames go to the server, and the
-        answer streams as "delta" events. A thinking model's reasoning comes first, as "thinking" events, and is
-        kept apart in the answer's ``reasoning``.
+        answer streams as :class:`Delta` events. A thinking model's reasoning comes first, as :class:`Thinking`
+        events, and is kept apart in the answer's ``reasoning``. The events: ``video_events.VideoEvent``.
         """
         on_server = self.worker is None or via_server
         if on_server:
@@ -354,9 +342,9 @@ class Engines:
                 raise EngineError("worker_unavailable", detail=st.describe())
         clip = source if isinstance(source, VideoClip) else None
         if clip is None:
-            yield VideoEvent("stage", "reading")
+            yield Stage("reading")
             frames, clip = await self.sample_video(cast(str, source), sampling, max_tokens)  # not a clip: a file
-            yield VideoEvent("frames", frames=frames, plan=clip.plan, clip=clip)
+            yield Frames(frames, clip.plan, clip)
         history = tuple((str(q), str(a)) for q, a in history)
         if on_server:
             async with aclosing(self._answer_video_on_server(clip, question, history, max_tokens, sampling_params,
@@ -369,19 +357,19 @@ class Engines:
         async with aclosing(worker.answer(array, clip.plan.sample_fps, question, max_tokens, sampling_params,
                                           timing=clip.plan.timing, history=history,
                                           json_schema=json_schema)) as worker_events:
-            async for wev in worker_events:
-                yield VideoEvent(wev.kind, wev.detail, answer=wev.answer)
+            async for ev in worker_events:
+                yield ev
 
     async def _answer_video_on_server(self, clip: VideoClip, question: str, history: tuple[tuple[str, str], ...],
                                       max_tokens: int | None, sampling_params: dict | None,
                                       json_schema: dict | None) -> AsyncGenerator[VideoEvent, None]:
-        yield VideoEvent("stage", "encoding")
+        yield Stage("encoding")
         started = time.perf_counter()
         messages, media_io_kwargs = await self._off_loop(video_via_server.video_messages, clip, question, history)
         prepare_s = time.perf_counter() - started
         params = GenerationParams(max_tokens=max_tokens or self.settings.video_max_tokens,
                                   **(sampling_params or {})).clamped(self.max_model_len)
-        yield VideoEvent("stage", "generating")
+        yield Stage("generating")
         text, reasoning, stats = "", "", None
         pacer = self.pacers.here()
         chunk_tokens = await self._chunk_tokens(pacer)
@@ -393,16 +381,16 @@ class Engines:
             async for item in items:
                 if isinstance(item, str):
                     text += item
-                    yield VideoEvent("delta", item)
+                    yield Delta(item)
                 elif isinstance(item, Thinking):
                     reasoning += item.text
-                    yield VideoEvent("thinking", item.text)
+                    yield item
                 elif isinstance(item, Progress):
-                    yield VideoEvent("progress", item.completion_tokens)
+                    yield item
                 else:
                     stats = item
         stats = cast(AnswerStats, stats)  # stream_chat ends with its stats (or raises)
-        yield VideoEvent("done", answer=VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
+        yield Done(VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
                                                     stats.completion_tokens, prepare_s, stats.total_s,
                                                     reasoning=reasoning))
 

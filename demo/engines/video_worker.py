@@ -42,6 +42,7 @@ from .placement import Placement
 from .processes import stop_group
 from .reasoning import ThinkSplitter, split_reasoning
 from .supervisor import Supervisor
+from .video_events import Delta, Done, Progress, Queued, Stage, Thinking, VideoAnswer, VideoEvent
 from .vllm_flags import STRUCTURED_OUTPUTS
 
 
@@ -58,28 +59,6 @@ class VideoJob:
     timing: tuple[list[int], float, int] | None = None
     history: tuple[tuple[str, str], ...] = ()  # earlier (question, answer) turns about the same frames
     json_schema: dict | None = None  # an answer held to this JSON schema (vLLM's structured outputs)
-
-
-@dataclass(frozen=True)
-class VideoAnswer:
-    text: str
-    finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    prepare_s: float  # process_vision_info + chat template
-    generate_s: float
-    prompt_times: tuple[str, ...] = ()  # the "<t seconds>" labels in the engine's prompt, decoded from its tokens
-    reasoning: str = ""  # a thinking model's reasoning (``text`` is then the answer after it)
-
-
-@dataclass(frozen=True)
-class WorkerEvent:
-    # "queued" (detail = place in line, 1 = next), "stage" ("encoding": the job started; "generating"),
-    # "delta" (detail = answer text), "thinking" (detail = a thinking model's reasoning, before the answer),
-    # "progress" (detail = tokens so far, no text yet), "done" (answer set)
-    kind: str
-    detail: object = None
-    answer: VideoAnswer | None = None
 
 
 def build_messages(frames: list, sample_fps: float, question: str, width: int, height: int,
@@ -535,7 +514,7 @@ class VideoWorker(Supervisor):
     async def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
                      sampling: dict | None = None, *, timing: tuple[list[int], float, int] | None = None,
                      history: tuple[tuple[str, str], ...] = (), json_schema: dict | None = None
-                     ) -> AsyncGenerator[WorkerEvent, None]:
+                     ) -> AsyncGenerator[VideoEvent, None]:
         """Run one job; yields its place in line, stages, text as it comes, and finally the answer.
         ``timing``, ``history`` and ``json_schema``: see :class:`VideoJob`.
 
@@ -561,7 +540,7 @@ class VideoWorker(Supervisor):
                 place = self._place_in_line(job.job_id)
                 if place and place != last_place:
                     last_place = place
-                    yield WorkerEvent("queued", place)
+                    yield Queued(place)
                 if deadline is not None and time.monotonic() > deadline:
                     raise EngineError("worker_timeout", seconds=self.settings.video_timeout)
                 wait = 1.0 if deadline is None else min(1.0, max(0.01, deadline - time.monotonic()))
@@ -571,28 +550,32 @@ class VideoWorker(Supervisor):
                         ended = True
                         raise EngineError("worker_crashed", detail=f"exit code {proc.exitcode if proc else None}")
                     continue
-                kind, payload = item
-                if kind == "stage":
-                    if payload == "encoding":
-                        deadline = time.monotonic() + self.settings.video_timeout
-                    yield WorkerEvent("stage", payload)
-                elif kind in ("delta", "thinking", "progress"):
-                    yield WorkerEvent(kind, payload)
-                elif kind == "done":
-                    ended = True
-                    yield WorkerEvent("done", answer=payload)
-                    return
-                elif kind == "error":
-                    ended = True
-                    if overflows_context(str(payload)):  # vLLM's input check: a conversation too long
-                        raise EngineError("too_long", max_model_len=self.settings.max_model_len)
-                    raise EngineError("worker_failed", detail=payload)
-                elif kind == "cancelled":  # not by this request (it would not be listening): say so
-                    ended = True
-                    raise EngineError("worker_failed", detail="the job was cancelled")
-                elif kind == "fail":
-                    ended = True
-                    raise payload
+                match item:  # the worker process's (kind, payload) pairs, as the page's events
+                    case ("stage", name):
+                        if name == "encoding":
+                            deadline = time.monotonic() + self.settings.video_timeout
+                        yield Stage(name)
+                    case ("delta", text):
+                        yield Delta(text)
+                    case ("thinking", text):
+                        yield Thinking(text)
+                    case ("progress", tokens):
+                        yield Progress(tokens)
+                    case ("done", answer):
+                        ended = True
+                        yield Done(answer)
+                        return
+                    case ("error", message):
+                        ended = True
+                        if overflows_context(str(message)):  # vLLM's input check: a conversation too long
+                            raise EngineError("too_long", max_model_len=self.settings.max_model_len)
+                        raise EngineError("worker_failed", detail=message)
+                    case ("cancelled", _):  # not by this request (it would not be listening): say so
+                        ended = True
+                        raise EngineError("worker_failed", detail="the job was cancelled")
+                    case ("fail", error):
+                        ended = True
+                        raise error
         finally:
             with self._lock:
                 self._pending.pop(job.job_id, None)

@@ -22,7 +22,7 @@ from . import kept
 from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
 from .image_find import KINDS, find_objects
 from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
-from .video_run import run_video, sampling_from
+from .video_run import Answered, Partial, Reasoning, Status, run_video, sampling_from
 
 
 def history_from_api(history) -> list[dict]:
@@ -80,14 +80,15 @@ async def _video_updates(updates):
     """(stats, answer so far) from :func:`run_video`'s updates: text as it streams (video through the server),
     a yield at each status (Gradio ends the run there if the caller has gone), the stats last."""
     partial = ""
-    async for kind, *rest in updates:
-        if kind == "partial":
-            partial = rest[0]
-            yield "", partial
-        elif kind in ("status", "thinking"):
-            yield "", partial
-        elif kind == "answer":
-            yield rest[1], rest[0]
+    async for update in updates:
+        match update:
+            case Partial(text):
+                partial = text
+                yield "", partial
+            case Status() | Reasoning():
+                yield "", partial
+            case Answered(text, stats):
+                yield stats, text
 
 
 def build_api(engines: Engines) -> None:

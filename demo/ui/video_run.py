@@ -5,22 +5,58 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import cast
 
 from ..engines import Engines, VideoSampling
 from ..engines.client import finite_or
-from ..engines.video_worker import VideoAnswer
+from ..engines.video_events import Delta, Done, Frames, Progress, Queued, Stage, Thinking
 from ..errors import VideoError
 from ..inputs.conversation import clean_text
 from ..inputs.video_clip import VideoClip
+from ..inputs.video_frames import FramePlan
 from ..outputs.seek import seek_html
 
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
 PIXEL_CHOICES = {"240p": 426 * 240, "360p": 640 * 360, "480p": 854 * 480, "720p": 1280 * 720}
 STAGE_TEXT = {"reading": "Reading and sampling frames…", "encoding": "Encoding frames…",
               "generating": "Generating the answer…"}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The file was read: the frames to show, their caption, the clip the conversation keeps."""
+
+    frames: list
+    caption: str
+    clip: VideoClip
+    plan: FramePlan
+
+
+@dataclass(frozen=True)
+class Status:
+    text: str  # plain text: the page escapes it
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    text: str  # a thinking model's reasoning so far
+
+
+@dataclass(frozen=True)
+class Partial:
+    text: str  # the answer so far
+
+
+@dataclass(frozen=True)
+class Answered:
+    text: str
+    stats: str
+    reasoning: str
+
+
+VideoUpdate = Shown | Status | Reasoning | Partial | Answered
 
 
 @dataclass(frozen=True)
@@ -75,10 +111,10 @@ def answer_stats(a) -> str:
 
 
 async def run_video(engines: Engines, source: str | VideoClip | None, question, sampling: VideoSampling, params,
-                    history=(), json_schema: dict | None = None):
-    """Yield ("frames", frames, caption, clip, plan) when the file is read, ("status", text), ("thinking", a thinking
-    model's reasoning so far), ("partial", text so far), last ("answer", text, stats, reasoning). ``source`` is a
-    file or an earlier turn's clip (not read again).
+                    history=(), json_schema: dict | None = None) -> AsyncGenerator[VideoUpdate, None]:
+    """Yield :class:`Shown` when the file is read, a :class:`Status` at each step, a thinking model's
+    :class:`Reasoning` so far, the :class:`Partial` answer so far, last the :class:`Answered` answer. ``source`` is
+    a file or an earlier turn's clip (not read again).
 
     Raises :class:`UserFacingError` with the sentence when the video or the engines fail.
     """
@@ -96,24 +132,24 @@ async def run_video(engines: Engines, source: str | VideoClip | None, question, 
     async with aclosing(engines.answer_video(source, question, sampling, max_tokens, sampling_params,
                                              history=history, json_schema=json_schema)) as evs:
         async for ev in evs:
-            if ev.kind == "frames":
-                caption = frames_caption(ev.plan, engines.max_model_len, engines.video_budget(max_tokens))
-                yield "frames", ev.frames, caption, ev.clip, ev.plan
-            elif ev.kind == "delta":
-                partial += ev.detail
-                yield "partial", partial
-            elif ev.kind == "thinking":
-                reasoning += ev.detail
-                yield "thinking", reasoning
-            elif ev.kind == "queued":
-                yield "status", f"Waiting for the video worker: number {ev.detail} in line…"
-            elif ev.kind == "progress":
-                yield "status", f"{STAGE_TEXT['generating']} {ev.detail} tokens so far"
-            elif ev.kind == "stage":
-                yield "status", STAGE_TEXT.get(ev.detail, str(ev.detail))
-            elif ev.kind == "done":
-                text = cast(VideoAnswer, ev.answer).text  # "done" carries the answer
-                yield "answer", text, answer_stats(ev.answer), getattr(ev.answer, "reasoning", "")
+            match ev:
+                case Frames(frames, plan, clip):
+                    yield Shown(frames, frames_caption(plan, engines.max_model_len, engines.video_budget(max_tokens)),
+                                clip, plan)
+                case Delta(text):
+                    partial += text
+                    yield Partial(partial)
+                case Thinking(text):
+                    reasoning += text
+                    yield Reasoning(reasoning)
+                case Queued(place):
+                    yield Status(f"Waiting for the video worker: number {place} in line…")
+                case Progress(tokens):
+                    yield Status(f"{STAGE_TEXT['generating']} {tokens} tokens so far")
+                case Stage(name):
+                    yield Status(STAGE_TEXT.get(name, name))
+                case Done(answer):
+                    yield Answered(answer.text, answer_stats(answer), answer.reasoning)
 
 
 def conversation_html(turns, asking: str | None = None, partial: str = "", frame_times=None,
@@ -144,5 +180,6 @@ def moments_note(phrase: str, count: int) -> str:
             else f"<div class='moments-title'>No moment of “{what}” was found.</div>")
 
 
-__all__ = ["DEFAULT_QUESTION", "PIXEL_CHOICES", "STAGE_TEXT", "VideoChat", "answer_stats",
+__all__ = ["DEFAULT_QUESTION", "PIXEL_CHOICES", "STAGE_TEXT", "Answered", "Partial", "Reasoning", "Shown", "Status",
+           "VideoChat", "VideoUpdate", "answer_stats",
            "conversation_html", "frames_caption", "gallery_items", "moments_note", "run_video", "sampling_from"]

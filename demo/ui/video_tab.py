@@ -26,6 +26,11 @@ from .video_run import (
     DEFAULT_QUESTION,
     PIXEL_CHOICES,
     STAGE_TEXT,
+    Answered,
+    Partial,
+    Reasoning,
+    Shown,
+    Status,
     VideoChat,
     conversation_html,
     frames_caption,
@@ -137,38 +142,40 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         thinking = ""
         async with aclosing(run_video(engines, source, shown, sampling, params_from(*gen), turns,
                                       json_schema)) as updates:
-            async for kind, *rest in updates:
-                if kind == "frames":
-                    current = VideoChat(str(video_path), rest[2])
-                    times, duration = rest[3].times, current.duration
-                    yield {frames: gallery_items(rest[0], rest[3]), tokens: rest[1], chat: current}
-                elif kind == "status":
-                    counting = rest[0].startswith(STAGE_TEXT["generating"])
-                    yield {status: html.escape(rest[0])}
-                elif kind == "thinking":
-                    thinking = rest[0]
-                    if not on_turn:
-                        yield {conversation: conversation_html(turns, shown, "", times, duration, thoughts, thinking)}
-                elif kind == "partial":
-                    update = {} if on_turn else {conversation: conversation_html(turns, shown, rest[0], times,
-                                                                                    duration, thoughts, thinking)}
-                    if counting:  # text again: the count would go stale
-                        update[status], counting = STAGE_TEXT["generating"], False
-                    if update:
-                        yield update
-                else:
-                    if on_turn:
-                        yield {status: "Done.", stats: html.escape(rest[1]), **on_turn(current, rest[0])}
-                        return
-                    asked_after = current.turns
-                    current = current.add(shown, rest[0], rest[2])
-                    yield {status: "Done.", chat: current, stats: html.escape(rest[1]), question: "",
-                           conversation: conversation_html(current.turns, frame_times=times, duration=duration,
-                                                           thoughts=current.thoughts)}
-                    try:  # after the answer is on the page: its request and the copies kept
-                        yield await answer_end(current, shown, asked_after, gen)
-                    except (UserFacingError, OSError):
-                        pass  # (a full disk, an engine gone: the answer is there, nothing more to keep)
+            async for update in updates:
+                match update:
+                    case Shown(shown_frames, caption, clip, plan):
+                        current = VideoChat(str(video_path), clip)
+                        times, duration = plan.times, current.duration
+                        yield {frames: gallery_items(shown_frames, plan), tokens: caption, chat: current}
+                    case Status(text):
+                        counting = text.startswith(STAGE_TEXT["generating"])
+                        yield {status: html.escape(text)}
+                    case Reasoning(text):
+                        thinking = text
+                        if not on_turn:
+                            yield {conversation: conversation_html(turns, shown, "", times, duration, thoughts,
+                                                                   thinking)}
+                    case Partial(text):
+                        changes = {} if on_turn else {conversation: conversation_html(turns, shown, text, times,
+                                                                                       duration, thoughts, thinking)}
+                        if counting:  # text again: the count would go stale
+                            changes[status], counting = STAGE_TEXT["generating"], False
+                        if changes:
+                            yield changes
+                    case Answered(text, summary, reasoning):
+                        if on_turn:
+                            yield {status: "Done.", stats: html.escape(summary), **on_turn(current, text)}
+                            return
+                        asked_after = current.turns
+                        current = current.add(shown, text, reasoning)
+                        yield {status: "Done.", chat: current, stats: html.escape(summary), question: "",
+                               conversation: conversation_html(current.turns, frame_times=times, duration=duration,
+                                                               thoughts=current.thoughts)}
+                        try:  # after the answer is on the page: its request and the copies kept
+                            yield await answer_end(current, shown, asked_after, gen)
+                        except (UserFacingError, OSError):
+                            pass  # (a full disk, an engine gone: the answer is there, nothing more to keep)
 
     @closed_with_its_run
     async def describe(video_path, text, current, fps_v, max_frames_v, quality_v, start_v, end_v, *gen):

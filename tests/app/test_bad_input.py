@@ -19,6 +19,7 @@ import pytest
 from gradio_client import handle_file
 
 from demo.engines import VideoSampling
+from demo.engines.video_events import Done, Stage
 from demo.errors import MESSAGES, ImageError, VideoError
 from demo.inputs import video_frames
 from demo.inputs.images import check_image
@@ -154,7 +155,7 @@ def test_no_room_for_frames_is_refused_before_any_engine_work(engines, videos):
         asyncio.run(ask())
     assert info.value.code == "no_room"
     assert str(info.value) == MESSAGES["no_room"].format(budget=8192 - 8000 - 256)
-    assert [e.kind for e in events] == ["stage"]  # reading only: no frames, nothing sent to the worker
+    assert events == [Stage("reading")]  # reading only: no frames, nothing sent to the worker
 
 
 def test_a_reader_that_hangs_is_stopped_and_the_next_video_works(engines, videos, tmp_path):
@@ -169,7 +170,7 @@ def test_a_reader_that_hangs_is_stopped_and_the_next_video_works(engines, videos
     # the next video works (with the usual time limit: 3 s to read one is a bet on a cold machine's speed)
     events = collect(engines.answer_video(str(videos["vertical.mp4"]), "Describe this video.",
                                           VideoSampling(max_frames=4), max_tokens=8))
-    assert events[-1].kind == "done" and events[-1].answer.completion_tokens >= 1
+    assert isinstance(events[-1], Done) and events[-1].answer.completion_tokens >= 1
 
 
 # --- text -----------------------------------------------------------------------------------------------------

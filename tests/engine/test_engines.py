@@ -22,6 +22,7 @@ from PIL import Image
 from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, GenerationParams, Progress
 from demo.engines.processes import group_alive
+from demo.engines.video_events import Done, Frames, Stage
 from demo.errors import EngineError
 from demo.inputs.images import image_part
 from tests.drive import cancel_when, collect, take_then_close
@@ -103,11 +104,10 @@ def test_video_answer_through_the_worker(engines, tmp_path):
     clip = make_clip(tmp_path / "clip.mp4")
     events = collect(engines.answer_video(str(clip), "Describe this video. And guess what is the man going to do?",
                                           VideoSampling(fps=2.0, max_frames=16), max_tokens=32))
-    kinds = [e.kind for e in events]
-    assert kinds[0] == "stage" and kinds[-1] == "done"
-    stages = [e.detail for e in events if e.kind == "stage"]
+    assert isinstance(events[0], Stage) and isinstance(events[-1], Done)
+    stages = [e.name for e in events if isinstance(e, Stage)]
     assert stages == ["reading", "encoding", "generating"]
-    frames_event = next(e for e in events if e.kind == "frames")
+    frames_event = next(e for e in events if isinstance(e, Frames))
     plan = frames_event.plan
     assert plan.nframes == 8  # 4 s at 2 fps
     assert len(frames_event.frames) == plan.nframes
@@ -230,7 +230,7 @@ def test_worker_killed_mid_job_is_a_sentence_and_it_comes_back(engines, tmp_path
         events = engines.answer_video(str(clip), "Describe this video in detail.", VideoSampling(fps=4, max_frames=32),
                                       max_tokens=4000, sampling_params={"temperature": 0.0, "presence_penalty": 0.0})
         async for ev in events:
-            if ev.kind == "stage" and ev.detail == "generating":
+            if ev == Stage("generating"):
                 break  # the worker holds the job now
         else:
             pytest.fail("the job never reached the worker")
@@ -248,7 +248,7 @@ def test_worker_killed_mid_job_is_a_sentence_and_it_comes_back(engines, tmp_path
     assert engines.worker.pid not in (None, old_pid)
     assert not group_alive(old_pid)
     events = collect(engines.answer_video(str(clip), "Describe this video.", max_tokens=16))
-    assert events[-1].kind == "done" and events[-1].answer.completion_tokens >= 1
+    assert isinstance(events[-1], Done) and events[-1].answer.completion_tokens >= 1
 
 
 @pytest.mark.disruptive

@@ -15,6 +15,7 @@ import pytest
 
 from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, GenerationParams, Progress, Thinking
+from demo.engines.video_events import Delta, Done
 from tests.drive import collect
 from tests.engine.test_engines import make_clip
 
@@ -93,13 +94,13 @@ def test_video_streams_its_thinking_apart(thinking_engines, tmp_path, path):
     events = collect(thinking_engines.answer_video(str(clip), "Describe this video.",
                                                    VideoSampling(fps=2.0, max_frames=16), max_tokens=64,
                                                    via_server=path == "server"))
-    kinds = [e.kind for e in events]
-    assert kinds[-1] == "done" and "thinking" in kinds
-    if "delta" in kinds:
-        assert kinds.index("delta") > max(n for n, k in enumerate(kinds) if k == "thinking")
+    kinds = [type(e) for e in events]
+    assert kinds[-1] is Done and Thinking in kinds
+    if Delta in kinds:
+        assert kinds.index(Delta) > max(n for n, k in enumerate(kinds) if k is Thinking)
     done = events[-1].answer
-    reasoning = "".join(e.detail for e in events if e.kind == "thinking")
-    text = "".join(e.detail for e in events if e.kind == "delta")
+    reasoning = "".join(e.text for e in events if isinstance(e, Thinking))
+    text = "".join(e.text for e in events if isinstance(e, Delta))
     assert reasoning and done.reasoning.startswith(reasoning)
     if text:  # the answer had begun: all the reasoning was sent before it
         assert done.reasoning == reasoning

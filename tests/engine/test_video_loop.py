@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 
+from demo.engines.video_events import Delta, Done, Progress, Queued, Stage
 from demo.errors import EngineError
 from tests.waits import ENGINE_WAIT_S, wait_until
 
@@ -57,11 +58,12 @@ class Job:
         finally:
             self.ended = True
 
-    def has(self, kind: str, detail=None) -> bool:
-        return any(e.kind == kind and (detail is None or e.detail == detail) for e in self.events)
+    def has(self, wanted) -> bool:
+        """An event equal to ``wanted`` (``Stage("encoding")``), or one of its type (``Done``)."""
+        return any(e == wanted or (isinstance(wanted, type) and isinstance(e, wanted)) for e in self.events)
 
     def places(self) -> list:
-        return [e.detail for e in self.events if e.kind == "queued"]
+        return [e.place for e in self.events if isinstance(e, Queued)]
 
     async def stop(self):
         """What Stop or a closed tab does to the page's handler: cancel its task; the generator is closed."""
@@ -81,11 +83,11 @@ def test_two_jobs_run_together_and_a_cancelled_one_is_aborted_while_the_other_fi
 
     async def scenario():
         long = Job(worker, LONG)
-        await until(lambda: long.has("stage", "generating"), "the long job in the engine")
+        await until(lambda: long.has(Stage("generating")), "the long job in the engine")
         short = Job(worker, 16, seed=1)
         await until(lambda: short.ended, "the short job's end")
         # With one job at a time the short job would have waited for the long one's thousands of tokens.
-        assert short.error is None and short.events[-1].kind == "done", short.error
+        assert short.error is None and isinstance(short.events[-1], Done), short.error
         assert not short.places(), "the short job waited in line although the worker had room"
         assert not long.ended, "the long job ended before the short one: they did not run together"
         aborted = count(worker, "aborted")
@@ -96,7 +98,7 @@ def test_two_jobs_run_together_and_a_cancelled_one_is_aborted_while_the_other_fi
         return long
 
     long = asyncio.run(scenario())
-    assert not long.has("done")
+    assert not long.has(Done)
 
 
 def test_a_place_in_line_moves_up_when_a_job_ahead_is_cancelled(engines):
@@ -105,17 +107,17 @@ def test_a_place_in_line_moves_up_when_a_job_ahead_is_cancelled(engines):
 
     async def scenario():
         running = [Job(worker, LONG, seed=i) for i in range(capacity)]
-        await until(lambda: all(j.has("stage", "encoding") for j in running), "the worker's slots taken")
+        await until(lambda: all(j.has(Stage("encoding")) for j in running), "the worker's slots taken")
         first, second = Job(worker, LONG, seed=7), Job(worker, LONG, seed=8)
-        await until(lambda: (first.places() and second.places()) or first.has("stage"),
+        await until(lambda: (first.places() and second.places()) or first.has(Stage),
                     "both waiting jobs told their place")
-        assert not first.has("stage"), "a waiting job started: a slot had freed itself"
+        assert not first.has(Stage), "a waiting job started: a slot had freed itself"
         assert first.places() == [1] and second.places() == [2]
         dropped = count(worker, "cancelled_waiting")
         await first.stop()
         await until(lambda: second.places()[-1:] == [1], "the second waiting job moved up")
         await until(lambda: count(worker, "cancelled_waiting") == dropped + 1, "the worker dropped the job")
-        assert not second.has("stage")  # still in line: the worker's slots are all taken
+        assert not second.has(Stage)  # still in line: the worker's slots are all taken
         assert not any(j.ended for j in running)
         before = ended(worker)
         for job in [second, *running]:
@@ -148,7 +150,7 @@ def test_a_job_over_its_time_limit_fails_alone_and_the_worker_goes_on(engines, m
         before, counts = ended(worker), dict(worker.counts)
         job = asyncio.run(over_time())
         assert isinstance(job.error, EngineError) and job.error.code == "worker_timeout"
-        assert job.has("stage", "encoding")
+        assert job.has(Stage("encoding"))
         wait_until(lambda before=before: ended(worker) == before + 1, "the worker to end the job", ENGINE_WAIT_S)
         grew = {name: n - counts.get(name, 0) for name, n in worker.counts.items() if n != counts.get(name, 0)}
         outcomes.append(grew)
@@ -163,7 +165,7 @@ def test_a_job_over_its_time_limit_fails_alone_and_the_worker_goes_on(engines, m
         return job
 
     after = asyncio.run(next_job())
-    assert after.error is None and after.events[-1].kind == "done"
+    assert after.error is None and isinstance(after.events[-1], Done)
     assert after.events[-1].answer.completion_tokens >= 1
     assert worker.pid == pid  # not restarted: only the late job was stopped
 
@@ -177,9 +179,9 @@ def test_a_job_streams_while_it_is_made(engines):
     job = asyncio.run(scenario())
     assert job.error is None
     done = job.events[-1]
-    assert done.kind == "done" and done.answer.completion_tokens >= 1
-    streamed = [e for e in job.events if e.kind in ("delta", "progress")]
-    text = "".join(e.detail for e in streamed if e.kind == "delta")
+    assert isinstance(done, Done) and done.answer.completion_tokens >= 1
+    streamed = [e for e in job.events if isinstance(e, (Delta, Progress))]
+    text = "".join(e.text for e in streamed if isinstance(e, Delta))
     assert done.answer.text.startswith(text)  # the pieces are the answer's beginning, in order
     assert done.answer.generate_s > 2 * engines.settings.stream_interval  # long enough to need several updates
     assert streamed, "an answer that took several intervals came in one piece"
@@ -195,7 +197,7 @@ def test_a_cancel_of_a_job_the_worker_no_longer_holds_is_confirmed(engines):
     async def scenario():
         job = Job(worker, 16)
         await until(lambda: job.ended, "the job's end")
-        assert job.error is None and job.events[-1].kind == "done"
+        assert job.error is None and isinstance(job.events[-1], Done)
 
     asyncio.run(scenario())
     gone = 10**9  # an id the worker never had: as for a job that has ended, it holds nothing under it

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from demo.engines import VideoSampling
+from demo.engines.video_events import Done, Frames
 from demo.engines.video_via_server import video_messages
 from demo.inputs import grounding
 from demo.inputs.images import load_image
@@ -57,7 +58,7 @@ def server_prompt_labels(engines, clip) -> list[str]:
 def test_the_times_under_the_frames_are_those_in_the_engines_prompt(engines, start, fps):
     events = collect(engines.answer_video(str(CLIP), "Describe this video.",
                                           VideoSampling(fps=fps, max_frames=16, start=start), max_tokens=1))
-    (shown,) = [e for e in events if e.kind == "frames"]
+    (shown,) = [e for e in events if isinstance(e, Frames)]
     plan, answer = shown.plan, events[-1].answer
     assert plan.nframes >= 2 and min(plan.times) >= start  # the video's own time: the offset is in it
     assert list(answer.prompt_times) == labels_of(plan)  # the worker's prompt
@@ -76,11 +77,11 @@ def test_a_follow_up_reuses_the_frames_and_does_not_read_the_file_again(engines,
 
     question = "Describe this video."
     first = ask(str(copy), question)
-    clip = next(e for e in first if e.kind == "frames").clip
+    clip = next(e for e in first if isinstance(e, Frames)).clip
     copy.unlink()  # nothing left to read
     second = ask(clip, question, [(question, first[-1].answer.text)])  # the same question: only the turn differs
-    assert not any(e.kind == "frames" for e in second)  # not sampled again
-    assert second[-1].kind == "done"
+    assert not any(isinstance(e, Frames) for e in second)  # not sampled again
+    assert isinstance(second[-1], Done)
     # the first turn is in its prompt: the answer, the question again and the template's turn markers
     assert second[-1].answer.prompt_tokens - first[-1].answer.prompt_tokens >= 8
     if path == "worker":
@@ -98,7 +99,7 @@ def test_a_conversation_that_outgrows_the_context_is_the_too_long_sentence_and_t
         collect(engines.answer_video(clip, "And then?", max_tokens=8, history=history, via_server=path == "server"))
     assert info.value.code == "too_long"
     events = collect(engines.answer_video(clip, "And then?", max_tokens=8, via_server=path == "server"))
-    assert events[-1].kind == "done"
+    assert isinstance(events[-1], Done)
 
 
 @pytest.mark.parametrize("path", ["worker", "server"])
