@@ -148,27 +148,27 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
                         current = VideoChat(str(video_path), clip)
                         times, duration = plan.times, current.duration
                         yield {frames: gallery_items(shown_frames, plan), tokens: caption, chat: current}
-                    case Status(text):
-                        counting = text.startswith(STAGE_TEXT["generating"])
-                        yield {status: html.escape(text)}
-                    case Reasoning(text):
-                        thinking = text
+                    case Status(message):
+                        counting = message.startswith(STAGE_TEXT["generating"])
+                        yield {status: html.escape(message)}
+                    case Reasoning(so_far):
+                        thinking = so_far
                         if not on_turn:
                             yield {conversation: conversation_html(turns, shown, "", times, duration, thoughts,
                                                                    thinking)}
-                    case Partial(text):
-                        changes = {} if on_turn else {conversation: conversation_html(turns, shown, text, times,
+                    case Partial(so_far):
+                        changes = {} if on_turn else {conversation: conversation_html(turns, shown, so_far, times,
                                                                                        duration, thoughts, thinking)}
                         if counting:  # text again: the count would go stale
                             changes[status], counting = STAGE_TEXT["generating"], False
                         if changes:
                             yield changes
-                    case Answered(text, summary, reasoning):
+                    case Answered(answer, summary, reasoning):  # (the question's ``text`` is not shadowed)
                         if on_turn:
-                            yield {status: "Done.", stats: html.escape(summary), **on_turn(current, text)}
+                            yield {status: "Done.", stats: html.escape(summary), **on_turn(current, answer)}
                             return
                         asked_after = current.turns
-                        current = current.add(shown, text, reasoning)
+                        current = current.add(shown, answer, reasoning)
                         yield {status: "Done.", chat: current, stats: html.escape(summary), question: "",
                                conversation: conversation_html(current.turns, frame_times=times, duration=duration,
                                                                thoughts=current.thoughts)}
