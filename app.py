@@ -8,6 +8,7 @@ On a Space, settings come from environment variables (``QWEN_DEMO_*``, ``GRADIO_
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 
@@ -15,7 +16,9 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     from demo.engines import Engines
     from demo.engines.model import ModelSourceError
+    from demo.engines.placement import detect_gpus
     from demo.engines.server import free_port, port_is_free
+    from demo.fleet import app_processes, serve
     from demo.settings import Settings
     from demo.ui import build_demo, launch_kwargs
 
@@ -43,9 +46,13 @@ def main(argv: list[str] | None = None) -> None:
     # keeps it ignored; Ctrl-C or `kill -INT` must still stop the app and its engines (seen in CI).
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_stop_signal)
+    processes = app_processes(settings.app_processes, len(detect_gpus()), os.cpu_count() or 1)
     engines.start()
     try:
-        build_demo(settings, engines).launch(**launch_kwargs(settings))
+        if processes > 1:  # the page served by several processes behind one address; this one runs no page
+            serve(settings, engines, processes)
+        else:
+            build_demo(settings, engines).launch(**launch_kwargs(settings))
     except KeyboardInterrupt:
         pass
     finally:

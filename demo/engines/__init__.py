@@ -29,6 +29,7 @@ from ..settings import Settings
 from . import video_via_server
 from .admission import server_waiting
 from .client import AnswerStats, GenerationParams, Progress, Thinking, make_client, stream_chat
+from .handles import ServerHandle, WorkerHandle
 from .model import resolve_model
 from .pacing import Pacer, Pacers
 from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
@@ -85,7 +86,10 @@ class Engines:
     """The server (co-launched or attached) and the video worker, behind one object."""
 
     def __init__(self, settings: Settings, model_path: Path | None, plan: DevicePlan, log_dir: str | os.PathLike,
-                 accepted_flags: frozenset[str] | None = None, reasoning_parser: str | None = None):
+                 accepted_flags: frozenset[str] | None = None, reasoning_parser: str | None = None, *,
+                 server: ServerHandle | None = None, worker: WorkerHandle | None = None):
+        """``server`` and ``worker``: engines started elsewhere, as one app process of several has them
+        (``demo/fleet/mirror.py``); by default they are made from the plan here."""
         self.settings = settings
         self.model_path = model_path
         self.plan = plan
@@ -93,14 +97,17 @@ class Engines:
         # A thinking model's parser (None: not one): the server streams its reasoning apart, the worker splits its
         # text at '</think>', and the page can say "thinking model". Decided once, in create().
         self.reasoning_parser = reasoning_parser
-        self.server: ServerSupervisor | AttachedServer
-        if plan.server is not None:
+        self.server: ServerHandle
+        self.worker: WorkerHandle | None
+        if server is not None:
+            self.server = server
+        elif plan.server is not None:
             self.server = ServerSupervisor(settings, str(model_path), plan.server, log_dir, accepted_flags,
                                            reasoning_parser)
         else:
             self.server = AttachedServer(settings)
-        self.worker = (VideoWorker(settings, str(model_path), plan.worker, log_dir, reasoning_parser)
-                       if plan.worker else None)
+        self.worker = worker if worker is not None or server is not None else (
+            VideoWorker(settings, str(model_path), plan.worker, log_dir, reasoning_parser) if plan.worker else None)
         # One async client per event loop: an httpx connection belongs to the loop that opened it.
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._starter: threading.Thread | None = None
@@ -337,7 +344,7 @@ class Engines:
         if on_server:
             self._require_server()
         else:
-            st = cast(VideoWorker, self.worker).status.get()  # not on_server: there is a worker
+            st = cast(WorkerHandle, self.worker).status.get()  # not on_server: there is a worker
             if st.state != "ready":
                 raise EngineError("worker_unavailable", detail=st.describe())
         clip = source if isinstance(source, VideoClip) else None
@@ -353,7 +360,7 @@ class Engines:
                     yield ev
             return
         array = await self._off_loop(clip.array)
-        worker = cast(VideoWorker, self.worker)  # not on_server: there is a worker
+        worker = cast(WorkerHandle, self.worker)  # not on_server: there is a worker
         async with aclosing(worker.answer(array, clip.plan.sample_fps, question, max_tokens, sampling_params,
                                           timing=clip.plan.timing, history=history,
                                           json_schema=json_schema)) as worker_events:

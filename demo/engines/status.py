@@ -58,6 +58,13 @@ class StatusCell:
                                    restarts=cur.restarts if restarts is None else restarts)
             self._cond.notify_all()
 
+    def put(self, status: EngineStatus) -> None:
+        """Take a whole status as another process reports it (``demo/fleet``: its times are the same monotonic
+        clock, the machine's)."""
+        with self._cond:
+            self._status = status
+            self._cond.notify_all()
+
     def set_detail(self, detail: str) -> None:
         with self._cond:
             self._status = replace(self._status, detail=detail)

@@ -75,10 +75,11 @@ class LiveTexts:
 
     def __init__(self) -> None:
         self._by_ticket: dict[str, LiveText] = {}
+        self.prefix = ""  # what every ticket starts with: its app process, where several serve the page (demo/fleet)
 
     def open(self, shown: str, owner: str | None = None) -> LiveText:
         self._forget_old()
-        live = LiveText(secrets.token_urlsafe(16), shown, owner)
+        live = LiveText(self.prefix + secrets.token_urlsafe(16), shown, owner)
         self._by_ticket[live.ticket] = live
         return live
 
