@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MOST_AUTO = 4  # app processes chosen by the machine: past 4, the front's one core is the next limit
 CORES_EACH = 4  # CPU cores a machine has per app process it runs, when the machine decides (vLLM needs some)
 RESTART_PAUSE_S = 2.0
+SHUTDOWN_S = 5.0  # the longest the front waits for its open requests when the app stops
 
 
 def app_processes(setting: int, gpus: int, cpu_count: int) -> int:
@@ -124,15 +125,17 @@ class Fleet:
                 proc.start()
             await runner.setup()
             watcher = asyncio.ensure_future(self._watch(upstreams))
-            await web.TCPSite(runner, self.settings.host, self.settings.app_port).start()
+            await web.TCPSite(runner, self.settings.host, self.settings.app_port, shutdown_timeout=SHUTDOWN_S).start()
             print(f"* Running on local URL:  http://{self.settings.host}:{self.settings.app_port} ({self.n} app "
                   f"processes, pids {', '.join(str(p.proc.pid) for p in self.procs if p.proc)})", flush=True)
             await stop.wait()
         finally:
             if watcher is not None:
                 watcher.cancel()
-            await runner.cleanup()
-            await asyncio.get_running_loop().run_in_executor(None, stop_all, self.procs)
+            # Both at once: the app processes' ends close the streams the front still passes on (a tab's
+            # heartbeat is one), which the front's cleanup would otherwise wait for.
+            await asyncio.gather(runner.cleanup(),
+                                 asyncio.get_running_loop().run_in_executor(None, stop_all, self.procs))
             await hub.stop()
 
     async def _watch(self, upstreams: list) -> None:
