@@ -175,13 +175,29 @@ async def direct(http, server: dict, max_tokens: int, start_in: float) -> dict:
 
 
 def cpu_s(proc) -> float:
-    c = proc.cpu_times()
+    try:
+        c = proc.cpu_times()
+    except Exception:  # noqa: BLE001 - an app process that ended (and was started again) counts no more
+        return 0.0
     return c.user + c.system
 
 
-async def level(http, kind: str, n: int, target: dict, max_tokens: int, app_proc) -> dict:
+def app_family(app_pid: int) -> dict:
+    """The app's own processes, by name: ``app`` (with ``--app-processes`` above 1, the front and the engines'
+    hub) and each app process of the fleet (``p0``, ``p1``, ...); its engines are not counted."""
+    import psutil
+
+    app = psutil.Process(app_pid)
+    family = {"app": app}
+    fleet = [p for p in app.children() if "demo.fleet.child" in " ".join(p.cmdline())]
+    for i, proc in enumerate(sorted(fleet, key=lambda p: p.pid)):
+        family[f"p{i}"] = proc
+    return family
+
+
+async def level(http, kind: str, n: int, target: dict, max_tokens: int, family: dict) -> dict:
     offsets = [random.uniform(0, 0.5) for _ in range(n)]
-    cpu0, t0 = cpu_s(app_proc), time.perf_counter()
+    cpu0, t0 = {name: cpu_s(p) for name, p in family.items()}, time.perf_counter()
     if kind == "app":
         runs = await asyncio.gather(*(visitor(http, target["url"], target["fn_index"], max_tokens, o)
                                       for o in offsets), return_exceptions=True)
@@ -200,7 +216,9 @@ async def level(http, kind: str, n: int, target: dict, max_tokens: int, app_proc
     return {"kind": kind, "n": n, "wall_s": round(wall, 2), "tokens": sum(r["tokens"] for r in runs),
             "tokens_per_s": round(sum(r["tokens"] for r in runs) / wall, 1),
             "first_p50_s": quantile(firsts, 0.5), "first_p95_s": quantile(firsts, 0.95),
-            "app_cores": round((cpu_s(app_proc) - cpu0) / wall, 2), "failed": sum(not r["ok"] for r in runs),
+            "app_cores": round(sum(cpu_s(p) - cpu0[name] for name, p in family.items()) / wall, 2),
+            "cores_by_process": {name: round((cpu_s(p) - cpu0[name]) / wall, 2) for name, p in family.items()},
+            "failed": sum(not r["ok"] for r in runs),
             "errors": dict(errors), "light": sum(bool(r.get("light")) for r in runs)}
 
 
@@ -232,7 +250,6 @@ def profile(pid: int, seconds: float, out: Path) -> list[tuple[float, str]] | No
 
 def main(argv: list[str] | None = None) -> int:
     import aiohttp
-    import psutil
 
     from demo.engines.server import ServerEndpoint, accepts_stream_interval, free_port
 
@@ -265,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         wait_http(f"{url}/config", args.ready_timeout, app)
         config = json.loads(urllib.request.urlopen(f"{url}/config", timeout=30).read())
         fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
-        app_proc = psutil.Process(app.proc.pid)
+        family = app_family(app.proc.pid)
+        res["app_processes"] = len(family) - 1 or 1
+        # profiled: the one process serving the page, or the first of several (they share the visitors alike)
+        profiled_pid = family["p0"].pid if "p0" in family else app.proc.pid
 
         async def run_all():
             # idle connections dropped before a server's own keep-alive ends (uvicorn: 5 s): one reused just as the
@@ -289,14 +309,14 @@ def main(argv: list[str] | None = None) -> int:
                 res["chunking"] = await asyncio.to_thread(accepts_stream_interval, ServerEndpoint(
                     server["base"], server["key"], server["model"]))
                 for kind in paths:  # warm: vLLM's first batches (and CUDA graphs' sizes) not counted
-                    await level(http, kind, max(levels), target, 32, app_proc)
+                    await level(http, kind, max(levels), target, 32, family)
                 for n in levels:
                     for kind in paths:
                         task = None
                         if kind == profiled and n == args.profile_level:
                             task = asyncio.ensure_future(asyncio.to_thread(
-                                profile, app.proc.pid, args.profile_s, out.with_suffix(f".profile-{n}.txt")))
-                        row = await level(http, kind, n, target, args.max_tokens, app_proc)
+                                profile, profiled_pid, args.profile_s, out.with_suffix(f".profile-{n}.txt")))
+                        row = await level(http, kind, n, target, args.max_tokens, family)
                         if task is not None:
                             row["profile"] = await task
                         res["levels"].append(row)
@@ -358,9 +378,17 @@ def render(res: dict, max_tokens: int) -> str:
                          f"**{a['tokens_per_s'] / max(d['tokens_per_s'], 1e-9):.2f}** | {s(a['first_p50_s'])} / "
                          f"{s(a['first_p95_s'])} | {s(d['first_p50_s'])} / {s(d['first_p95_s'])} | "
                          f"{a['app_cores']:.2f} | {a.get('light', 0)} | {a['failed']} / {d['failed']} |")
+    if res.get("app_processes", 1) > 1:
+        lines += ["", f"The page was served by {res['app_processes']} app processes (`--app-processes`, demo/fleet); "
+                  "app cores above are all of the app's own processes together. By process (`app`: the first, "
+                  "which runs the front and the engines' hub; `pN`: the app processes):", ""]
+        lines += [f"- {r['n']} {r['kind']}: " + ", ".join(f"{name} {c:.2f}" for name, c in
+                                                           r.get("cores_by_process", {}).items())
+                  for r in res["levels"] if r["kind"] != "direct"]
     for r in res["levels"]:
         if r.get("profile"):
-            lines += ["", f"Profile of the app at {r['n']} visitors, path `{r['kind']}` (py-spy, share of samples "
+            lines += ["", f"Profile of the app{' (its first app process)' if res.get('app_processes', 1) > 1 else ''} "
+                      f"at {r['n']} visitors, path `{r['kind']}` (py-spy, share of samples "
                       "holding the function):", "", "| share | function |", "|---|---|"]
             lines += [f"| {p:.1f} % | `{name}` |" for p, name in r["profile"]]
     return "\n".join(lines) + "\n"
