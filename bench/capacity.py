@@ -247,6 +247,9 @@ async def one_level(http, kind: str, users: int, max_tokens: int, rate: float, t
         runs = await asyncio.gather(*[direct_stream(http, target["base"], max_tokens, o) for o in offsets])
     wall = time.time() - t0
     cpu = {name: (_cpu(p) - before[name]) / wall for name, p in procs.items()}
+    if any(name.startswith("app-p") for name in cpu):  # several app processes: "app" is all of the app's own
+        cpu["app-front"] = cpu["app"]
+        cpu["app"] = sum(c for name, c in cpu.items() if name == "app-front" or name.startswith("app-p"))
     delays = [d for r in runs for d in r["delays"]]
     return {"kind": kind, "users": users, "wall_s": wall, "cores": cpu,
             "p50_ms": _ms(quantile(delays, 0.5)), "p95_ms": _ms(quantile(delays, 0.95)),
@@ -324,7 +327,7 @@ async def stop_latency(http, kind: str, target: dict, source: str, before_first:
 
 
 def run(log_dir, port_of, levels=(1, 16, 64, 128), seconds: float = 8.0, rate: float = 60.0, stop_trials: int = 8,
-        log=print, paths=("direct", "app", "page")) -> dict:
+        log=print, paths=("direct", "app", "page"), app_processes: int = 1) -> dict:
     import aiohttp
     import psutil
 
@@ -338,7 +341,8 @@ def run(log_dir, port_of, levels=(1, 16, 64, 128), seconds: float = 8.0, rate: f
     try:
         wait_http(source + "/health", 60, source_child)
         cmd = [PY, str(ROOT / "app.py"), "--model", "tiny", "--api-base", f"{source}/v1", "--api-key", "unused",
-               "--concurrency-limit", str(max(levels)), "--max-queue-size", str(2 * max(levels))]
+               "--concurrency-limit", str(max(levels)), "--max-queue-size", str(2 * max(levels)),
+               "--app-processes", str(app_processes)]
         app_child = Child(cmd, log_dir / "app-capacity.log", env=child_env(GRADIO_SERVER_PORT=str(app_port)))
         url = f"http://127.0.0.1:{app_port}"
         wait_http(url + "/config", 300, app_child)
@@ -347,6 +351,9 @@ def run(log_dir, port_of, levels=(1, 16, 64, 128), seconds: float = 8.0, rate: f
         target = {"url": url, "fn_index": fn_index, "base": f"{source}/v1", "page_events": chat_tab_events(config)}
         procs = {"app": psutil.Process(app_child.proc.pid), "source": psutil.Process(source_child.proc.pid),
                  "client": psutil.Process(os.getpid())}
+        # with --app-processes above 1: each app process too ("app" is then the front and the engines' hub)
+        fleet = [p for p in procs["app"].children() if "demo.fleet.child" in " ".join(p.cmdline())]
+        procs.update({f"app-p{i}": p for i, p in enumerate(sorted(fleet, key=lambda p: p.pid))})
         max_tokens = int(seconds * rate)
 
         async def measure():
@@ -397,10 +404,11 @@ if __name__ == "__main__":  # the two figures alone (python -m bench runs them w
     p.add_argument("--stop-trials", type=int, default=8)
     p.add_argument("--paths", default="direct,app,page", help="which of direct, app (/chat API), page (the Chat tab)")
     p.add_argument("--out", type=Path, default=None, help="write figures 6 and 7 as Markdown here")
+    p.add_argument("--app-processes", type=int, default=1, help="app.py's --app-processes")
     a = p.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     result = run(ROOT / "bench" / "output" / "logs", free_port, tuple(int(x) for x in a.levels.split(",")),
-                 a.seconds, stop_trials=a.stop_trials, paths=tuple(a.paths.split(",")))
+                 a.seconds, stop_trials=a.stop_trials, paths=tuple(a.paths.split(",")), app_processes=a.app_processes)
     print(json.dumps(result, indent=1, default=str))
     if a.out:
         m, v = machine(), versions()

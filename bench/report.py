@@ -324,6 +324,13 @@ def section_capacity(r: dict | None) -> list[str]:
         out.append(f"| {row['users']} | {row['kind']} | {c['app']:.2f} | {c['source']:.2f} | {c['client']:.2f} | "
                    f"{row['p50_ms']:.0f} ms | {row['p95_ms']:.0f} ms | {row['lost']} | {row['failed']} | "
                    f"{row['updates_per_s']:.1f} | {goal} | {verdict(ok) if ok is not None else ''} |")
+    if any("app-front" in row["cores"] for row in r["rows"]):
+        out += ["", "App cores are all of the app's own processes (`--app-processes` above 1, demo/fleet). By process "
+                "(`front`: the app's first process, with the front and the engines' hub; `pN`: the app processes):",
+                ""]
+        out += [f"- {row['users']} {row['kind']}: " + ", ".join(
+                    f"{name.removeprefix('app-')} {c:.2f}" for name, c in row["cores"].items()
+                    if name == "app-front" or name.startswith("app-p")) for row in r["rows"] if row["kind"] != "direct"]
     out += ["", "## 7. Stop latency", "",
             "From the cancel (Gradio's `/gradio_api/cancel`, what Stop and `job.cancel()` send; for the direct path, "
             "closing the response) to the source seeing its stream closed (end-of-file on its socket). Before the "
