@@ -27,6 +27,14 @@ from ..settings import Settings
 from .wire import END, EnginesNews, Failed, Shared, pack, receive, receive_blocking, send
 
 
+def _ready(status: StatusCell, timeout: float | None) -> EngineStatus:
+    """Wait until the engines' process reports the engine ready, or failed (raised, as a supervisor does)."""
+    st = status.wait_for(("ready", "error", "stopped"), timeout)
+    if st.state != "ready":
+        raise EngineStartError(st.detail or st.state)
+    return st
+
+
 class MirroredServer:
     """The co-launched server as the engines' process sees it."""
 
@@ -44,10 +52,7 @@ class MirroredServer:
         pass  # the engines' process started it
 
     def wait_ready(self, timeout: float | None = None) -> EngineStatus:
-        st = self.status.wait_for(("ready", "error", "stopped"), timeout)
-        if st.state != "ready":
-            raise EngineStartError(st.detail or st.state)
-        return st
+        return _ready(self.status, timeout)
 
     def stop(self) -> None:
         pass  # the engines' process stops it
@@ -65,10 +70,7 @@ class MirroredWorker:
         pass
 
     def wait_ready(self, timeout: float | None = None) -> EngineStatus:
-        st = self.status.wait_for(("ready", "error", "stopped"), timeout)
-        if st.state != "ready":
-            raise EngineStartError(st.detail or st.state)
-        return st
+        return _ready(self.status, timeout)
 
     def stop(self) -> None:
         pass

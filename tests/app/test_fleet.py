@@ -25,7 +25,7 @@ from demo.fleet.front import PROCESS_HEADER
 from demo.fleet.routing import by_key
 from tests.app.conftest import open_page
 from tests.app.test_browser import LONG_ANSWER, set_generation
-from tests.app.test_light_stream import live_span_lengths
+from tests.app.test_light_stream import live_span_lengths, stop_once_text_streams
 from tests.raw_http import fn_index, upload
 from tests.waits import ENGINE_WAIT_S, prove_abort, wait_until
 
@@ -111,18 +111,9 @@ def test_the_page_answers_on_its_light_stream_and_stops_through_the_front(url, b
         set_generation(page, **LONG_ANSWER)
         live_span_lengths(page)
 
-        def attempt(witness):
-            page.locator("#chat-clear").click()
-            expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(0)
-            page.evaluate("window.__live = 0")
-            page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
-            page.locator("#chat-send").click()
-            # the answer's text came on the light stream, whose ticket names the process that holds it
-            witness.wait_decoding(arrived=lambda: page.evaluate("window.__live") > 0)
-            page.locator("#chat-stop").click()  # the cancel names the session: it reaches the same process
-            witness.check()
-
-        prove_abort(engines, LONG_ANSWER["max_tokens"], attempt)
+        # the answer's text comes on the light stream, whose ticket names the process that holds it; the Stop's
+        # cancel names the session, so it reaches the same process
+        prove_abort(engines, LONG_ANSWER["max_tokens"], lambda witness: stop_once_text_streams(page, witness))
         expect(page.locator("#chat-box span.live-text")).to_have_count(0)
         set_generation(page, max_tokens=16)
         page.locator("#chat-input textarea").fill("hello")

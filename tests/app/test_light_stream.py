@@ -118,6 +118,19 @@ def live_span_lengths(pg) -> None:
     }""")
 
 
+def stop_once_text_streams(page, witness) -> None:
+    """One attempt of ``prove_abort``: a long answer asked in a cleared chat, Stop once its text comes on the light
+    stream, and the witness's check that vLLM stopped it before its end."""
+    page.locator("#chat-clear").click()
+    expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(0)
+    page.evaluate("window.__live = 0")
+    page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
+    page.locator("#chat-send").click()
+    witness.wait_decoding(arrived=lambda: page.evaluate("window.__live") > 0)
+    page.locator("#chat-stop").click()
+    witness.check()  # stopped in vLLM before its end: no final update came to settle the message
+
+
 def test_the_page_writes_the_light_stream_into_the_message_and_ends_with_the_rendered_answer(light_page, browser,
                                                                                             output_dir):
     """The longest greedy answer (seconds of tokens on this machine), so that the page's script is following it
@@ -151,17 +164,7 @@ def test_stop_on_the_light_stream_keeps_what_was_shown_and_the_next_question_wor
         set_generation(page, **LONG_ANSWER)
         live_span_lengths(page)
 
-        def attempt(witness):
-            page.locator("#chat-clear").click()
-            expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(0)
-            page.evaluate("window.__live = 0")
-            page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
-            page.locator("#chat-send").click()
-            witness.wait_decoding(arrived=lambda: page.evaluate("window.__live") > 0)
-            page.locator("#chat-stop").click()
-            witness.check()  # stopped in vLLM before its end: no final update came to settle the message
-
-        prove_abort(engines, LONG_ANSWER["max_tokens"], attempt)
+        prove_abort(engines, LONG_ANSWER["max_tokens"], lambda witness: stop_once_text_streams(page, witness))
         # settled by the step after the answer: the message holds the text itself, rendered; no span waits
         expect(page.locator("#chat-box span.live-text")).to_have_count(0)
         shown = page.evaluate("window.__live")
