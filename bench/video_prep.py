@@ -51,7 +51,7 @@ def child(method: str, path: str) -> dict:
     from PIL import Image
     from qwen_vl_utils import process_vision_info
 
-    from demo.engines.video_worker import build_messages
+    from demo.engines.video_process import build_messages
     from demo.inputs import video_frames as vf
     from demo.inputs.video_clip import VideoClip
 
@@ -64,7 +64,7 @@ def child(method: str, path: str) -> dict:
         array = VideoClip.from_frames(frames, plan).array()  # Engines.answer_video -> the worker's queue
         del frames
         t1 = time.perf_counter()
-        # --- in the worker (demo/engines/video_worker.py) ---
+        # --- in the worker (demo/engines/video_process.py) ---
         pil = [Image.fromarray(f) for f in array]
         messages = build_messages(pil, plan.sample_fps, QUESTION, plan.width, plan.height)
         _, videos, kwargs = process_vision_info(messages, image_patch_size=PATCH, return_video_kwargs=True,

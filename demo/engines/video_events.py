@@ -2,8 +2,8 @@
 
 Both ways of answering (the worker, ``video_worker.VideoWorker.answer``; the server, ``Engines.answer_video``
 with no worker) yield these, and the page takes them apart with ``match``: no event is a string compared with
-another, and none carries a field whose meaning depends on a kind. The worker's own process sends plain
-``(kind, payload)`` pairs through its queue; its app side (``VideoWorker.answer``) turns them into these.
+another, and none carries a field whose meaning depends on a kind. The worker's own process sends them across
+its queue wrapped with their job's id (``video_messages.ForJob``), and its app side passes them on.
 """
 
 from __future__ import annotations

@@ -1,35 +1,22 @@
-"""The video worker: a spawned process holding an offline ``vllm.LLM``, as the seed runs Qwen3-VL on video.
+"""The app's side of the video worker (its own process is ``video_process``): start, stop, restart, and answer.
 
-Inside the worker (``_worker_main``) the seed's recipe runs: ``VLLM_WORKER_MULTIPROC_METHOD=spawn``,
-``LLM(model, trust_remote_code=True, gpu_memory_utilization=..., enforce_eager=False, tensor_parallel_size=...,
-seed=0)``, ``processor.apply_chat_template`` plus ``qwen_vl_utils.process_vision_info(...,
-return_video_kwargs=True, return_video_metadata=True)`` as ``prompt``, ``multi_modal_data`` and
-``mm_processor_kwargs``, and ``SamplingParams(temperature=0, max_tokens=..., top_k=-1)``.
-
-``LLM.generate`` runs one batch to its end, so a worker built on it answers one visitor at a time and cannot
-stop a job. Instead the worker drives the same ``LLM``'s engine (``llm.llm_engine``) as an engine loop
-(:class:`EngineLoop`): jobs are added as they come, up to ``--video-concurrency`` of them are stepped together
-(vLLM batches them), each streams its text, and a cancelled one is aborted in the engine.
-
-The app side (:class:`VideoWorker`) sends jobs and cancels through one queue and reads events from another in
-one thread, which hands each event to the event loop of the request it belongs to: a waiting visitor holds no
-thread. The worker runs in its own process group (vLLM starts EngineCore processes under it), so stopping or
-restarting it leaves nothing behind.
+:class:`VideoWorker` spawns the worker process, sends it jobs and cancels through one queue and reads its
+messages (``video_messages``) from another in one thread, which hands each job's events to the event loop of the
+request it belongs to: a waiting visitor holds no thread. The worker runs in its own process group (vLLM starts
+EngineCore processes under it), so stopping or restarting it leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import itertools
 import multiprocessing as mp
 import os
 import queue
-import re
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -37,272 +24,41 @@ import numpy as np
 
 from ..errors import EngineError
 from ..settings import Settings
-from .client import overflows_context
+from .client import Progress, Thinking, overflows_context
 from .placement import Placement
 from .processes import stop_group
-from .reasoning import ThinkSplitter, split_reasoning
 from .supervisor import Supervisor
-from .video_events import Delta, Done, Progress, Queued, Stage, Thinking, VideoAnswer, VideoEvent
+from .video_events import Delta, Done, Queued, Stage, VideoEvent
+from .video_messages import (
+    ENDS,
+    Cancel,
+    ForJob,
+    FromWorker,
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobGone,
+    Ready,
+    Submit,
+    Tally,
+    VideoJob,
+)
+from .video_process import _worker_main
 from .vllm_flags import STRUCTURED_OUTPUTS
 
 
 @dataclass(frozen=True)
-class VideoJob:
-    job_id: int
-    frames: np.ndarray  # (n, height, width, 3) uint8 RGB, already sized by plan_frames
-    sample_fps: float
-    question: str
-    max_tokens: int
-    sampling: dict = field(default_factory=dict)  # validated overrides of the seed's SamplingParams
-    # (frame indices, fps, total frames) of the source video (FramePlan.timing): the times the model is told.
-    # None: qwen_vl_utils' own timing for a list of frames (frame i at i / sample_fps s).
-    timing: tuple[list[int], float, int] | None = None
-    history: tuple[tuple[str, str], ...] = ()  # earlier (question, answer) turns about the same frames
-    json_schema: dict | None = None  # an answer held to this JSON schema (vLLM's structured outputs)
+class Nudge:
+    """(Within the app) a job ahead started: a waiting request looks at its place in line again."""
 
 
-def build_messages(frames: list, sample_fps: float, question: str, width: int, height: int,
-                   history: tuple[tuple[str, str], ...] = ()) -> list[dict]:
-    """The seed's message shape, the video given as its already-sampled frames; earlier (question, answer)
-    turns about the same frames come first, the video with the first question."""
-    questions = [q for q, _ in history] + [question]
-    messages = [{"role": "user", "content": [
-        {"type": "video", "video": frames, "sample_fps": sample_fps, "raw_fps": sample_fps,
-         "resized_height": height, "resized_width": width},
-        {"type": "text", "text": questions[0]},
-    ]}]
-    for (_, answer), q in zip(history, questions[1:]):
-        messages += [{"role": "assistant", "content": answer},
-                     {"role": "user", "content": [{"type": "text", "text": q}]}]
-    return messages
+@dataclass(frozen=True)
+class Crashed:
+    """(Within the app) the worker died or stopped while the job was pending: ``error`` says so."""
+
+    error: Exception
 
 
-PROMPT_TIME = re.compile(r"<\d+(?:\.\d+)? seconds>")
-
-
-def with_timing(video_inputs: list, timing: tuple[list[int], float, int] | None) -> list:
-    """qwen_vl_utils' metadata for a list of frames, with the source video's own frame indices and fps put in.
-
-    For a list of frames it makes up ``frames_indices = range(n)`` at the given fps, so the times the model is
-    told would start at 0 for a clip that starts at 12 s. The processor computes each pair's time from these
-    (vLLM ``Qwen3VL..._get_video_second_idx``)."""
-    if timing is None:
-        return video_inputs
-    indices, fps, total = timing
-    out = []
-    for video, meta in video_inputs:
-        padded = list(indices) + [indices[-1]] * (len(video) - len(indices))  # its padding to whole pairs
-        out.append((video, {**meta, "frames_indices": padded[:len(video)], "fps": float(fps),
-                            "total_num_frames": max(int(total), len(video))}))
-    return out
-
-
-def accepted_kwargs(llm_kwargs: dict) -> dict:
-    """``llm_kwargs`` less the settings the installed vLLM's ``EngineArgs`` lacks (an older vLLM than the pinned
-    one), each said in the log; asked of vLLM itself, not of a version table."""
-    import dataclasses
-
-    from vllm.engine.arg_utils import EngineArgs
-
-    known = {f.name for f in dataclasses.fields(EngineArgs)}
-    for name in sorted(set(llm_kwargs) - known):
-        print(f"this vLLM has no {name}: left out", flush=True)
-    return {k: v for k, v in llm_kwargs.items() if k in known}
-
-
-# --- inside the worker process --------------------------------------------------------------------------------
-@dataclass
-class _Run:
-    job: VideoJob
-    prepare_s: float
-    started: float
-    sent: int = 0  # characters of the engine's text already sent
-    last_sent: float = 0.0
-    splitter: ThinkSplitter | None = None  # a thinking model's: reasoning up to '</think>', the answer after
-
-
-class EngineLoop:
-    """Jobs in, events out, around one vLLM engine (``add_request`` / ``step`` / ``abort_request``).
-
-    ``emit(kind, job_id, payload)`` sends an event. Per job: ("stage", "encoding") when it starts (its time
-    limit counts from here), ("stage", "generating") once it is in the engine, then ("delta", text) or
-    ("progress", tokens) at most once per ``interval`` (with ``thinking``, the text is split at '</think>': the
-    reasoning before it as ("thinking", text), then the answer as "delta"), and one final ("done", answer),
-    ("error", sentence) or ("cancelled", tokens made). ("counts", None, {...}) after every final event: how many
-    jobs ended how, the witness tests use for aborts. A cancel of a job the loop no longer holds (it ended as the
-    cancel was sent) is answered ("gone", job_id): every cancel is confirmed, so the app never takes a worker as
-    stuck for it.
-    """
-
-    def __init__(self, engine, prepare: Callable, make_params: Callable, emit: Callable, capacity: int,
-                 interval: float, prompt_times: Callable[[list[int]], tuple[str, ...]] | None = None,
-                 thinking: bool = False):
-        self.engine, self.prepare, self.make_params, self.emit = engine, prepare, make_params, emit
-        self.prompt_times = prompt_times
-        # A thinking model's template opens <think> in the prompt, so its text starts inside the reasoning; the
-        # offline engine has no reasoning parser to split it (the server's --reasoning-parser does that there).
-        self.thinking = thinking
-        self.capacity = max(1, capacity)
-        self.interval = interval
-        self.waiting: collections.deque[VideoJob] = collections.deque()
-        self.running: dict[str, _Run] = {}  # vLLM request id -> the job
-        self.counts: collections.Counter = collections.Counter()
-
-    def run(self, jobs, alive: Callable[[], bool]) -> None:
-        """Serve until told to stop (None) or until ``alive()`` says the app has gone."""
-        while True:
-            idle = not (self.running or self.waiting)
-            for msg in _take(jobs, block=idle):
-                if msg is None:
-                    self._abort_all()
-                    return
-                kind, payload = msg
-                if kind == "job":
-                    self.waiting.append(payload)
-                elif kind == "cancel":
-                    self.cancel(payload)
-            if idle and not alive():
-                return
-            self._admit()
-            if self.running:
-                self._step()
-
-    def cancel(self, job_id: int) -> None:
-        for job in self.waiting:
-            if job.job_id == job_id:
-                self.waiting.remove(job)
-                self._final("cancelled", job_id, 0, "cancelled_waiting")
-                return
-        rid = str(job_id)
-        if rid in self.running:
-            self.engine.abort_request([rid])  # vLLM frees its KV cache at once; no output comes for it
-            del self.running[rid]
-            self._final("cancelled", job_id, None, "aborted")
-            return
-        print(f"job {job_id}: cancel came after its end", flush=True)
-        self.emit("gone", job_id, None)
-
-    def _admit(self) -> None:
-        while self.waiting and len(self.running) < self.capacity:
-            job = self.waiting.popleft()
-            self.emit("stage", job.job_id, "encoding")
-            t0 = time.perf_counter()
-            try:
-                # Preparing runs between two engine steps: the running jobs wait for it (a second or so).
-                inputs = self.prepare(job)
-                self.engine.add_request(str(job.job_id), inputs, self.make_params(job))
-            except Exception as exc:  # this job only: a bad clip or a prompt too long for the context
-                print(f"job {job.job_id} failed: {type(exc).__name__}: {exc}", flush=True)
-                self._final("error", job.job_id, f"{type(exc).__name__}: {exc}"[:500], "failed")
-                continue
-            now = time.perf_counter()
-            self.running[str(job.job_id)] = _Run(job, now - t0, now, last_sent=now,
-                                                 splitter=ThinkSplitter() if self.thinking else None)
-            self.emit("stage", job.job_id, "generating")
-
-    def _step(self) -> None:
-        # An exception here is the engine's, not one job's: it ends the worker, whose supervisor fails the
-        # jobs it held with a sentence and starts it again.
-        outputs = self.engine.step()
-        now = time.perf_counter()
-        for out in outputs:
-            run = self.running.get(out.request_id)
-            if run is None:
-                continue
-            result = out.outputs[0]  # cumulative: the answer so far
-            if out.finished:
-                del self.running[out.request_id]
-                ids = list(out.prompt_token_ids or ())
-                reasoning, text = split_reasoning(result.text) if run.splitter else ("", result.text)
-                answer = VideoAnswer(text, result.finish_reason, len(ids), len(result.token_ids),
-                                     run.prepare_s, now - run.started,
-                                     self.prompt_times(ids) if self.prompt_times else (), reasoning)
-                self._final("done", run.job.job_id, answer, f"finished_{result.finish_reason}")
-            elif now - run.last_sent >= self.interval:
-                run.last_sent = now
-                piece, run.sent = result.text[run.sent:], len(result.text)
-                reasoning, text = run.splitter.feed(piece) if run.splitter else ("", piece)
-                if reasoning:
-                    self.emit("thinking", run.job.job_id, reasoning)
-                if text:
-                    self.emit("delta", run.job.job_id, text)
-                if not (reasoning or text):  # no text, or only the start of a '</think>' held back
-                    self.emit("progress", run.job.job_id, len(result.token_ids))
-
-    def _final(self, kind: str, job_id: int, payload, count: str) -> None:
-        self.counts[count] += 1
-        print(f"job {job_id}: {count}", flush=True)  # one line per job in the worker's log
-        self.emit(kind, job_id, payload)
-        self.emit("counts", None, dict(self.counts))
-
-    def _abort_all(self) -> None:
-        if self.running:
-            self.engine.abort_request(list(self.running))
-            self.running.clear()
-
-
-def _take(jobs, block: bool) -> list:
-    """Every message waiting in ``jobs``; with ``block``, wait up to a second for the first."""
-    out = []
-    try:
-        out.append(jobs.get(timeout=1.0) if block else jobs.get_nowait())
-        while True:
-            out.append(jobs.get_nowait())
-    except queue.Empty:
-        pass
-    return out
-
-
-def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jobs, events, capacity: int,
-                 interval: float, thinking: bool = False) -> None:
-    """Entry point of the spawned worker process."""
-    app_pid = os.getppid()
-    os.setsid()  # own process group: the app stops the worker and vLLM's children with one signal
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.environ.update(env)
-    os.environ["VLLM_WORKER_MULTIPROC_METHOD"] = "spawn"  # the seed's setting, before vLLM is imported
-    print(f"===== {time.strftime('%Y-%m-%d %H:%M:%S')} video worker pid {os.getpid()} LLM({llm_kwargs}) "
-          f"running {capacity} job(s) at once", flush=True)
-
-    from PIL import Image
-    from qwen_vl_utils import process_vision_info
-    from transformers import AutoProcessor
-    from vllm import LLM, SamplingParams
-    from vllm.sampling_params import StructuredOutputsParams
-
-    processor = AutoProcessor.from_pretrained(model_path, trust_remote_code=llm_kwargs["trust_remote_code"])
-    llm_kwargs = accepted_kwargs(llm_kwargs)
-    llm = LLM(model=model_path, seed=0, **llm_kwargs)
-
-    def prepare(job: VideoJob) -> dict:
-        frames = [Image.fromarray(f) for f in job.frames]
-        h, w = job.frames.shape[1:3]
-        messages = build_messages(frames, job.sample_fps, job.question, w, h, job.history)
-        prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        _, video_inputs, video_kwargs = process_vision_info(
-            messages, image_patch_size=processor.image_processor.patch_size,
-            return_video_kwargs=True, return_video_metadata=True)
-        video_inputs = with_timing(video_inputs, job.timing)
-        return {"prompt": prompt, "multi_modal_data": {"video": video_inputs}, "mm_processor_kwargs": video_kwargs}
-
-    def make_params(job: VideoJob):
-        extra = {}
-        if job.json_schema is not None:
-            extra["structured_outputs"] = StructuredOutputsParams(json=job.json_schema)
-        return SamplingParams(**{"temperature": 0, "top_k": -1, **job.sampling}, max_tokens=job.max_tokens, **extra)
-
-    def prompt_times(ids: list[int]) -> tuple[str, ...]:
-        return tuple(PROMPT_TIME.findall(processor.tokenizer.decode(ids)))
-
-    events.put(("ready", None, None))
-    loop = EngineLoop(llm.llm_engine, prepare, make_params, lambda *ev: events.put(ev), capacity, interval,
-                      prompt_times, thinking)
-    loop.run(jobs, alive=lambda: os.getppid() == app_pid)  # an app killed outright leaves no worker behind
-
-
-# --- in the app -----------------------------------------------------------------------------------------------
 @dataclass
 class _Ticket:
     """A job the app sent, with the event loop and queue of the request waiting for it."""
@@ -316,9 +72,6 @@ class _Ticket:
             self.loop.call_soon_threadsafe(self.events.put_nowait, item)
         except RuntimeError:  # its event loop has closed: nobody is waiting any more
             pass
-
-
-FINAL = ("done", "error", "cancelled")
 
 
 async def next_event(events: asyncio.Queue, wait: float):
@@ -436,42 +189,45 @@ class VideoWorker(Supervisor):
     def _read_events(self, proc, events) -> None:
         while True:
             try:
-                kind, job_id, payload = events.get(timeout=0.5)
+                message: FromWorker = events.get(timeout=0.5)
             except queue.Empty:
                 if not proc.is_alive() or self._stopping.is_set():
                     return
                 continue
             except (EOFError, OSError):
                 return
-            if kind == "ready":
-                self._ready.set()
-                continue
-            if kind == "counts":
-                self.counts = payload
-                continue
-            with self._lock:
-                ticket = self._pending.get(job_id)
-                if kind in FINAL or kind == "gone":
-                    self._unconfirmed.discard(job_id)
-                started = kind == "stage" and payload == "encoding" and ticket is not None and not ticket.started
-                if started:
-                    cast(_Ticket, ticket).started = True  # started: a ticket
-            if ticket is not None:
-                ticket.deliver((kind, payload))
+            match message:
+                case Ready():
+                    self._ready.set()
+                case Tally(counts):
+                    self.counts = counts
+                case ForJob(job_id, event):
+                    self._deliver(job_id, event)
+
+    def _deliver(self, job_id: int, event: JobEvent) -> None:
+        with self._lock:
+            ticket = self._pending.get(job_id)
+            if isinstance(event, (*ENDS, JobGone)):
+                self._unconfirmed.discard(job_id)
+            started = event == Stage("encoding") and ticket is not None and not ticket.started
             if started:
-                self._nudge_waiting()  # one fewer ahead of every job still in line
+                cast(_Ticket, ticket).started = True  # started: a ticket
+        if ticket is not None:
+            ticket.deliver(event)
+        if started:
+            self._nudge_waiting()  # one fewer ahead of every job still in line
 
     def _fail_all(self, error: Exception) -> None:
         with self._lock:
             pending = list(self._pending.values())
         for ticket in pending:
-            ticket.deliver(("fail", error))
+            ticket.deliver(Crashed(error))
 
     def _nudge_waiting(self) -> None:
         with self._lock:
             waiting = [t for t in self._pending.values() if not t.started]
         for ticket in waiting:
-            ticket.deliver(("nudge", None))
+            ticket.deliver(Nudge())
 
     def _place_in_line(self, job_id: int) -> int:
         """1 for the next job to start once a slot frees, 2 for the one after it, ...; 0 for a job that has
@@ -494,7 +250,7 @@ class VideoWorker(Supervisor):
             jobs, proc = self._jobs, self._proc
             self._unconfirmed.add(job_id)
         try:
-            cast("mp.Queue", jobs).put(("cancel", job_id))  # None raises AttributeError, caught below
+            cast("mp.Queue", jobs).put(Cancel(job_id))  # None raises AttributeError, caught below
         except (ValueError, OSError, AttributeError):  # its queue is closed: the worker is gone anyway
             return
         timer = threading.Timer(self.stuck_after, self._restart_if_stuck, args=(job_id, proc))
@@ -533,7 +289,7 @@ class VideoWorker(Supervisor):
         with self._lock:  # sent in the order of _pending, so that places in line are the worker's own
             self._pending[job.job_id] = ticket
             jobs, proc = self._jobs, self._proc
-            cast("mp.Queue", jobs).put(("job", job))  # ready: _spawn set it
+            cast("mp.Queue", jobs).put(Submit(job))  # ready: _spawn set it
         ended, deadline, last_place = False, None, None
         try:
             while True:
@@ -550,32 +306,30 @@ class VideoWorker(Supervisor):
                         ended = True
                         raise EngineError("worker_crashed", detail=f"exit code {proc.exitcode if proc else None}")
                     continue
-                match item:  # the worker process's (kind, payload) pairs, as the page's events
-                    case ("stage", name):
+                match item:
+                    case Stage(name):
                         if name == "encoding":
                             deadline = time.monotonic() + self.settings.video_timeout
-                        yield Stage(name)
-                    case ("delta", text):
-                        yield Delta(text)
-                    case ("thinking", text):
-                        yield Thinking(text)
-                    case ("progress", tokens):
-                        yield Progress(tokens)
-                    case ("done", answer):
+                        yield item
+                    case Delta() | Thinking() | Progress():
+                        yield item
+                    case Done():
                         ended = True
-                        yield Done(answer)
+                        yield item
                         return
-                    case ("error", message):
+                    case JobFailed(message):
                         ended = True
-                        if overflows_context(str(message)):  # vLLM's input check: a conversation too long
+                        if overflows_context(message):  # vLLM's input check: a conversation too long
                             raise EngineError("too_long", max_model_len=self.settings.max_model_len)
                         raise EngineError("worker_failed", detail=message)
-                    case ("cancelled", _):  # not by this request (it would not be listening): say so
+                    case JobCancelled():  # not by this request (it would not be listening): say so
                         ended = True
                         raise EngineError("worker_failed", detail="the job was cancelled")
-                    case ("fail", error):
+                    case Crashed(error):
                         ended = True
                         raise error
+                    case Nudge() | JobGone():
+                        pass  # a job ahead started: the place in line is looked at again above
         finally:
             with self._lock:
                 self._pending.pop(job.job_id, None)
