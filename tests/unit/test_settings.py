@@ -51,6 +51,7 @@ VALUES = {
     "pace_budget": ("0.5", 0.5, "0", 0.0),
     "max_concurrency": ("64", 64, "0", 0),
     "closed_state_ttl": ("5", 5.0, "0.5", 0.5),
+    "app_processes": ("2", 2, "0", 0),
 }
 
 
