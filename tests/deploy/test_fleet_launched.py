@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import urllib.request
 
+import psutil
 import pytest
 
 from demo.engines.server import free_port
 from demo.fleet.front import PROCESS_HEADER
 from tests.deploy.conftest import AppProcess, base_env, wait_answer
-from tests.waits import app_client
+from tests.waits import ENGINE_WAIT_S, app_client
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +57,22 @@ def test_sigterm_stops_every_app_process_and_the_front(fleet_app, engines):
     assert fleet_app.proc.returncode == 0
     assert "Traceback" not in fleet_app.log()
     assert engines.server.status.get().state == "ready"  # attached: not the app's to stop
+
+
+def test_app_processes_end_when_the_first_process_is_killed_outright(engines):
+    """SIGKILL gives the app's first process no chance to stop anything: its app processes see the engines' hub
+    close and end themselves, so nothing is left holding the port or the memory."""
+    endpoint = engines.server.endpoint
+    port = free_port()
+    app = AppProcess("fleet-killed", ["--api-base", endpoint.root, f"--api-key={endpoint.api_key}",
+                                      "--app-processes", "2"], base_env(GRADIO_SERVER_PORT=str(port)), port)
+    try:
+        app.wait_page()
+        children = app_processes_of(app)
+        assert len(children) == 2
+        app.proc.kill()
+        app.proc.wait(60)
+        _, alive = psutil.wait_procs(children, timeout=ENGINE_WAIT_S)
+        assert not alive, alive
+    finally:
+        app.kill_everything()
