@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     # keeps it ignored; Ctrl-C or `kill -INT` must still stop the app and its engines (seen in CI).
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_stop_signal)
-    processes = app_processes(settings.app_processes, len(detect_gpus()), os.cpu_count() or 1)
+    processes = app_processes(settings.app_processes, len(detect_gpus()), os.cpu_count() or 1, settings.share)
     engines.start()
     try:
         if processes > 1:  # the page served by several processes behind one address; this one runs no page

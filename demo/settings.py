@@ -90,7 +90,8 @@ class Settings:
                 "start while it is busier.")
     app_processes: int = _opt(0, "App processes serving the page behind its one address, each with its own event "
                                  "loop (a visitor's session stays in one; the engines are started once and shared): "
-                                 "more cores for a crowd. 0: one without a GPU, else one per 4 CPU cores, at most 4.")
+                                 "more cores for a crowd. 0: one without a GPU or with --share, else one per 4 CPU "
+                                 "cores, at most 4.")
     concurrency_limit: int = _opt(32, "Chat and image answers generated at once (vLLM batches them): always "
                                       "admitted; more up to --max-concurrency while the server and the app keep up.")
     max_concurrency: int = _opt(256, "Most chat and image answers generated at once: beyond --concurrency-limit, "
@@ -149,6 +150,8 @@ class Settings:
                 out.append(f"--{_flag(name)} must be at least 1")
         if not 0 <= self.app_processes <= 64:
             out.append("--app-processes must be between 0 (decided by the machine) and 64")
+        if self.share and self.app_processes > 1:  # the gradio.live tunnel is one launched page's
+            out.append("--share opens its link to one app process: leave --app-processes at 0 or set it to 1")
         if self.video_max_tokens >= self.max_model_len:
             out.append("--video-max-tokens must be smaller than --max-model-len")
         if not self.state_ttl > 0:

@@ -34,12 +34,13 @@ RESTART_PAUSE_S = 2.0
 SHUTDOWN_S = 5.0  # the longest the front waits for its open requests when the app stops
 
 
-def app_processes(setting: int, gpus: int, cpu_count: int) -> int:
+def app_processes(setting: int, gpus: int, cpu_count: int, share: bool = False) -> int:
     """How many app processes serve the page: the setting, or (0) one without a GPU (the engines then take the
-    cores) and else one per ``CORES_EACH`` cores, at most ``MOST_AUTO``."""
+    cores) or with a gradio.live link (Gradio's share tunnel belongs to one launched page), and else one per
+    ``CORES_EACH`` cores, at most ``MOST_AUTO``."""
     if setting > 0:
         return setting
-    if gpus == 0:
+    if gpus == 0 or share:
         return 1
     return max(1, min(MOST_AUTO, cpu_count // CORES_EACH))
 

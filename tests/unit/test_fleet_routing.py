@@ -107,6 +107,17 @@ def test_how_many_app_processes(setting, gpus, cores, expected):
     assert app_processes(setting, gpus, cores) == expected
 
 
+def test_a_share_link_keeps_one_app_process():
+    assert app_processes(0, 1, 16, share=True) == 1  # Gradio's tunnel belongs to the one page it launched
+    assert app_processes(1, 1, 16, share=True) == 1
+
+
+def test_a_share_link_with_several_app_processes_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        Settings.from_args(["--share", "--app-processes", "2"], env={})
+    assert "--share opens its link to one app process" in capsys.readouterr().err
+
+
 def test_each_process_gets_its_share_of_the_whole_apps_limits():
     settings = Settings.from_args(["--concurrency-limit", "32", "--max-concurrency", "250", "--max-queue-size", "256",
                                    "--session-capacity", "1000", "--host", "0.0.0.0", "--share"], env={})
