@@ -145,6 +145,10 @@ def test_edit_retry_and_undo_replace_the_right_turn(page):
     set_generation(page, max_tokens=32)
     page.locator("#chat-box button[aria-label='Retry']").click()
     expect(page.locator("#chat-stats")).not_to_have_text(old_stats)
+    # While the step runs, Gradio's "processing" overlay sits over the old line (a fresh-clone run read the old
+    # line then): the retried answer's own line is the one after the overlay is gone.
+    expect(page.locator("#chat-stats")).not_to_contain_text("processing")
+    expect(page.locator("#chat-stats")).not_to_have_text(old_stats)
     expect(page.locator("#chat-input textarea")).to_be_enabled()
     _, completion, finish = stats_of(page, "chat")
     # (a fresh-clone run once failed here with no word of what the line said: it says it now)

@@ -37,7 +37,9 @@ def test_memory_freed_by_python_is_given_back():
     kept = rss_mb() - before
     assert give_back_freed_memory() is True  # glibc here (Debian)
     after = rss_mb() - before
-    assert after < 60 and after < kept / 2, (kept, after)
+    # Half of what was resident is given back (a fixed 60 MB bound failed once at 60.2 MB of 121.6 MB kept); without
+    # the trim nearly all of it stays.
+    assert kept > 100 and after < kept / 2, (kept, after)
 
 
 def test_the_trimming_thread_starts_once():
