@@ -37,9 +37,10 @@ def test_memory_freed_by_python_is_given_back():
     kept = rss_mb() - before
     assert give_back_freed_memory() is True  # glibc here (Debian)
     after = rss_mb() - before
-    # Half of what was resident is given back (a fixed 60 MB bound failed once at 60.2 MB of 121.6 MB kept); without
-    # the trim nearly all of it stays.
-    assert kept > 100 and after < kept / 2, (kept, after)
+    # A good part of the 150 MB freed stays resident (CI saw 94.6 and 121.6 MB; a fixed 100 MB floor failed once),
+    # and the trim gives back half of it (a fixed 60 MB bound failed at 60.2 of 121.6); without the trim nearly all
+    # of it stays.
+    assert kept > 40 and after < kept / 2, (kept, after)
 
 
 def test_the_trimming_thread_starts_once():
