@@ -168,16 +168,17 @@ async def workloads(engines, users: list[int], max_tokens: int, log, rounds: int
 
 async def video_runs(engines, max_tokens: int, log) -> dict:
     from demo.engines import VideoSampling
+    from demo.engines.params import GenerationParams
     from demo.engines.video_events import Delta, Done, Frames
 
     clip = str(ROOT / "assets" / "example.mp4")
     sampling = VideoSampling(fps=2.0, max_frames=64, max_pixels=640 * 360)
     question = "Describe this video."
-    params = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "presence_penalty": 0.0}
+    params = GenerationParams(max_tokens=max_tokens, presence_penalty=0.0)
     out = {}
-    paths = [("server", lambda: engines.answer_video(clip, question, sampling, max_tokens, params, via_server=True))]
+    paths = [("server", lambda: engines.answer_video(clip, question, sampling, params, via_server=True))]
     if engines.worker is not None:
-        paths.insert(0, ("worker", lambda: engines.answer_video(clip, question, sampling, max_tokens, params)))
+        paths.insert(0, ("worker", lambda: engines.answer_video(clip, question, sampling, params)))
     for name, make in paths:
         for attempt in ("warm-up", "timed"):
             start, first, answer, frames = time.perf_counter(), None, None, None

@@ -28,10 +28,11 @@ from ..inputs.video_frames import FramePlan
 from ..settings import Settings
 from . import video_via_server
 from .admission import server_waiting
-from .client import AnswerStats, GenerationParams, Progress, Thinking, make_client, stream_chat
+from .client import AnswerStats, Progress, Thinking, make_client, stream_chat
 from .handles import ServerHandle, WorkerHandle
 from .model import resolve_model
 from .pacing import Pacer, Pacers
+from .params import GenerationParams
 from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
 from .reasoning import choose_parser
 from .server import AttachedServer, ServerSupervisor, accepts_stream_interval
@@ -327,7 +328,7 @@ class Engines:
         return frames, await self._off_loop(VideoClip.from_frames, frames, plan)
 
     async def answer_video(self, source: str | VideoClip, question: str, sampling: VideoSampling | None = None,
-                           max_tokens: int | None = None, sampling_params: dict | None = None, *,
+                           params: GenerationParams | None = None, *,
                            history: Sequence[tuple[str, str]] = (), json_schema: dict | None = None,
                            via_server: bool = False) -> AsyncGenerator[VideoEvent, None]:
         """Answer a question about a video in the worker, yielding its progress.
@@ -347,35 +348,34 @@ class Engines:
             st = cast(WorkerHandle, self.worker).status.get()  # not on_server: there is a worker
             if st.state != "ready":
                 raise EngineError("worker_unavailable", detail=st.describe())
+        params = (params or GenerationParams(max_tokens=self.settings.video_max_tokens)).clamped(self.max_model_len)
         clip = source if isinstance(source, VideoClip) else None
         if clip is None:
             yield Stage("reading")
-            frames, clip = await self.sample_video(cast(str, source), sampling, max_tokens)  # not a clip: a file
+            frames, clip = await self.sample_video(cast(str, source), sampling, params.max_tokens)  # not a clip: a file
             yield Frames(frames, clip.plan, clip)
         history = tuple((str(q), str(a)) for q, a in history)
         if on_server:
-            async with aclosing(self._answer_video_on_server(clip, question, history, max_tokens, sampling_params,
+            async with aclosing(self._answer_video_on_server(clip, question, history, params,
                                                              json_schema)) as events:
                 async for ev in events:
                     yield ev
             return
         array = await self._off_loop(clip.array)
         worker = cast(WorkerHandle, self.worker)  # not on_server: there is a worker
-        async with aclosing(worker.answer(array, clip.plan.sample_fps, question, max_tokens, sampling_params,
+        async with aclosing(worker.answer(array, clip.plan.sample_fps, question, params,
                                           timing=clip.plan.timing, history=history,
                                           json_schema=json_schema)) as worker_events:
             async for ev in worker_events:
                 yield ev
 
     async def _answer_video_on_server(self, clip: VideoClip, question: str, history: tuple[tuple[str, str], ...],
-                                      max_tokens: int | None, sampling_params: dict | None,
-                                      json_schema: dict | None) -> AsyncGenerator[VideoEvent, None]:
+                                      params: GenerationParams, json_schema: dict | None
+                                      ) -> AsyncGenerator[VideoEvent, None]:
         yield Stage("encoding")
         started = time.perf_counter()
         messages, media_io_kwargs = await self._off_loop(video_via_server.video_messages, clip, question, history)
         prepare_s = time.perf_counter() - started
-        params = GenerationParams(max_tokens=max_tokens or self.settings.video_max_tokens,
-                                  **(sampling_params or {})).clamped(self.max_model_len)
         yield Stage("generating")
         text, reasoning, stats = "", "", None
         pacer = self.pacers.here()

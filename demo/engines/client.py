@@ -12,45 +12,16 @@ SDK errors become :class:`EngineError` sentences.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import openai
 
 from ..errors import EngineError
-
-
-@dataclass(frozen=True)
-class GenerationParams:
-    """Sampling settings shared by the tabs; defaults are Qwen3-VL-Instruct's recommended ones for vision."""
-
-    temperature: float = 0.7
-    top_p: float = 0.8
-    top_k: int = 20
-    max_tokens: int = 1024
-    presence_penalty: float = 1.5
-
-    def clamped(self, max_tokens_limit: int) -> GenerationParams:
-        """The same settings forced into the ranges the server accepts (callers of the API can send anything)."""
-        d = GenerationParams()
-        return replace(
-            self,
-            temperature=min(2.0, max(0.0, finite_or(self.temperature, d.temperature))),
-            top_p=min(1.0, max(0.01, finite_or(self.top_p, d.top_p))),
-            top_k=-1 if int(self.top_k) <= 0 else min(1000, int(self.top_k)),
-            max_tokens=min(max_tokens_limit, max(1, int(self.max_tokens))),
-            presence_penalty=min(2.0, max(-2.0, finite_or(self.presence_penalty, d.presence_penalty))),
-        )
-
-
-def finite_or(value, default: float) -> float:
-    """``value`` as a float; NaN (which every comparison lets through, and JSON can carry) is the default."""
-    number = float(value)
-    return default if math.isnan(number) else number
+from .params import GenerationParams
 
 
 @dataclass(frozen=True)
@@ -196,6 +167,8 @@ def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *
     """The arguments of a ``client.chat.completions.create`` call, whose body the app sends (:func:`open_chunks`):
     one place, so that "Show request" (demo/outputs/request_snippet.py) prints exactly what was sent."""
     extra_body: dict[str, Any] = {"top_k": params.top_k}
+    if params.ignore_eos:
+        extra_body["ignore_eos"] = True
     if media_io_kwargs:
         extra_body["media_io_kwargs"] = media_io_kwargs
     if json_schema is not None:  # vLLM's structured outputs (compact: the server's --structured-outputs-config)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .params import GenerationParams
 from .server import ServerEndpoint
 from .status import EngineStatus, StatusCell
 from .video_events import VideoEvent
@@ -31,7 +32,7 @@ class ServerHandle(EngineHandle, Protocol):
 
 
 class WorkerHandle(EngineHandle, Protocol):
-    def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
-               sampling: dict | None = None, *, timing: tuple[list[int], float, int] | None = None,
+    def answer(self, frames: np.ndarray, sample_fps: float, question: str, params: GenerationParams | None = None,
+               *, timing: tuple[list[int], float, int] | None = None,
                history: tuple[tuple[str, str], ...] = (), json_schema: dict | None = None
                ) -> AsyncGenerator[VideoEvent, None]: ...

@@ -9,12 +9,13 @@ them apart with ``match``; multiprocessing's queues pickle them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import numpy as np
 
 from .client import Progress, Thinking
+from .params import GenerationParams
 from .video_events import Delta, Done, Stage
 
 
@@ -24,8 +25,7 @@ class VideoJob:
     frames: np.ndarray  # (n, height, width, 3) uint8 RGB, already sized by plan_frames
     sample_fps: float
     question: str
-    max_tokens: int
-    sampling: dict = field(default_factory=dict)  # validated overrides of the seed's SamplingParams
+    params: GenerationParams  # clamped by the app (vLLM's SamplingParams are built from it in the worker)
     # (frame indices, fps, total frames) of the source video (FramePlan.timing): the times the model is told.
     # None: qwen_vl_utils' own timing for a list of frames (frame i at i / sample_fps s).
     timing: tuple[list[int], float, int] | None = None

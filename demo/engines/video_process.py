@@ -4,7 +4,8 @@ Here the seed's recipe runs (``_worker_main``): ``VLLM_WORKER_MULTIPROC_METHOD=s
 ``LLM(model, trust_remote_code=True, gpu_memory_utilization=..., enforce_eager=False, tensor_parallel_size=...,
 seed=0)``, ``processor.apply_chat_template`` plus ``qwen_vl_utils.process_vision_info(...,
 return_video_kwargs=True, return_video_metadata=True)`` as ``prompt``, ``multi_modal_data`` and
-``mm_processor_kwargs``, and ``SamplingParams(temperature=0, max_tokens=..., top_k=-1)``.
+``mm_processor_kwargs``, and ``SamplingParams`` (the seed's ``temperature=0, top_k=-1``; here the job's
+:class:`GenerationParams`, the same settings as the server's path).
 
 ``LLM.generate`` runs one batch to its end, so a worker built on it answers one visitor at a time and cannot
 stop a job. Instead the worker drives the same ``LLM``'s engine (``llm.llm_engine``) as an engine loop
@@ -260,7 +261,7 @@ def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jo
         extra = {}
         if job.json_schema is not None:
             extra["structured_outputs"] = StructuredOutputsParams(json=job.json_schema)
-        return SamplingParams(**{"temperature": 0, "top_k": -1, **job.sampling}, max_tokens=job.max_tokens, **extra)
+        return SamplingParams(**job.params.vllm_kwargs(), **extra)
 
     def prompt_times(ids: list[int]) -> tuple[str, ...]:
         return tuple(PROMPT_TIME.findall(processor.tokenizer.decode(ids)))

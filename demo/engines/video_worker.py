@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import EngineError
 from ..settings import Settings
 from .client import Progress, Thinking, overflows_context
+from .params import GenerationParams
 from .placement import Placement
 from .processes import stop_group
 from .supervisor import Supervisor
@@ -267,8 +268,8 @@ class VideoWorker(Supervisor):
             proc.kill()  # the monitor sees it die, fails the other jobs with a sentence and restarts it
 
     # --- public -------------------------------------------------------------------------------------------
-    async def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
-                     sampling: dict | None = None, *, timing: tuple[list[int], float, int] | None = None,
+    async def answer(self, frames: np.ndarray, sample_fps: float, question: str,
+                     params: GenerationParams | None = None, *, timing: tuple[list[int], float, int] | None = None,
                      history: tuple[tuple[str, str], ...] = (), json_schema: dict | None = None
                      ) -> AsyncGenerator[VideoEvent, None]:
         """Run one job; yields its place in line, stages, text as it comes, and finally the answer.
@@ -283,7 +284,7 @@ class VideoWorker(Supervisor):
         if st.state != "ready":
             raise EngineError("worker_unavailable", detail=st.describe())
         job = VideoJob(next(self._ids), np.ascontiguousarray(frames, dtype=np.uint8), sample_fps, question,
-                       max_tokens or self.settings.video_max_tokens, dict(sampling or {}), timing,
+                       params or GenerationParams(max_tokens=self.settings.video_max_tokens), timing,
                        tuple(history), json_schema)
         ticket = _Ticket(asyncio.get_running_loop(), asyncio.Queue())
         with self._lock:  # sent in the order of _pending, so that places in line are the worker's own

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import errors
 from ..engines import Engines
+from ..engines.params import GenerationParams
 from ..engines.status import EngineStatus, StatusCell
 from ..engines.supervisor import EngineStartError
 from ..errors import EngineError
@@ -75,13 +76,13 @@ class MirroredWorker:
     def stop(self) -> None:
         pass
 
-    async def answer(self, frames: np.ndarray, sample_fps: float, question: str, max_tokens: int | None = None,
-                     sampling: dict | None = None, *, timing: tuple[list[int], float, int] | None = None,
+    async def answer(self, frames: np.ndarray, sample_fps: float, question: str,
+                     params: GenerationParams | None = None, *, timing: tuple[list[int], float, int] | None = None,
                      history: tuple[tuple[str, str], ...] = (), json_schema: dict | None = None
                      ) -> AsyncGenerator:
         """As ``VideoWorker.answer``: closing this generator closes the connection, which cancels the job."""
-        job = dict(frames=frames, sample_fps=sample_fps, question=question, max_tokens=max_tokens,
-                   sampling=sampling, timing=timing, history=tuple(history), json_schema=json_schema)
+        job = dict(frames=frames, sample_fps=sample_fps, question=question, params=params,
+                   timing=timing, history=tuple(history), json_schema=json_schema)
         try:
             reader, writer = await asyncio.open_unix_connection(self.shared.socket_path)
         except OSError as exc:

@@ -13,7 +13,8 @@ from contextlib import aclosing
 import gradio as gr
 
 from ..engines import Engines
-from ..engines.client import GenerationParams, Progress, Thinking
+from ..engines.client import Progress, Thinking
+from ..engines.params import GenerationParams
 from ..errors import MESSAGES, UserFacingError
 from ..inputs import grounding
 from ..inputs.conversation import assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn

@@ -9,7 +9,8 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..engines.client import AnswerStats, GenerationParams, Progress
+from ..engines.client import AnswerStats, Progress
+from ..engines.params import GenerationParams
 from ..errors import MESSAGES, UserFacingError
 
 

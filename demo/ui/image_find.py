@@ -11,7 +11,8 @@ from contextlib import aclosing
 from pathlib import Path
 
 from ..engines import Engines
-from ..engines.client import AnswerStats, GenerationParams
+from ..engines.client import AnswerStats
+from ..engines.params import GenerationParams
 from ..errors import MESSAGES, ImageError
 from ..inputs import grounding
 from ..inputs.conversation import clean_text, to_openai, turn_images, turn_text, user_turn
@@ -64,7 +65,7 @@ async def find_objects(engines: Engines, image: str, phrase, kind: str = "boxes"
     # already written (each digit is a token of its own in Qwen's vocabulary).
     # A thinking model thinks first (the schema holds only what follows '</think>'): room for that too.
     room = FIND_MAX_TOKENS + (THINKING_ROOM if engines.reasoning_parser else 0)
-    params = GenerationParams(temperature=0.0, max_tokens=room, presence_penalty=0.0)
+    params = GenerationParams(max_tokens=room).greedy()
     text, stats = "", None
     async with aclosing(engines.stream_chat(messages, params, json_schema=grounding.schema(kind))) as items:
         async for item in items:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..engines.client import GenerationParams, request_kwargs
+from ..engines.client import request_kwargs
+from ..engines.params import GenerationParams
 from ..errors import UserFacingError
 from ..inputs.conversation import to_openai, turn_of_message
 from ..outputs.request_snippet import curl_command, python_snippet

@@ -10,7 +10,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 
 from ..engines import Engines, VideoSampling
-from ..engines.client import finite_or
+from ..engines.params import GenerationParams, finite_or
 from ..engines.video_events import Delta, Done, Frames, Progress, Queued, Stage, Thinking
 from ..errors import VideoError
 from ..inputs.conversation import clean_text
@@ -110,8 +110,9 @@ def answer_stats(a) -> str:
             f"({a.completion_tokens / a.generate_s if a.generate_s else 0:.1f} tokens/s) · finish: {a.finish_reason}")
 
 
-async def run_video(engines: Engines, source: str | VideoClip | None, question, sampling: VideoSampling, params,
-                    history=(), json_schema: dict | None = None) -> AsyncGenerator[VideoUpdate, None]:
+async def run_video(engines: Engines, source: str | VideoClip | None, question, sampling: VideoSampling,
+                    params: GenerationParams, history=(), json_schema: dict | None = None
+                    ) -> AsyncGenerator[VideoUpdate, None]:
     """Yield :class:`Shown` when the file is read, a :class:`Status` at each step, a thinking model's
     :class:`Reasoning` so far, the :class:`Partial` answer so far, last the :class:`Answered` answer. ``source`` is
     a file or an earlier turn's clip (not read again).
@@ -122,14 +123,12 @@ async def run_video(engines: Engines, source: str | VideoClip | None, question, 
         raise VideoError("missing")
     question = clean_text(question).strip() or DEFAULT_QUESTION
     params = params.clamped(engines.settings.video_max_tokens)
+    if json_schema is not None:
+        params = params.greedy()
     max_tokens = params.max_tokens
-    sampling_params = {"temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
-                       "presence_penalty": params.presence_penalty}
-    if json_schema is not None:  # the schema decides the shape; greedy picks the likeliest values, and no
-        sampling_params.update(temperature=0.0, presence_penalty=0.0)  # penalty pushes digits from those written
     partial = reasoning = ""
     source = source if isinstance(source, VideoClip) else str(source)
-    async with aclosing(engines.answer_video(source, question, sampling, max_tokens, sampling_params,
+    async with aclosing(engines.answer_video(source, question, sampling, params,
                                              history=history, json_schema=json_schema)) as evs:
         async for ev in evs:
             match ev:

@@ -19,6 +19,7 @@ import pytest
 from gradio_client import handle_file
 
 from demo.engines import VideoSampling
+from demo.engines.params import GenerationParams
 from demo.engines.video_events import Done, Stage
 from demo.errors import MESSAGES, ImageError, VideoError
 from demo.inputs import video_frames
@@ -150,7 +151,7 @@ def test_no_room_for_frames_is_refused_before_any_engine_work(engines, videos):
     with pytest.raises(VideoError) as info:
         async def ask():
             async for ev in engines.answer_video(str(videos["vertical.mp4"]), "Describe this video.",
-                                                 VideoSampling(), max_tokens=8000):
+                                                 VideoSampling(), GenerationParams(max_tokens=8000)):
                 events.append(ev)
         asyncio.run(ask())
     assert info.value.code == "no_room"
@@ -164,12 +165,13 @@ def test_a_reader_that_hangs_is_stopped_and_the_next_video_works(engines, videos
     fifo = tmp_path / "never-written.mp4"
     os.mkfifo(fifo)  # opening it blocks until someone writes: a decoder that never returns
     with pytest.raises(VideoError) as info:
-        collect(quick.answer_video(str(fifo), "Describe this video.", VideoSampling(max_frames=4), max_tokens=8))
+        collect(quick.answer_video(str(fifo), "Describe this video.", VideoSampling(max_frames=4),
+                                  GenerationParams(max_tokens=8)))
     assert info.value.code == "too_slow"
     assert str(info.value) == MESSAGES["too_slow"]
     # the next video works (with the usual time limit: 3 s to read one is a bet on a cold machine's speed)
     events = collect(engines.answer_video(str(videos["vertical.mp4"]), "Describe this video.",
-                                          VideoSampling(max_frames=4), max_tokens=8))
+                                          VideoSampling(max_frames=4), GenerationParams(max_tokens=8)))
     assert isinstance(events[-1], Done) and events[-1].answer.completion_tokens >= 1
 
 

@@ -20,7 +20,8 @@ import pytest
 from PIL import Image
 
 from demo.engines import VideoSampling
-from demo.engines.client import AnswerStats, GenerationParams, Progress
+from demo.engines.client import AnswerStats, Progress
+from demo.engines.params import GenerationParams
 from demo.engines.processes import group_alive
 from demo.engines.video_events import Done, Frames, Stage
 from demo.errors import EngineError
@@ -103,7 +104,7 @@ def test_two_images_and_a_follow_up_in_one_conversation(engines):
 def test_video_answer_through_the_worker(engines, tmp_path):
     clip = make_clip(tmp_path / "clip.mp4")
     events = collect(engines.answer_video(str(clip), "Describe this video. And guess what is the man going to do?",
-                                          VideoSampling(fps=2.0, max_frames=16), max_tokens=32))
+                                          VideoSampling(fps=2.0, max_frames=16), GenerationParams(max_tokens=32)))
     assert isinstance(events[0], Stage) and isinstance(events[-1], Done)
     stages = [e.name for e in events if isinstance(e, Stage)]
     assert stages == ["reading", "encoding", "generating"]
@@ -228,7 +229,7 @@ def test_worker_killed_mid_job_is_a_sentence_and_it_comes_back(engines, tmp_path
     async def kill_mid_job():
         # greedy, so that the long answer cannot end on its own before the kill
         events = engines.answer_video(str(clip), "Describe this video in detail.", VideoSampling(fps=4, max_frames=32),
-                                      max_tokens=4000, sampling_params={"temperature": 0.0, "presence_penalty": 0.0})
+                                      GenerationParams(max_tokens=4000).greedy())
         async for ev in events:
             if ev == Stage("generating"):
                 break  # the worker holds the job now
@@ -247,7 +248,7 @@ def test_worker_killed_mid_job_is_a_sentence_and_it_comes_back(engines, tmp_path
     engines.worker.wait_ready(timeout=ENGINE_WAIT_S)
     assert engines.worker.pid not in (None, old_pid)
     assert not group_alive(old_pid)
-    events = collect(engines.answer_video(str(clip), "Describe this video.", max_tokens=16))
+    events = collect(engines.answer_video(str(clip), "Describe this video.", params=GenerationParams(max_tokens=16)))
     assert isinstance(events[-1], Done) and events[-1].answer.completion_tokens >= 1
 
 

@@ -17,7 +17,8 @@ import sys
 import pytest
 
 from demo.engines import VideoSampling
-from demo.engines.client import AnswerStats, GenerationParams, request_kwargs
+from demo.engines.client import AnswerStats, request_kwargs
+from demo.engines.params import GenerationParams
 from demo.engines.video_via_server import video_messages
 from demo.inputs.images import image_part
 from demo.outputs.request_snippet import media_files, python_snippet
@@ -78,8 +79,7 @@ def test_a_video_script_sends_the_frames_and_their_timing(engines, tmp_path):
     assert clip.plan.times[0] >= 10  # told with two digits
     question = "What happens in this video?"
     params = GenerationParams(max_tokens=8)
-    sampling = {k: getattr(params, k) for k in ("temperature", "top_p", "top_k", "presence_penalty")}
-    events = collect(engines.answer_video(clip, question, None, params.max_tokens, sampling, via_server=True))
+    events = collect(engines.answer_video(clip, question, None, params, via_server=True))
     answer = events[-1].answer
     # the request the Video tab shows for this answer (demo/ui/video_tab.py answer_end)
     messages, media_io_kwargs = video_messages(clip, question)

@@ -14,7 +14,8 @@ import asyncio
 import pytest
 
 from demo.engines import VideoSampling
-from demo.engines.client import AnswerStats, GenerationParams, Progress, Thinking
+from demo.engines.client import AnswerStats, Progress, Thinking
+from demo.engines.params import GenerationParams
 from demo.engines.video_events import Delta, Done
 from tests.drive import collect
 from tests.engine.test_engines import make_clip
@@ -92,8 +93,8 @@ def test_thinking_ends_soon_in_most_sampled_answers(thinking_engines):
 def test_video_streams_its_thinking_apart(thinking_engines, tmp_path, path):
     clip = make_clip(tmp_path / "clip.mp4")
     events = collect(thinking_engines.answer_video(str(clip), "Describe this video.",
-                                                   VideoSampling(fps=2.0, max_frames=16), max_tokens=64,
-                                                   via_server=path == "server"))
+                                                   VideoSampling(fps=2.0, max_frames=16),
+                                                   GenerationParams(max_tokens=64), via_server=path == "server"))
     kinds = [type(e) for e in events]
     assert kinds[-1] is Done and Thinking in kinds
     if Delta in kinds:

@@ -13,15 +13,16 @@ import dataclasses
 
 import numpy as np
 
+from demo.engines.params import GenerationParams
 from demo.engines.video_events import Delta, Done, Progress, Queued, Stage
 from demo.errors import EngineError
 from tests.waits import ENGINE_WAIT_S, wait_until
 
-GREEDY = {"temperature": 0.0, "presence_penalty": 0.0}
+GREEDY = GenerationParams().greedy()
 LONG = 6000  # tokens: far more than the tiny engine makes while a test acts (about 100-900 a second here)
 # A long job may not end early either: greedy random weights usually loop without an end token, but not for every
 # clip (a fresh-clone run hung on a slot that freed itself), so the end token is ignored (vLLM's ignore_eos).
-ENDLESS = {**GREEDY, "ignore_eos": True}
+ENDLESS = dataclasses.replace(GREEDY, ignore_eos=True)
 
 
 def frames(n=4, h=64, w=64, seed=0) -> np.ndarray:
@@ -45,8 +46,8 @@ class Job:
         self.events: list = []
         self.error: Exception | None = None
         self.ended = False
-        sampling = ENDLESS if max_tokens >= LONG else GREEDY
-        self.agen = worker.answer(frames(seed=seed), 2.0, "Describe this video.", max_tokens, sampling)
+        params = dataclasses.replace(ENDLESS if max_tokens >= LONG else GREEDY, max_tokens=max_tokens)
+        self.agen = worker.answer(frames(seed=seed), 2.0, "Describe this video.", params)
         self.task = asyncio.ensure_future(self._consume())
 
     async def _consume(self):

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from demo.engines import VideoSampling
+from demo.engines.params import GenerationParams
 from demo.engines.video_events import Done, Frames
 from demo.engines.video_via_server import video_messages
 from demo.inputs import grounding
@@ -57,7 +58,8 @@ def server_prompt_labels(engines, clip) -> list[str]:
 @pytest.mark.parametrize("fps", [1.0, 4.0], ids=["1fps", "4fps"])
 def test_the_times_under_the_frames_are_those_in_the_engines_prompt(engines, start, fps):
     events = collect(engines.answer_video(str(CLIP), "Describe this video.",
-                                          VideoSampling(fps=fps, max_frames=16, start=start), max_tokens=1))
+                                          VideoSampling(fps=fps, max_frames=16, start=start),
+                                          GenerationParams(max_tokens=1)))
     (shown,) = [e for e in events if isinstance(e, Frames)]
     plan, answer = shown.plan, events[-1].answer
     assert plan.nframes >= 2 and min(plan.times) >= start  # the video's own time: the offset is in it
@@ -72,7 +74,7 @@ def test_a_follow_up_reuses_the_frames_and_does_not_read_the_file_again(engines,
     sampling = VideoSampling(fps=2, max_frames=8, start=1.0)
 
     def ask(source, question, history=()):
-        return collect(engines.answer_video(source, question, sampling, max_tokens=8, history=history,
+        return collect(engines.answer_video(source, question, sampling, GenerationParams(max_tokens=8), history=history,
                                             via_server=path == "server"))
 
     question = "Describe this video."
@@ -96,9 +98,11 @@ def test_a_conversation_that_outgrows_the_context_is_the_too_long_sentence_and_t
     _, clip = collect_clip(engines)
     history = [("Describe this video.", "word " * 9000)]  # about 9000 tokens: more than the whole context
     with pytest.raises(EngineError) as info:
-        collect(engines.answer_video(clip, "And then?", max_tokens=8, history=history, via_server=path == "server"))
+        collect(engines.answer_video(clip, "And then?", params=GenerationParams(max_tokens=8), history=history,
+                                     via_server=path == "server"))
     assert info.value.code == "too_long"
-    events = collect(engines.answer_video(clip, "And then?", max_tokens=8, via_server=path == "server"))
+    events = collect(engines.answer_video(clip, "And then?", params=GenerationParams(max_tokens=8),
+                                          via_server=path == "server"))
     assert isinstance(events[-1], Done)
 
 
@@ -108,8 +112,9 @@ def test_moments_held_to_the_schema_always_parse(engines, path):
     duration = clip.plan.source_frames / clip.plan.source_fps
     schema = moments_schema(duration)
     question = 'Find the moments in the video where "the man moves". Answer in JSON.'
-    sampling = {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "presence_penalty": 0.0}  # the least likely to end
-    events = collect(engines.answer_video(clip, question, None, 1024, sampling, json_schema=schema,
+    # the settings least likely to end the answer
+    params = GenerationParams(temperature=1.0, top_p=1.0, top_k=-1, max_tokens=1024, presence_penalty=0.0)
+    events = collect(engines.answer_video(clip, question, None, params, json_schema=schema,
                                           via_server=path == "server"))
     answer = events[-1].answer
     assert answer.finish_reason == "stop", answer  # closed by the grammar, not cut by max_tokens

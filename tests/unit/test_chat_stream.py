@@ -9,7 +9,8 @@ import socket
 import openai
 import pytest
 
-from demo.engines.client import AnswerStats, GenerationParams, make_client, map_error
+from demo.engines.client import AnswerStats, make_client, map_error
+from demo.engines.params import GenerationParams
 from demo.errors import EngineError
 
 # The HTTP library the installed SDK speaks (httpx up to openai 2.x, its fork httpx2 from 3.x), found from the SDK's

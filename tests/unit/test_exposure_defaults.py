@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from demo.engines.client import GenerationParams
+from demo.engines.params import GenerationParams
 from demo.engines.placement import Placement
 from demo.engines.server import ServerSupervisor
 from demo.settings import Settings

@@ -15,7 +15,8 @@ import re
 import pytest
 from PIL import Image
 
-from demo.engines.client import GenerationParams, request_kwargs
+from demo.engines.client import request_kwargs
+from demo.engines.params import GenerationParams
 from demo.engines.video_via_server import video_messages
 from demo.inputs.images import image_part
 from demo.inputs.video_clip import VideoClip

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from demo.engines.client import AnswerStats, GenerationParams, Thinking, coalesce, request_kwargs
+from demo.engines.client import AnswerStats, Thinking, coalesce, request_kwargs
+from demo.engines.params import GenerationParams
 from demo.inputs.conversation import THINKING_TITLE, assistant_turn, to_chatbot, to_openai, turn_of_message, user_turn
 from demo.ui.answering import edited, retried, undone
 from demo.ui.request_view import request_of_turn, sent_of
