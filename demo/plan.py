@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .engines.placement import (
@@ -21,6 +21,7 @@ from .engines.placement import (
     Gpu,
     ModelFootprint,
     Placement,
+    PlanInputs,
     detect_gpus,
     fit_to_free,
     plan_devices,
@@ -106,13 +107,7 @@ def footprint_for(settings: Settings) -> ModelFootprint:
 
 
 def report(settings: Settings, gpus: list[Gpu], footprint: ModelFootprint, ram_gib: float | None) -> str:
-    plan = plan_devices(
-        gpus, footprint, max_model_len=settings.max_model_len, attached=bool(settings.api_base),
-        video_via=settings.video_via, tensor_parallel_size=settings.tensor_parallel_size,
-        gpu_memory_utilization=settings.gpu_memory_utilization,
-        video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
-        cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager,
-        engine_start=settings.engine_start)
+    plan = plan_devices(gpus, footprint, PlanInputs.from_settings(settings))
     plan = fit_to_free(plan, gpus, footprint, settings.max_model_len)
     lines = ["GPUs: " + (", ".join(f"{g.index}: {g.name} {g.total_gib:.0f} GiB" for g in gpus) or "none"),
              f"Model: {settings.model} (weights {footprint.weights_gib:.2f} GiB, "
@@ -146,11 +141,9 @@ def memory_table(settings: Settings | None = None) -> str:
     for size in CARDS_GIB:
         gpus = [Gpu(0, "card", float(size))]
         try:
-            plan = plan_devices(
-                gpus, QWEN3_VL_4B, max_model_len=settings.max_model_len, attached=False, video_via=settings.video_via,
-                tensor_parallel_size=1, gpu_memory_utilization=settings.gpu_memory_utilization,
-                video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
-                cpu_kv_cache_gib=settings.cpu_kv_cache_gib)
+            # one card of each size, a co-launched server: the settings' other choices as given
+            inputs = replace(PlanInputs.from_settings(settings), attached=False, tensor_parallel_size=1)
+            plan = plan_devices(gpus, QWEN3_VL_4B, inputs)
         except ValueError:
             continue
         cells = []

@@ -33,7 +33,15 @@ from .handles import ServerHandle, WorkerHandle
 from .model import resolve_model
 from .pacing import Pacer, Pacers
 from .params import GenerationParams
-from .placement import QWEN3_VL_4B, DevicePlan, ModelFootprint, detect_gpus, fit_to_free, plan_devices
+from .placement import (
+    QWEN3_VL_4B,
+    DevicePlan,
+    ModelFootprint,
+    PlanInputs,
+    detect_gpus,
+    fit_to_free,
+    plan_devices,
+)
 from .reasoning import choose_parser
 from .server import AttachedServer, ServerSupervisor, accepts_stream_interval
 from .status import EngineStatus
@@ -63,14 +71,8 @@ def make_plan(settings: Settings, model_path: Path | None,
             footprint = ModelFootprint.from_model_dir(model_path)
         except (OSError, KeyError, ValueError):
             pass  # an unusual config: the 4B estimate is a safe stand-in
-    plan = plan_devices(
-        gpus, footprint, max_model_len=settings.max_model_len, attached=bool(settings.api_base),
-        video_via=settings.video_via, tensor_parallel_size=settings.tensor_parallel_size,
-        gpu_memory_utilization=settings.gpu_memory_utilization,
-        video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
-        cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager,
-        explicit_kv=accepted_flags is None or "--kv-cache-memory-bytes" in accepted_flags,
-        engine_start=settings.engine_start)
+    explicit_kv = accepted_flags is None or "--kv-cache-memory-bytes" in accepted_flags
+    plan = plan_devices(gpus, footprint, PlanInputs.from_settings(settings, explicit_kv=explicit_kv))
     return fit_to_free(plan, gpus, footprint, settings.max_model_len)
 
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, cast
 
+from ..settings import Settings
+
 GIB = 1024**3
 
 # Share of a card both engines may take together: the rest is for two CUDA contexts and the driver.
@@ -144,24 +146,42 @@ def _tp_for(n: int, footprint: ModelFootprint) -> int:
     return 1
 
 
-def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: int, attached: bool,
-                 video_via: str, tensor_parallel_size: int, gpu_memory_utilization: float,
-                 video_gpu_memory_utilization: float, cpu_kv_cache_gib: int,
-                 enforce_eager: bool | None = None, explicit_kv: bool = True,
-                 engine_start: str = "auto") -> DevicePlan:
-    """Place the server and the video worker. Pure: same inputs, same plan.
+@dataclass(frozen=True)
+class PlanInputs:
+    """What the device plan depends on besides the machine and the model: the settings' side of it, in one place.
 
     ``enforce_eager`` None: eager on the CPU build, the seed's compiled engines on GPUs. ``explicit_kv``: the
     installed vLLM takes a KV-cache size (``--kv-cache-memory-bytes``), so engines sharing a card can start
     together; without it they start one after the other. ``engine_start``: "auto", "together", "server-first".
     """
-    plan = _plan_devices(gpus, footprint, max_model_len=max_model_len, attached=attached, video_via=video_via,
-                         tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
-                         video_gpu_memory_utilization=video_gpu_memory_utilization,
-                         cpu_kv_cache_gib=cpu_kv_cache_gib, enforce_eager=enforce_eager, explicit_kv=explicit_kv)
-    if plan.server is None or plan.worker is None or engine_start == "together" and not plan.sequential_start:
+
+    max_model_len: int
+    attached: bool
+    video_via: str
+    tensor_parallel_size: int
+    gpu_memory_utilization: float
+    video_gpu_memory_utilization: float
+    cpu_kv_cache_gib: int
+    enforce_eager: bool | None = None
+    explicit_kv: bool = True
+    engine_start: str = "auto"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, explicit_kv: bool = True) -> PlanInputs:
+        return cls(max_model_len=settings.max_model_len, attached=bool(settings.api_base),
+                   video_via=settings.video_via, tensor_parallel_size=settings.tensor_parallel_size,
+                   gpu_memory_utilization=settings.gpu_memory_utilization,
+                   video_gpu_memory_utilization=settings.video_gpu_memory_utilization,
+                   cpu_kv_cache_gib=settings.cpu_kv_cache_gib, enforce_eager=settings.enforce_eager,
+                   explicit_kv=explicit_kv, engine_start=settings.engine_start)
+
+
+def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, inputs: PlanInputs) -> DevicePlan:
+    """Place the server and the video worker. Pure: same inputs, same plan."""
+    plan = _plan_devices(gpus, footprint, inputs)
+    if plan.server is None or plan.worker is None or inputs.engine_start == "together" and not plan.sequential_start:
         return plan
-    if engine_start == "server-first" or not gpus:  # on the CPU, "auto" is server-first: see the settings' help
+    if inputs.engine_start == "server-first" or not gpus:  # on the CPU, "auto" is server-first: see the settings
         note = ("" if plan.sequential_start else
                 "the worker starts once the server is ready" + (" (no GPU: two starts on a few cores slow each "
                                                                  "other, and chat answers sooner)" if not gpus else ""))
@@ -169,14 +189,13 @@ def plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: i
     return plan
 
 
-def _plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: int, attached: bool,
-                  video_via: str, tensor_parallel_size: int, gpu_memory_utilization: float,
-                  video_gpu_memory_utilization: float, cpu_kv_cache_gib: int,
-                  enforce_eager: bool | None, explicit_kv: bool) -> DevicePlan:
+def _plan_devices(gpus: list[Gpu], footprint: ModelFootprint, inputs: PlanInputs) -> DevicePlan:
+    i = inputs
+    video_via, enforce_eager, attached = i.video_via, i.enforce_eager, i.attached
     want_worker = video_via != "server"
     if not gpus:
         eager = True if enforce_eager is None else enforce_eager
-        cpu = Placement("cpu", cpu_kv_cache_gib=cpu_kv_cache_gib, enforce_eager=eager)
+        cpu = Placement("cpu", cpu_kv_cache_gib=i.cpu_kv_cache_gib, enforce_eager=eager)
         if attached and video_via == "auto":
             want_worker = False
         return DevicePlan(server=None if attached else cpu, worker=cpu if want_worker else None,
@@ -188,22 +207,22 @@ def _plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: 
         if video_via != "worker":
             return DevicePlan(None, None, False, ("attached: video goes to the same server as video_url",))
         tp = _tp_for(len(gpus), footprint)
-        worker = Placement("cuda", indices[:tp], tp, video_gpu_memory_utilization, enforce_eager=eager)
+        worker = Placement("cuda", indices[:tp], tp, i.video_gpu_memory_utilization, enforce_eager=eager)
         return DevicePlan(None, worker, False)
 
-    server_tp = min(tensor_parallel_size, len(gpus))
-    server = Placement("cuda", indices[:server_tp], server_tp, gpu_memory_utilization, enforce_eager=eager)
+    server_tp = min(i.tensor_parallel_size, len(gpus))
+    server = Placement("cuda", indices[:server_tp], server_tp, i.gpu_memory_utilization, enforce_eager=eager)
     rest = indices[server_tp:]
     if rest and want_worker:
         tp = _tp_for(len(rest), footprint)
-        worker = Placement("cuda", rest[:tp], tp, video_gpu_memory_utilization, enforce_eager=eager)
+        worker = Placement("cuda", rest[:tp], tp, i.video_gpu_memory_utilization, enforce_eager=eager)
         return DevicePlan(server, worker, False, ("worker on its own GPU(s): the seed's settings verbatim",))
     if not want_worker:
         return DevicePlan(server, None, False, ("video through the server, as asked (--video-via server)",))
 
     # One card (or every card taken by the server's tensor parallelism): share the server's GPU(s).
     smallest = min(g.total_gib for g in gpus[:server_tp])
-    need = per_card_need_gib(footprint, max_model_len, server_tp)
+    need = per_card_need_gib(footprint, i.max_model_len, server_tp)
     budget = SHARED_CARD_BUDGET * smallest
     if 2 * need > budget:
         note = (f"{smallest:.0f} GiB cannot hold two engines ({need:.1f} GiB each at least)")
@@ -213,7 +232,7 @@ def _plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: 
     worker_frac = math.ceil(need / smallest * 100) / 100
     server_frac = round(SHARED_CARD_BUDGET - worker_frac, 2)
     worker_kv = server_kv = None
-    if explicit_kv:  # what is left of each share once weights and overhead are in, per card
+    if i.explicit_kv:  # what is left of each share once weights and overhead are in, per card
         worker_kv = kv_bytes_left(worker_frac, smallest, footprint, server_tp)
         server_kv = kv_bytes_left(server_frac, smallest, footprint, server_tp)
         how = "each with its own KV-cache size, so they start together"
@@ -222,7 +241,7 @@ def _plan_devices(gpus: list[Gpu], footprint: ModelFootprint, *, max_model_len: 
     return DevicePlan(
         Placement("cuda", server.gpus, server_tp, server_frac, enforce_eager=eager, kv_cache_bytes=server_kv),
         Placement("cuda", server.gpus, server_tp, worker_frac, enforce_eager=eager, kv_cache_bytes=worker_kv),
-        sequential_start=not explicit_kv,
+        sequential_start=not i.explicit_kv,
         notes=(f"one {smallest:.0f} GiB card shared: worker {worker_frac}, server {server_frac} ({how})",),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -16,6 +17,7 @@ from demo.engines.placement import (
     Gpu,
     ModelFootprint,
     Placement,
+    PlanInputs,
     _tp_for,
     fit_to_free,
     parse_nvidia_smi,
@@ -28,15 +30,8 @@ DEFAULTS = Settings()
 
 
 def plan(gpus, footprint=QWEN3_VL_4B, **overrides) -> DevicePlan:
-    kwargs = dict(
-        max_model_len=DEFAULTS.max_model_len, attached=False, video_via=DEFAULTS.video_via,
-        tensor_parallel_size=DEFAULTS.tensor_parallel_size,
-        gpu_memory_utilization=DEFAULTS.gpu_memory_utilization,
-        video_gpu_memory_utilization=DEFAULTS.video_gpu_memory_utilization,
-        cpu_kv_cache_gib=DEFAULTS.cpu_kv_cache_gib,
-    )
-    kwargs.update(overrides)
-    return plan_devices(gpus, footprint, **kwargs)
+    """The plan for these cards with the default settings, some of the plan's inputs changed."""
+    return plan_devices(gpus, footprint, dataclasses.replace(PlanInputs.from_settings(DEFAULTS), **overrides))
 
 
 def cards(*sizes_gib: float) -> list[Gpu]:
