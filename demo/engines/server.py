@@ -160,20 +160,21 @@ class ServerSupervisor(Supervisor):
     def start_key(self) -> str:
         return f"{self.name} · {self.model_path} · {self.placement.describe()}"
 
-    def _env(self) -> dict[str, str]:
+    def launch_env(self) -> dict[str, str]:
+        """The environment :meth:`spawn` starts the server with: the placement's devices, the key, no redirects."""
         env = dict(os.environ)
         env.update(self.placement.env())
         env["VLLM_API_KEY"] = self.endpoint.api_key  # not on the command line, where `ps` would show it
         env["VLLM_MEDIA_URL_ALLOW_REDIRECTS"] = "0"  # with --allowed-media-domains: no redirect to elsewhere
         return env
 
-    def _spawn(self) -> None:
+    def spawn(self) -> None:
         with self._lock:
             with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
                 log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(self.command)}\n".encode())
                 log.flush()
                 self._proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                              stdin=subprocess.DEVNULL, env=self._env(), start_new_session=True)
+                                              stdin=subprocess.DEVNULL, env=self.launch_env(), start_new_session=True)
 
     def _wait_up(self, deadline: float) -> str | None:
         proc = cast("subprocess.Popen", self._proc)  # _launch set it
@@ -229,11 +230,12 @@ class AttachedServer:
         except (urllib.error.URLError, OSError, ValueError, AttributeError):
             return None
 
-    def _adopt(self, models: list[dict]) -> None:
-        """Use the model the server serves and its context length (``vllm serve`` reports ``max_model_len``).
+    def adopt(self, models: list[dict]) -> None:
+        """Follow a ``/v1/models`` listing: the model to ask for and its context length (the watch calls it).
 
         A deployment serving ``Qwen/Qwen3-VL-4B-Instruct`` under its hub id, not the seed's served name, still
-        works: the configured name is used when served, else the server's first model.
+        works: the configured name is used when served, else the server's first model. The context length is the
+        one the server reports (``vllm serve`` lists ``max_model_len``), else the setting stays.
         """
         ids = [m.get("id") for m in models if m.get("id")]
         chosen = next((m for m in models if m.get("id") == self.endpoint.model), models[0] if ids else None)
@@ -250,7 +252,7 @@ class AttachedServer:
             models = self._models()
             state = self.status.get().state
             if models is not None and state != "ready":
-                self._adopt(models)
+                self.adopt(models)
                 if models:
                     self.status.set("ready")
                 else:

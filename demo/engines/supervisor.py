@@ -26,7 +26,7 @@ class EngineStartError(RuntimeError):
 
 
 class Supervisor:
-    """Subclasses implement ``_spawn``, ``_wait_up``, ``_running``, ``_exit_code`` and ``_kill``."""
+    """Subclasses implement :meth:`spawn`, ``_wait_up``, ``_running``, ``_exit_code`` and ``_kill``."""
 
     name = "engine"
     health_interval = 5.0  # seconds between health checks of a ready engine
@@ -68,10 +68,19 @@ class Supervisor:
             raise EngineStartError("\n".join(filter(None, [st.detail or f"the {self.name} is {st.state}", st.hint])))
         return st
 
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for and no :meth:`start` came since: a waiting caller gives up on it."""
+        return self._stopping.is_set()
+
+    def request_stop(self) -> None:
+        """End the monitor's waits and its spawning, killing nothing: the first step of :meth:`stop`."""
+        self._stopping.set()
+
     def stop(self) -> None:
         """Stop the engine's whole process group and the monitor; safe to call twice. Final: once it returns no
         process of this engine exists, and none is started until :meth:`start` is called again."""
-        self._stopping.set()
+        self.request_stop()
         with self._life:
             self._kill()
         if self._thread and self._thread is not threading.current_thread():
@@ -82,7 +91,8 @@ class Supervisor:
         return "\n".join(tail(self.log_path, n))
 
     # --- for subclasses ---------------------------------------------------------------------------------
-    def _spawn(self) -> None:
+    def spawn(self) -> None:
+        """Start the engine's process: the monitor calls it, under the lock that :meth:`stop` kills under."""
         raise NotImplementedError
 
     def _wait_up(self, deadline: float) -> str | None:
@@ -105,8 +115,8 @@ class Supervisor:
         """Whether a running engine answers its health check (engines without one always do)."""
         return True
 
-    def _watch_ready(self, restarts: int) -> str | None:
-        """While the engine is up: None when stopping, else why it went down (exited, or hung too long)."""
+    def watch_ready(self, restarts: int) -> str | None:
+        """The monitor's watch of a ready engine: None once stopping, else why it went down (exited, or hung)."""
         misses, silent_since, next_check = 0, None, time.monotonic() + self.health_interval
         while self._running() and not self._stopping.wait(min(0.5, self.health_interval)):
             if time.monotonic() < next_check:
@@ -181,7 +191,7 @@ class Supervisor:
                     break
                 self._phases = PhaseReader(self.log_path)
                 spawned = time.monotonic()
-                self._spawn()
+                self.spawn()
             problem = self._wait_up(time.monotonic() + self.startup_timeout)
             if self._stopping.is_set():
                 break
@@ -191,7 +201,7 @@ class Supervisor:
                 self.start_times.put(self.start_key, took)
                 self.status.set_last_start(took)
                 self.status.set("ready", "", restarts)
-                problem = self._watch_ready(restarts)
+                problem = self.watch_ready(restarts)
                 if problem is None or self._stopping.is_set():
                     break
                 self._report("restarting", problem, restarts)  # at once: no new request may count on it

@@ -137,7 +137,7 @@ class VideoWorker(Supervisor):
         return f"{self.name} · {self.model_path} · {self.placement.describe()}"
 
     # --- Supervisor hooks ---------------------------------------------------------------------------------
-    def _spawn(self) -> None:
+    def spawn(self) -> None:
         self._ready.clear()
         jobs, events = self._ctx.Queue(), self._ctx.Queue()
         proc = self._ctx.Process(
@@ -156,7 +156,7 @@ class VideoWorker(Supervisor):
         while time.monotonic() < deadline and not self._stopping.is_set():
             if self._ready.wait(1.0):
                 return None
-            if not cast("mp.context.SpawnProcess", self._proc).is_alive():  # _spawn set it
+            if not cast("mp.context.SpawnProcess", self._proc).is_alive():  # spawn set it
                 return self._exited_while_starting()
             self._progress()
         return "stopped" if self._stopping.is_set() else self._too_slow()
@@ -173,7 +173,7 @@ class VideoWorker(Supervisor):
         if proc is None:
             return
         if proc.is_alive():
-            try:  # (a started process has a pid: _spawn started it)
+            try:  # (a started process has a pid: spawn started it)
                 own_group = os.getpgid(cast(int, proc.pid)) == proc.pid
             except ProcessLookupError:
                 own_group = False
@@ -245,8 +245,8 @@ class VideoWorker(Supervisor):
                     ahead += 1
         return 0
 
-    def _cancel(self, job_id: int) -> None:
-        """Tell the worker to drop or abort a job; a worker that does not confirm in time is taken as stuck."""
+    def cancel(self, job_id: int) -> None:
+        """Tell the worker to drop or abort a job (a closed answer does); one that does not confirm in time is stuck."""
         with self._lock:
             jobs, proc = self._jobs, self._proc
             self._unconfirmed.add(job_id)
@@ -257,6 +257,11 @@ class VideoWorker(Supervisor):
         timer = threading.Timer(self.stuck_after, self._restart_if_stuck, args=(job_id, proc))
         timer.daemon = True
         timer.start()
+
+    def awaiting_confirmation(self, job_id: int) -> bool:
+        """Whether the worker has yet to confirm a :meth:`cancel` of the job (one left unconfirmed counts as stuck)."""
+        with self._lock:
+            return job_id in self._unconfirmed
 
     def _restart_if_stuck(self, job_id: int, proc) -> None:
         with self._lock:
@@ -290,7 +295,7 @@ class VideoWorker(Supervisor):
         with self._lock:  # sent in the order of _pending, so that places in line are the worker's own
             self._pending[job.job_id] = ticket
             jobs, proc = self._jobs, self._proc
-            cast("mp.Queue", jobs).put(Submit(job))  # ready: _spawn set it
+            cast("mp.Queue", jobs).put(Submit(job))  # ready: spawn set it
         ended, deadline, last_place = False, None, None
         try:
             while True:
@@ -335,5 +340,5 @@ class VideoWorker(Supervisor):
             with self._lock:
                 self._pending.pop(job.job_id, None)
             if not ended:  # stopped, timed out, or its visitor left: the worker drops or aborts it
-                self._cancel(job.job_id)
+                self.cancel(job.job_id)
             self._nudge_waiting()

@@ -88,7 +88,8 @@ def _found(entry: dict) -> Found | None:
     return Found(label, box, cast("tuple[int, int] | None", point))  # _coords(..., 2): two numbers
 
 
-def _load(span: str):
+def load_span(span: str):
+    """One ``{...}`` span read as JSON, else as a Python literal; None for neither. :func:`parse` reads through it."""
     try:
         return json.loads(span, strict=False)  # xgrammar lets control characters (a tab) into strings
     except (ValueError, RecursionError):
@@ -133,7 +134,7 @@ def parse(text: str) -> list[Found]:
                 budget -= len(span)
                 if budget < 0:
                     break
-                entry = _load(span)
+                entry = load_span(span)
                 item = _found(entry) if isinstance(entry, dict) else None
                 if item is not None:
                     found.append(item)

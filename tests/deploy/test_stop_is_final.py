@@ -104,16 +104,16 @@ def test_a_stop_during_the_workers_spawn_kills_what_the_spawn_started(tmp_path):
     before = our_processes()
     eng = make_engines(tmp_path, "--engine-start", "together")
     worker = eng.worker
-    real_spawn = worker._spawn
+    real_spawn = worker.spawn
     stopper = threading.Thread(target=eng.stop, name="test-stopper")
 
     def spawn_as_the_stop_comes():
         stopper.start()
-        wait_until(lambda: worker._stopping.is_set(), "the stop to begin")
+        wait_until(lambda: worker.stopping, "the stop to begin")
         stopper.join(2.0)  # it may finish (nothing to kill yet) or wait for this spawn to end; either way, go on
         real_spawn()
 
-    worker._spawn = spawn_as_the_stop_comes
+    worker.spawn = spawn_as_the_stop_comes
     eng.start()
     wait_until(lambda: stopper.ident is not None, "the worker's spawn")
     stopper.join(ENGINE_WAIT_S)

@@ -202,6 +202,6 @@ def test_a_cancel_of_a_job_the_worker_no_longer_holds_is_confirmed(engines):
 
     asyncio.run(scenario())
     gone = 10**9  # an id the worker never had: as for a job that has ended, it holds nothing under it
-    worker._cancel(gone)
-    wait_until(lambda: gone not in worker._unconfirmed, "the worker to confirm the cancel", ENGINE_WAIT_S)
+    worker.cancel(gone)
+    wait_until(lambda: not worker.awaiting_confirmation(gone), "the worker to confirm the cancel", ENGINE_WAIT_S)
     assert worker.pid == pid

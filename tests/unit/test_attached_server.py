@@ -18,19 +18,19 @@ def test_base_url_gets_v1_and_the_key_defaults_to_empty():
 
 def test_the_configured_name_is_kept_when_served():
     srv = attached()
-    srv._adopt([{"id": "other"}, {"id": "Qwen3-VL-4B-Instruct", "max_model_len": 32768}])
+    srv.adopt([{"id": "other"}, {"id": "Qwen3-VL-4B-Instruct", "max_model_len": 32768}])
     assert srv.endpoint.model == "Qwen3-VL-4B-Instruct" and srv.max_model_len == 32768
 
 
 def test_a_server_serving_under_another_name_is_followed():
     srv = attached()
-    srv._adopt([{"id": "Qwen/Qwen3-VL-4B-Instruct", "max_model_len": 16384}])
+    srv.adopt([{"id": "Qwen/Qwen3-VL-4B-Instruct", "max_model_len": 16384}])
     assert srv.endpoint.model == "Qwen/Qwen3-VL-4B-Instruct" and srv.max_model_len == 16384
 
 
 def test_a_server_that_does_not_say_its_context_leaves_the_setting():
     srv = attached()
-    srv._adopt([{"id": "m"}])
+    srv.adopt([{"id": "m"}])
     assert srv.endpoint.model == "m" and srv.max_model_len is None
-    srv._adopt([])
+    srv.adopt([])
     assert srv.endpoint.model == "m"

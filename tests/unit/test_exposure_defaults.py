@@ -39,7 +39,7 @@ def test_server_binds_loopback_fetches_no_url_and_follows_no_redirect(tmp_path):
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--allowed-media-domains") + 1] == "none.invalid"
     assert "--allowed-local-media-path" not in cmd and "--api-key" not in cmd
-    env = sup._env()
+    env = sup.launch_env()
     assert env["VLLM_MEDIA_URL_ALLOW_REDIRECTS"] == "0"
     assert env["VLLM_API_KEY"] == sup.endpoint.api_key and len(sup.endpoint.api_key) >= 24
 

@@ -356,8 +356,8 @@ def test_nested_braces_are_read_in_linear_work(monkeypatch):
     import demo.inputs.grounding as grounding
 
     read = []
-    real = grounding._load
-    monkeypatch.setattr(grounding, "_load", lambda span: read.append(len(span)) or real(span))
+    real = grounding.load_span
+    monkeypatch.setattr(grounding, "load_span", lambda span: read.append(len(span)) or real(span))
     unit = "{" * 200 + '"bbox_2d"' + "}" * 200
     text = (unit * (grounding.MAX_TEXT // len(unit) + 1))[:grounding.MAX_TEXT]
     assert parse(text) == []

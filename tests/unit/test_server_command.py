@@ -208,12 +208,12 @@ def test_the_key_is_kept_per_cache_folder_readable_by_its_owner_only(tmp_path):
 def test_supervisor_key_and_devices_go_through_the_environment(tmp_path):
     placement = Placement("cuda", (1,), 1, 0.5)
     sup = ServerSupervisor(settings("--port", "0"), "/x", placement, tmp_path)
-    env = sup._env()
+    env = sup.launch_env()
     assert env["VLLM_API_KEY"] == sup.endpoint.api_key
     assert env["CUDA_VISIBLE_DEVICES"] == "1"
     cpu = ServerSupervisor(settings("--port", "0"), "/x", Placement("cpu", cpu_kv_cache_gib=3), tmp_path)
-    assert cpu._env()["VLLM_CPU_KVCACHE_SPACE"] == "3"
-    assert cpu._env()["CUDA_VISIBLE_DEVICES"] == ""
+    assert cpu.launch_env()["VLLM_CPU_KVCACHE_SPACE"] == "3"
+    assert cpu.launch_env()["CUDA_VISIBLE_DEVICES"] == ""
 
 
 def test_supervisor_moves_off_a_taken_port(tmp_path, bound_port):

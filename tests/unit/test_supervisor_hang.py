@@ -29,7 +29,7 @@ class Silent(Supervisor):
 def test_a_silent_engine_is_unresponsive_then_reported_as_hung(tmp_path):
     sup = Silent([False] * 1000, hang_limit=0.2, tmp_path=tmp_path)
     sup.status.set("ready")
-    problem = sup._watch_ready(0)
+    problem = sup.watch_ready(0)
     assert "did not answer" in problem and "restarted" in problem
     assert sup.status.get().state == "unresponsive"
 
@@ -37,17 +37,17 @@ def test_a_silent_engine_is_unresponsive_then_reported_as_hung(tmp_path):
 def test_one_or_two_slow_answers_are_not_a_hang(tmp_path):
     sup = Silent([False, False, True, False, False, True], hang_limit=60, tmp_path=tmp_path)
     sup.status.set("ready")
-    stopper = threading.Timer(0.5, sup._stopping.set)
+    stopper = threading.Timer(0.5, sup.request_stop)
     stopper.start()
-    assert sup._watch_ready(0) is None  # stopped, not hung
+    assert sup.watch_ready(0) is None  # stopped, not hung
     assert "unresponsive" not in sup.states
 
 
 def test_an_engine_that_answers_again_is_ready_again(tmp_path):
     sup = Silent([False, False, False, False, True], hang_limit=60, tmp_path=tmp_path)
     sup.status.set("ready")
-    stopper = threading.Timer(0.5, sup._stopping.set)
+    stopper = threading.Timer(0.5, sup.request_stop)
     stopper.start()
-    assert sup._watch_ready(0) is None
+    assert sup.watch_ready(0) is None
     assert "unresponsive" in sup.states
     assert sup.status.get().state == "ready"
