@@ -26,13 +26,15 @@ OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output"))
 CACHE = ROOT / ".cache" / "tests"
 
 
-# The order tests run in. Every test that uses the session's engines runs first (app, engine, then deploy's
-# attach tests, which attach an app to the session's server instead of starting one of their own); among them
-# the engine tests that kill or freeze an engine come after those that need it steady, and the last one stops
-# both engines (and checks that nothing is left), so that the deploy tests that start engines of their own
-# have the two cores to themselves. Unit tests need no engine and run last.
-LAYERS = ("app", "engine", "deploy", "unit")
-LAST_ENGINE_TEST = "test_stop_leaves_no_process_behind"
+# The order tests run in: unit tests first (they need no engine and say in minutes what is broken), then every test
+# that uses the session's engines (engine, app, then deploy's attach tests, which attach an app to the session's
+# server), those that kill or freeze an engine after those that need it steady; then the thinking engines' tests;
+# last the tests that start engines of their own. Each set of session engines is stopped after the last test that
+# uses it (pytest_runtest_teardown below), so that later tests have the two cores to themselves: vLLM's idle CPU
+# workers spin. No test depends on this order: each file passes alone.
+LAYERS = ("unit", "engine", "app", "deploy")
+SESSION_ENGINES = ("engines", "thinking_engines")  # fixtures, in the order their users run
+_RUNNING: dict[str, object] = {}  # the session engines started so far, by fixture name, until stopped
 
 
 def layer_of(item) -> str:
@@ -43,11 +45,32 @@ def layer_of(item) -> str:
 def pytest_collection_modifyitems(config, items):
     def key(item):
         layer = layer_of(item)
-        shares_engines = "engines" in item.fixturenames
-        return (not shares_engines, item.name == LAST_ENGINE_TEST, item.get_closest_marker("disruptive") is not None,
+        users = [i for i, name in enumerate(SESSION_ENGINES) if name in item.fixturenames]
+        disruptive = item.get_closest_marker("disruptive") is not None
+        return (layer != "unit", users[0] if users else len(SESSION_ENGINES), disruptive,
                 LAYERS.index(layer) if layer in LAYERS else len(LAYERS))
 
     items.sort(key=key)  # stable: within a group, files and tests keep pytest's own order
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the last test that uses a set of session engines: stop it, and check that both engines' whole process
+    groups are gone and their statuses say so. A failed check is this test's teardown error."""
+    for name in SESSION_ENGINES:
+        if name in _RUNNING and name in item.fixturenames and (nextitem is None or name not in nextitem.fixturenames):
+            stop_and_check(_RUNNING.pop(name))
+
+
+def stop_and_check(eng) -> None:
+    from demo.engines.processes import group_alive
+
+    groups = [pid for pid in (eng.server.pid if eng.server else None, eng.worker.pid if eng.worker else None) if pid]
+    assert groups, "no engine process was running"
+    eng.stop()
+    left = [pgid for pgid in groups if group_alive(pgid)]
+    assert not left, f"process groups left after Engines.stop(): {left}"
+    assert {s.state for s in eng.statuses()} == {"stopped"}, [s.describe() for s in eng.statuses()]
 
 
 def pytest_configure(config):
@@ -158,7 +181,9 @@ def started_engines(settings, logs: Path, what: str):
 def engines(output_dir):
     """Both real engines on the tiny checkpoint, started once; stopped (whole process groups) at the end."""
     with started_engines(engine_settings(), output_dir / "engine-logs", "the engines") as eng:
+        _RUNNING["engines"] = eng
         yield eng
+        _RUNNING.pop("engines", None)
 
 
 @pytest.fixture(scope="session")
@@ -167,7 +192,9 @@ def thinking_engines(output_dir):
     for the engine and page tests of thinking; stopped (whole process groups) at the end."""
     settings = engine_settings("--model", "tiny-thinking")
     with started_engines(settings, output_dir / "engine-logs-thinking", "the thinking engines") as eng:
+        _RUNNING["thinking_engines"] = eng
         yield eng
+        _RUNNING.pop("thinking_engines", None)
 
 
 @contextmanager
