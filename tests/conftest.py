@@ -53,24 +53,28 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=key)  # stable: within a group, files and tests keep pytest's own order
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """After the last test that uses a set of session engines: stop it, and check that both engines' whole process
     groups are gone and their statuses say so. A failed check is this test's teardown error."""
-    for name in SESSION_ENGINES:
-        if name in _RUNNING and name in item.fixturenames and (nextitem is None or name not in nextitem.fixturenames):
-            stop_and_check(_RUNNING.pop(name))
-
-
-def stop_and_check(eng) -> None:
+    last = [name for name in SESSION_ENGINES if name in _RUNNING and name in item.fixturenames
+            and (nextitem is None or name not in nextitem.fixturenames)]
+    ending = [(eng, engine_groups(eng)) for eng in (_RUNNING.pop(name) for name in last)]
+    result = yield  # the test's own fixtures first (and, after the very last test, the session's)
     from demo.engines.processes import group_alive
 
-    groups = [pid for pid in (eng.server.pid if eng.server else None, eng.worker.pid if eng.worker else None) if pid]
-    assert groups, "no engine process was running"
-    eng.stop()
-    left = [pgid for pgid in groups if group_alive(pgid)]
-    assert not left, f"process groups left after Engines.stop(): {left}"
-    assert {s.state for s in eng.statuses()} == {"stopped"}, [s.describe() for s in eng.statuses()]
+    for eng, groups in ending:
+        assert groups, "no engine process was running"
+        eng.stop()
+        left = [pgid for pgid in groups if group_alive(pgid)]
+        assert not left, f"process groups left after Engines.stop(): {left}"
+        assert {s.state for s in eng.statuses()} == {"stopped"}, [s.describe() for s in eng.statuses()]
+    return result
+
+
+def engine_groups(eng) -> list[int]:
+    """The process groups of a set of engines' server and worker (each its group's leader)."""
+    return [pid for pid in (eng.server.pid if eng.server else None, eng.worker.pid if eng.worker else None) if pid]
 
 
 def pytest_configure(config):
