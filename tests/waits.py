@@ -2,7 +2,9 @@
 
 Every wait ends on the event it waits for (an answer's end, a state); its limit is one setting,
 ``TEST_ENGINE_WAIT_S`` (default 900 s), sized for a cold 2-core machine where both engines start, restart and
-answer while other tests run. A limit is a failure, never a pass: no test asserts a duration.
+answer while other tests run. A browser test's wait for the page's own reaction has a bound of its own,
+``TEST_PAGE_WAIT_S`` (default 120 s), so that a UI check that fails says so in minutes. A limit is a failure, never
+a pass: no test asserts a duration.
 
 Stop and cancel tests use vLLM's finished-request counter by reason (``vllm:request_success_total``): a
 request that runs to its end is counted under ``length`` (or ``stop``); one that the client aborts is not
@@ -21,6 +23,15 @@ import urllib.request
 import pytest
 
 ENGINE_WAIT_S = float(os.environ.get("TEST_ENGINE_WAIT_S", "900"))
+# The bound for the page's own reaction in the browser tests (a click, a tab switch, a typed value, a file's preview,
+# a queue=False reply, a queued step that reaches no engine), on a loaded 2-core machine: Playwright's default there
+# (tests/app/conftest.py). A wait for anything the engines make or end names ENGINE_WAIT_S instead (issue 27).
+PAGE_WAIT_S = float(os.environ.get("TEST_PAGE_WAIT_S", "120"))
+
+
+def ms(seconds: float) -> float:
+    """Seconds as Playwright's timeouts take them (milliseconds)."""
+    return seconds * 1000
 
 
 def wait_until(predicate, what: str, timeout: float = ENGINE_WAIT_S, poll: float = 0.1) -> None:

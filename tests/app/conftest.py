@@ -8,11 +8,14 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.waits import ENGINE_WAIT_S
+from tests.waits import ENGINE_WAIT_S, PAGE_WAIT_S, ms
 
-# Every retrying assertion waits for its event as long as any engine wait may take (Playwright's default of
-# 5 s failed on a cold machine, issue 10): a limit reached is a failure, never a pass.
-expect.set_options(timeout=ENGINE_WAIT_S * 1000)
+# Every retrying assertion and action waits for its event as long as the page's own reaction may take on a loaded
+# 2-core machine (Playwright's default of 5 s failed on a cold machine, issue 10); a wait for what the engines make
+# or end (an answer, its stats, a Stop taking effect, a video read, a conversation loaded) says
+# timeout=ms(ENGINE_WAIT_S) itself, so a UI check that fails says so in minutes, not in 15 (issue 27). A limit
+# reached is a failure, never a pass.
+expect.set_options(timeout=ms(PAGE_WAIT_S))
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -30,15 +33,24 @@ def browser():
             b.close()
 
 
+def app_page(context, url: str):
+    """A new page of ``context`` at ``url``, once the app's server engine is ready. Its actions and navigations wait
+    as long as the page's own reaction may take (PAGE_WAIT_S); loading it (a fresh app on a loaded machine is slow
+    to serve it) and the engine's start wait as long as an engine may take."""
+    pg = context.new_page()
+    pg.set_default_timeout(ms(PAGE_WAIT_S))
+    pg.set_default_navigation_timeout(ms(PAGE_WAIT_S))
+    pg.goto(url, timeout=ms(ENGINE_WAIT_S))
+    expect(pg.locator("[data-engine='server']")).to_have_attribute("data-state", "ready", timeout=ms(ENGINE_WAIT_S))
+    return pg
+
+
 @contextmanager
 def open_page(browser, url: str, output_dir, name: str, height: int = 720):
     """A page of the app in a fresh browser profile (nothing kept from another test), once its server is ready;
     a screenshot of it is saved at the end."""
     context = browser.new_context(viewport={"width": 1280, "height": height})
-    pg = context.new_page()
-    pg.set_default_timeout(ENGINE_WAIT_S * 1000)
-    pg.goto(url)
-    expect(pg.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
+    pg = app_page(context, url)
     try:
         yield pg
     finally:

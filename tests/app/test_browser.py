@@ -12,7 +12,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.app.steps import new_image_conversation
-from tests.waits import prove_abort
+from tests.waits import ENGINE_WAIT_S, ms, prove_abort
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -67,9 +67,9 @@ def test_chat_message_streams_in(page):
     page.locator("#chat-input textarea").fill("Reverse every character of 'I love Qwen3-VL-4B-Instruct'")
     page.locator("#chat-send").click()
     expect(page.locator("#chat-box [data-testid='user']")).to_contain_text("I love Qwen3-VL")
-    expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
     bot = page.locator("#chat-box [data-testid='bot']")
-    expect(bot).to_have_count(1)
+    expect(bot).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
     assert bot.inner_text().strip()
     lengths = page.evaluate("window.__lengths")
     # It grew while streaming (Markdown rendering of partial text may shorten it by a character now and then).
@@ -84,7 +84,8 @@ def test_stop_stops_the_answer_on_the_server(page, engines):
         page.locator("#chat-clear").click()  # a fresh conversation each time (an earlier answer fills the context)
         expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(0)  # nothing left to mistake for it
         expect(page.locator("#chat-stats")).not_to_contain_text("tokens so far")
-        page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
+        # (locked until the step after the last attempt's stopped answer: the Stop's effect)
+        page.locator("#chat-input textarea").fill("Write a very long story about the sea.", timeout=ms(ENGINE_WAIT_S))
         page.locator("#chat-send").click()
         witness.wait_decoding(arrived=lambda: answer_arrived(page, "chat"))  # the answer is being made
         page.locator("#chat-stop").click()
@@ -95,10 +96,10 @@ def test_stop_stops_the_answer_on_the_server(page, engines):
     # weights may be empty, so the text itself is not the witness). Gradio 6 may paint "Error" over the
     # cancelled event's outputs (gradio-app/gradio#10648, #10342): not asserted either way here.
     set_generation(page, max_tokens=16)
-    page.locator("#chat-input textarea").fill("hello")
+    page.locator("#chat-input textarea").fill("hello", timeout=ms(ENGINE_WAIT_S))  # unlocked after the Stop
     page.locator("#chat-send").click()
     expect(page.locator("#chat-box [data-testid='user']")).to_have_count(2)
-    expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
 
 
 def test_image_from_assets_is_uploaded_and_answered(page):
@@ -107,26 +108,26 @@ def test_image_from_assets_is_uploaded_and_answered(page):
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()
     expect(page.locator("#image-chat [data-testid='user'] img").first).to_be_visible()
-    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
     assert page.locator("#image-chat [data-testid='bot']").inner_text().strip()
     # a follow-up about the same image, in the same conversation
     page.locator("#image-question textarea").fill("What colour is the cup?")
     page.locator("#image-ask").click()
-    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(2)
+    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(2, timeout=ms(ENGINE_WAIT_S))
 
 
 def test_video_uploaded_frames_shown_and_answered(page):
     page.get_by_role("tab", name="Video").click()
     page.locator("#video-input input[type=file]").set_input_files(str(ASSETS / "example.mp4"))
     page.locator("#video-ask").click()
-    expect(page.locator("#video-tokens")).to_contain_text("visual tokens")
-    expect(page.locator("#video-status")).to_contain_text("Done.")
+    expect(page.locator("#video-tokens")).to_contain_text("visual tokens", timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#video-status")).to_contain_text("Done.", timeout=ms(ENGINE_WAIT_S))
     frames = page.locator("#video-frames img")
     assert frames.count() >= 2
     caption = page.locator("#video-tokens").inner_text()
     assert f"{frames.count()} frames" in caption
-    expect(page.locator("#video-conversation .video-turn.bot")).to_have_count(1)
-    expect(page.locator("#video-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#video-conversation .video-turn.bot")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#video-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
 
 
 def test_a_non_image_file_gives_a_sentence_and_the_page_keeps_working(page, tmp_path):
@@ -143,4 +144,4 @@ def test_a_non_image_file_gives_a_sentence_and_the_page_keeps_working(page, tmp_
     page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "chelsea.jpg"))
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()
-    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))

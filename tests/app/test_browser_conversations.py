@@ -18,8 +18,9 @@ from playwright.sync_api import expect
 
 from demo.errors import MESSAGES
 from demo.inputs.conversation import clean_text
+from tests.app.conftest import app_page
 from tests.app.test_browser import set_generation
-from tests.waits import ENGINE_WAIT_S, app_client, wait_until
+from tests.waits import ENGINE_WAIT_S, app_client, ms, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 STATS = re.compile(r"(\d+) prompt \+ (\d+) completion tokens.*finish: (\w+)")
@@ -49,7 +50,7 @@ def bots(page, box: str):
 def stats_of(page, tab: str) -> tuple[int, int, str]:
     """(prompt tokens, completion tokens, finish reason) of the tab's last answer, once it has ended."""
     line = page.locator(f"#{tab}-stats .answer-stats")
-    expect(line).to_be_visible()
+    expect(line).to_be_visible(timeout=ms(ENGINE_WAIT_S))
     prompt, completion, finish = STATS.search(line.inner_text()).groups()
     return int(prompt), int(completion), finish
 
@@ -60,7 +61,7 @@ def ask_chat(page, text: str, questions: int) -> tuple[int, int, str]:
     page.locator("#chat-input textarea").fill(text)
     page.locator("#chat-send").click()
     expect(users(page, "#chat-box")).to_have_count(questions)
-    expect(page.locator("#chat-input textarea")).to_be_enabled()  # unlocked after the answer
+    expect(page.locator("#chat-input textarea")).to_be_enabled(timeout=ms(ENGINE_WAIT_S))  # unlocked after the answer
     return stats_of(page, "chat")
 
 
@@ -68,7 +69,7 @@ def ask_image(page, text: str, questions: int) -> tuple[int, int, str]:
     page.locator("#image-question textarea").fill(text)
     page.locator("#image-ask").click()
     expect(users(page, "#image-chat")).to_have_count(questions)
-    expect(page.locator("#image-question textarea")).to_be_enabled()
+    expect(page.locator("#image-question textarea")).to_be_enabled(timeout=ms(ENGINE_WAIT_S))
     return stats_of(page, "image")
 
 
@@ -105,18 +106,20 @@ def test_a_reload_keeps_each_tab_conversation_and_new_conversation_clears_it(pag
     ask_image(page, "what is in the cup?", 1)
     wait_until(lambda: stored_size(page, "image") > 10_000, "the browser to keep the conversation, its image inside")
 
-    page.reload()
-    # Both conversations come back from the browser's storage, turns and texts as they were, the image too.
-    expect(users(page, "#chat-box")).to_have_count(1)
-    expect(users(page, "#chat-box").first).to_contain_text("remember the lighthouse")
-    expect(bots(page, "#chat-box")).to_have_count(1)
+    page.reload(timeout=ms(ENGINE_WAIT_S))
+    # Both conversations come back from the browser's storage, turns and texts as they were, the image too (each
+    # tab's page-load step reads and checks what was kept: on the engine bound).
+    expect(users(page, "#chat-box")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
+    expect(users(page, "#chat-box").first).to_contain_text("remember the lighthouse", timeout=ms(ENGINE_WAIT_S))
+    expect(bots(page, "#chat-box")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
     assert shown(bots(page, "#chat-box").first.text_content()) == shown(chat_answer)
     page.get_by_text("System prompt", exact=True).click()
-    expect(page.locator("#chat-system textarea")).to_have_value("You keep watch.")  # kept with its conversation
+    expect(page.locator("#chat-system textarea")).to_have_value("You keep watch.",  # kept with its conversation
+                                                                timeout=ms(ENGINE_WAIT_S))
     page.get_by_role("tab", name="Image").click()
-    expect(users(page, "#image-chat")).to_have_count(1)
-    expect(users(page, "#image-chat").first).to_contain_text("what is in the cup?")
-    expect(images_in(page, "#image-chat")).to_have_count(1)
+    expect(users(page, "#image-chat")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
+    expect(users(page, "#image-chat").first).to_contain_text("what is in the cup?", timeout=ms(ENGINE_WAIT_S))
+    expect(images_in(page, "#image-chat")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
     # ... and the restored one goes on: a follow-up is answered with the earlier turn (and image) in its prompt
     set_generation(page, max_tokens=16)
     prompt, _, _ = ask_image(page, "and the saucer?", 2)
@@ -144,18 +147,18 @@ def test_edit_retry_and_undo_replace_the_right_turn(page):
     old_stats = page.locator("#chat-stats").inner_text()
     set_generation(page, max_tokens=32)
     page.locator("#chat-box button[aria-label='Retry']").click()
-    expect(page.locator("#chat-stats")).not_to_have_text(old_stats)
+    expect(page.locator("#chat-stats")).not_to_have_text(old_stats, timeout=ms(ENGINE_WAIT_S))
     # While the step runs, Gradio's "processing" overlay sits over the old line (a fresh-clone run read the old
     # line then): the retried answer's own line is the one after the overlay is gone.
-    expect(page.locator("#chat-stats")).not_to_contain_text("processing")
-    expect(page.locator("#chat-stats")).not_to_have_text(old_stats)
-    expect(page.locator("#chat-input textarea")).to_be_enabled()
+    expect(page.locator("#chat-stats")).not_to_contain_text("processing", timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#chat-stats")).not_to_have_text(old_stats, timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#chat-input textarea")).to_be_enabled(timeout=ms(ENGINE_WAIT_S))
     _, completion, finish = stats_of(page, "chat")
     # (a fresh-clone run once failed here with no word of what the line said: it says it now)
     assert (completion == 32) if finish == "length" else (completion <= 32), \
         (page.locator("#chat-stats").inner_text(), page.get_by_label("Max new tokens").first.input_value())
-    expect(users(page, "#chat-box")).to_have_count(2)
-    expect(bots(page, "#chat-box")).to_have_count(2)
+    expect(users(page, "#chat-box")).to_have_count(2, timeout=ms(ENGINE_WAIT_S))
+    expect(bots(page, "#chat-box")).to_have_count(2, timeout=ms(ENGINE_WAIT_S))
     assert bots(page, "#chat-box").first.text_content() == first_answer
 
     # Edit the first question: it says the new text, later turns are gone, and it is answered again.
@@ -164,15 +167,16 @@ def test_edit_retry_and_undo_replace_the_right_turn(page):
     page.locator("#chat-box button[aria-label='Submit']").click()
     expect(users(page, "#chat-box")).to_have_count(1)
     expect(users(page, "#chat-box").first).to_contain_text("the first question, edited")
-    expect(bots(page, "#chat-box")).to_have_count(1)
-    expect(page.locator("#chat-input textarea")).to_be_enabled()
+    expect(bots(page, "#chat-box")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#chat-input textarea")).to_be_enabled(timeout=ms(ENGINE_WAIT_S))
     stats_of(page, "chat")
 
     # Undo: the last question and its answer go, its text comes back into the box.
     ask_chat(page, "a question to take back", 2)
     page.locator("#chat-box button[aria-label='Undo']").click()
-    expect(users(page, "#chat-box")).to_have_count(1)
-    expect(page.locator("#chat-input textarea")).to_have_value("a question to take back")
+    # (a queued step that writes the conversation's file in the engines' pool of threads: on the engine bound)
+    expect(users(page, "#chat-box")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#chat-input textarea")).to_have_value("a question to take back", timeout=ms(ENGINE_WAIT_S))
 
     # In the Image tab an edited question keeps its image.
     page.get_by_role("tab", name="Image").click()
@@ -185,7 +189,7 @@ def test_edit_retry_and_undo_replace_the_right_turn(page):
     expect(users(page, "#image-chat").first).to_contain_text("what colour is it?")
     expect(users(page, "#image-chat")).to_have_count(1)
     expect(images_in(page, "#image-chat")).to_have_count(1)
-    expect(page.locator("#image-question textarea")).to_be_enabled()
+    expect(page.locator("#image-question textarea")).to_be_enabled(timeout=ms(ENGINE_WAIT_S))
     prompt, _, _ = stats_of(page, "image")
     assert prompt > 64  # the image went with the edited question
 
@@ -243,15 +247,14 @@ def test_a_downloaded_conversation_loads_back_and_is_chat_history(page, browser,
     # Loaded into a fresh page (another browser profile: nothing kept there), it is the same conversation.
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     try:
-        other = context.new_page()
-        other.goto(app_url)
-        expect(other.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
+        other = app_page(context, app_url)
         other.get_by_role("tab", name="Image").click()
         load_file(other, "image", saved)
-        expect(users(other, "#image-chat")).to_have_count(1)
-        expect(users(other, "#image-chat").first).to_contain_text("what is in the cup?")
-        expect(images_in(other, "#image-chat")).to_have_count(1)
-        expect(bots(other, "#image-chat")).to_have_count(1)
+        # (the file is read, checked and its image written by the app before the conversation shows)
+        expect(users(other, "#image-chat")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
+        expect(users(other, "#image-chat").first).to_contain_text("what is in the cup?", timeout=ms(ENGINE_WAIT_S))
+        expect(images_in(other, "#image-chat")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
+        expect(bots(other, "#image-chat")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
         assert shown(bots(other, "#image-chat").first.text_content()) == shown(answer)
         set_generation(other, max_tokens=16)
         page_prompt, _, _ = ask_image(other, "and the saucer?", 2)
@@ -267,5 +270,6 @@ def test_a_downloaded_conversation_loads_back_and_is_chat_history(page, browser,
     bad = output_dir / "not-a-conversation.json"
     bad.write_text('{"hello": 1}')
     load_file(page, "image", bad)
-    expect(page.locator("[data-testid='toast-body']").filter(has_text=MESSAGES["import_not_ours"][:40])).to_be_visible()
-    expect(users(page, "#image-chat")).to_have_count(1)
+    expect(page.locator("[data-testid='toast-body']").filter(has_text=MESSAGES["import_not_ours"][:40])).to_be_visible(
+        timeout=ms(ENGINE_WAIT_S))
+    expect(users(page, "#image-chat")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))

@@ -11,6 +11,7 @@ from demo.errors import MESSAGES
 from demo.inputs.images import MAX_IMAGES
 from tests import badfiles
 from tests.app.steps import new_image_conversation
+from tests.waits import ENGINE_WAIT_S, ms
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MARKUP = "<img src=x onerror=alert(1)><b>bold</b> & <i>it</i> `<u>code</u>`"
@@ -34,16 +35,17 @@ def test_markup_in_a_chat_message_is_shown_as_text(page):
     page.locator("#chat-send").click()
     user = page.locator("#chat-box [data-testid='user']")
     expect(user).to_have_count(1)
-    expect(page.locator("#chat-stats")).to_contain_text("completion tokens")  # answered
-    expect(user).to_contain_text("<img src=x onerror=alert(1)><b>bold</b> & <i>it</i>")
-    expect(user).to_contain_text("`<u>code</u>`")
+    expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))  # answered
+    # (as the answer left it: its updates draw the whole conversation again)
+    expect(user).to_contain_text("<img src=x onerror=alert(1)><b>bold</b> & <i>it</i>", timeout=ms(ENGINE_WAIT_S))
+    expect(user).to_contain_text("`<u>code</u>`", timeout=ms(ENGINE_WAIT_S))
     no_markup_elements(page, "#chat-box [data-testid='user']")
     assert dialogs == []
     # and the chat goes on
     page.locator("#chat-input textarea").fill("hello")
     page.locator("#chat-send").click()
     expect(page.locator("#chat-box [data-testid='user']")).to_have_count(2)
-    expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(2)
+    expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(2, timeout=ms(ENGINE_WAIT_S))
 
 
 def test_markup_in_filenames_is_never_rendered(page, tmp_path):
@@ -65,8 +67,9 @@ def test_markup_in_filenames_is_never_rendered(page, tmp_path):
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-question textarea").fill(MARKUP)
     page.locator("#image-ask").click()
-    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
-    expect(page.locator("#image-chat [data-testid='user']").last).to_contain_text("<b>bold</b>")
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#image-chat [data-testid='user']").last).to_contain_text("<b>bold</b>",
+                                                                                  timeout=ms(ENGINE_WAIT_S))
     for scope in ("#image-gallery", "#image-chat [data-testid='user']"):
         no_markup_elements(page, scope)
     assert dialogs == []
@@ -90,7 +93,7 @@ def test_more_images_than_a_conversation_holds_is_a_sentence(page, tmp_path):
     page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "coffee.jpg"))
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()
-    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
 
 
 def test_an_upload_deleted_under_a_live_conversation_is_a_sentence_and_nothing_is_lost(page, tmp_path):
@@ -107,7 +110,7 @@ def test_an_upload_deleted_under_a_live_conversation_is_a_sentence_and_nothing_i
     page.locator("#image-gallery input[type=file]").set_input_files(str(path))
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()
-    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
     # the server's copy, deleted as Gradio's sweep would delete it
     src = page.locator("#image-chat [data-testid='user'] img").first.get_attribute("src")
     server_copy = Path(unquote(src.split("file=", 1)[1]))
@@ -118,14 +121,16 @@ def test_an_upload_deleted_under_a_live_conversation_is_a_sentence_and_nothing_i
     page.locator("#image-ask").click()
     sentence = MESSAGES["image_gone"].format(hours=UPLOAD_HOURS)
     toast = page.locator("[data-testid='toast-body']").filter(has_text=sentence)
-    expect(toast).to_be_visible()
+    expect(toast).to_be_visible(timeout=ms(ENGINE_WAIT_S))  # (from the answer's step, in the engines' group)
     assert str(server_copy.parent) not in toast.inner_text() and path.name not in toast.inner_text()
-    expect(page.locator("#image-question textarea")).to_have_value(follow_up)  # what was typed is kept
-    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(1)  # and the first answer
+    expect(page.locator("#image-question textarea")).to_have_value(follow_up,  # what was typed is kept
+                                                                   timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(1,  # and the first answer
+                                                                          timeout=ms(ENGINE_WAIT_S))
     # a new conversation goes on as usual
     new_image_conversation(page)
     page.locator("#image-gallery input[type=file]").set_input_files(str(ASSETS / "coffee.jpg"))
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-ask").click()
-    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(1)
-    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#image-chat [data-testid='bot']")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))

@@ -12,7 +12,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.app.steps import ask_about_the_example_video
-from tests.waits import wait_until
+from tests.waits import ENGINE_WAIT_S, ms, wait_until
 
 
 def test_find_in_an_example_photograph_draws_what_was_found(page):
@@ -22,37 +22,38 @@ def test_find_in_an_example_photograph_draws_what_was_found(page):
     expect(page.locator("#image-find input, #image-find textarea").first).to_have_value("cup")
     expect(page.locator("#image-gallery img").first).to_be_visible()
     page.locator("#image-find-btn").click()
-    expect(page.locator("#image-found img")).to_be_visible()
-    expect(page.locator("#image-found-note")).to_contain_text("found")
+    expect(page.locator("#image-found img")).to_be_visible(timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#image-found-note")).to_contain_text("found", timeout=ms(ENGINE_WAIT_S))
     note = page.locator("#image-found-note").inner_text()
     assert re.search(r"\b([1-9]\d*) found\b", note), note  # the schema asks for at least one
 
 
 def test_frames_follow_up_and_time_chips_move_the_player(page, output_dir):
     ask_about_the_example_video(page)
-    expect(page.locator("#video-status")).to_contain_text("Done.")
+    expect(page.locator("#video-status")).to_contain_text("Done.", timeout=ms(ENGINE_WAIT_S))
     # each frame is captioned with the time the model is told for it: pairs of frames share one
     captions = page.locator("#video-frames .thumbnail-item .caption-label")
     wait_until(lambda: captions.count() >= 2, "the frames' captions")
     texts = [c.strip() for c in captions.all_inner_texts()]
     times = [float(re.fullmatch(r"(\d+\.\d) s", t).group(1)) for t in texts]
     assert times[0::2] == times[1::2] and times == sorted(times), texts
-    expect(page.locator("#video-conversation .video-turn.bot")).to_have_count(1)
+    expect(page.locator("#video-conversation .video-turn.bot")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
 
     # a follow-up about the same frames: a second turn, and the frames are not sampled again
     page.locator("#video-question textarea").fill("And what happens at 00:02?")
     page.locator("#video-ask").click()
-    expect(page.locator("#video-conversation .video-turn.bot")).to_have_count(2)
-    expect(page.locator("#video-status")).to_contain_text("Done.")
+    expect(page.locator("#video-conversation .video-turn.bot")).to_have_count(2, timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#video-status")).to_contain_text("Done.", timeout=ms(ENGINE_WAIT_S))
     assert [c.strip() for c in captions.all_inner_texts()] == texts
     # the question's own time is shown as typed; the answers' times are chips (random words may hold none)
-    expect(page.locator("#video-conversation .video-turn.user").nth(1)).to_have_text("And what happens at 00:02?")
+    expect(page.locator("#video-conversation .video-turn.user").nth(1)).to_have_text("And what happens at 00:02?",
+                                                                                     timeout=ms(ENGINE_WAIT_S))
 
     # Find moments: a list of times held to a JSON schema, so there is always at least one chip to click
     page.locator("#video-find textarea, #video-find input").first.fill("the man picks something up")
     page.locator("#video-find-btn").click()
     chips = page.locator("#video-moments .seek-chip")
-    expect(chips.first).to_be_visible()
+    expect(chips.first).to_be_visible(timeout=ms(ENGINE_WAIT_S))
     player = page.locator("#video-input video")
     for i in range(chips.count()):
         chip = chips.nth(i)

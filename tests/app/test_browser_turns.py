@@ -18,7 +18,7 @@ from demo.errors import MESSAGES
 from demo.ui.common import video_slots
 from tests.app.test_browser import LONG_ANSWER, set_generation
 from tests.engine.test_engines import make_clip
-from tests.waits import ENGINE_WAIT_S, app_client, wait_until
+from tests.waits import ENGINE_WAIT_S, app_client, ms, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -36,16 +36,16 @@ def test_a_conversation_takes_no_second_message_while_it_answers(page):
     expect(regenerate).to_be_disabled()
     page.locator("#chat-stop").click()
     for control in (textbox, send, regenerate):  # back after the Stop
-        expect(control).to_be_enabled()
-    expect(page.locator("#chat-box [data-testid='user']")).to_have_count(1)
+        expect(control).to_be_enabled(timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#chat-box [data-testid='user']")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
     assert page.locator("#chat-box [data-testid='bot']").count() <= 1  # none if stopped before any text
     set_generation(page, max_tokens=16)
     textbox.fill("hello")
     send.click()
     expect(page.locator("#chat-box [data-testid='user']")).to_have_count(2)
-    expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
     for control in (textbox, send, regenerate):  # and after an answer that ended on its own
-        expect(control).to_be_enabled()
+        expect(control).to_be_enabled(timeout=ms(ENGINE_WAIT_S))
 
 
 def test_an_image_question_that_failed_is_asked_again_with_its_image(page):
@@ -57,17 +57,21 @@ def test_an_image_question_that_failed_is_asked_again_with_its_image(page):
     question.fill(too_long)
     page.locator("#image-ask").click()
     sentence = MESSAGES["too_long"].format(max_model_len=8192)
-    expect(page.locator("[data-testid='toast-body']").filter(has_text=sentence[:40])).to_be_visible()
-    expect(page.locator("#image-chat [data-testid='user']")).to_have_count(0)  # the failed turn was taken back
-    expect(question).to_be_enabled()
+    # (the server refuses it: the answer's step, in the engines' group)
+    expect(page.locator("[data-testid='toast-body']").filter(has_text=sentence[:40])).to_be_visible(
+        timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#image-chat [data-testid='user']")).to_have_count(0,  # the failed turn was taken back
+                                                                           timeout=ms(ENGINE_WAIT_S))
+    expect(question).to_be_enabled(timeout=ms(ENGINE_WAIT_S))
     try:
-        expect(question).to_have_value(too_long)  # nothing the person typed is lost
+        expect(question).to_have_value(too_long, timeout=ms(ENGINE_WAIT_S))  # nothing the person typed is lost
     except AssertionError:  # (without the 36 kB value in the message)
         raise AssertionError(f"the question was not put back: {len(question.input_value())} characters") from None
     question.fill("What is in the cup?")
     page.locator("#image-ask").click()
-    expect(page.locator("#image-stats")).to_contain_text("completion tokens")
-    expect(page.locator("#image-chat [data-testid='user'] img")).to_have_count(1)  # sent with its image
+    expect(page.locator("#image-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#image-chat [data-testid='user'] img")).to_have_count(1,  # sent with its image
+                                                                              timeout=ms(ENGINE_WAIT_S))
 
 
 def test_a_new_message_shows_and_is_answered_while_the_video_line_is_full(page, app_url, engines, tmp_path):
@@ -89,7 +93,7 @@ def test_a_new_message_shows_and_is_answered_while_the_video_line_is_full(page, 
         page.locator("#chat-input textarea").fill("hello")
         page.locator("#chat-send").click()
         expect(page.locator("#chat-box [data-testid='user']")).to_have_count(1)
-        expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+        expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
         assert not any(v.done() for v in videos), "a video job ended: the line was not full while the chat ran"
         assert codes().count(Status.IN_QUEUE) == behind
     finally:

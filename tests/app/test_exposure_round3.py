@@ -16,7 +16,7 @@ from demo.inputs.conversation_file import FORMAT, VERSION, ConversationFileError
 from demo.ui.kept import STORAGE_KEY
 from tests.app.test_exposure import Bait, http_status
 from tests.raw_http import outcome, raw_call, upload
-from tests.waits import wait_until
+from tests.waits import ENGINE_WAIT_S, ms, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 GEN = [0.7, 0.8, 20, 4, 0.0]  # temperature, top_p, top_k, max_tokens, presence_penalty
@@ -92,8 +92,9 @@ def test_a_loaded_conversation_shows_no_remote_image_in_the_page(page, tmp_path)
         path.write_text(json.dumps(doc))
         load_file(page, "chat", path)
         box = page.locator("#chat-box")
-        expect(box).to_contain_text("in words")  # the answer is in the page
-        expect(box).to_contain_text("![pixel]")  # its image as text
+        # (the file is read and checked by the app before the conversation shows)
+        expect(box).to_contain_text("in words", timeout=ms(ENGINE_WAIT_S))  # the answer is in the page
+        expect(box).to_contain_text("![pixel]", timeout=ms(ENGINE_WAIT_S))  # its image as text
         assert box.locator(f"img[src*='{bait.url.split('//')[1]}']").count() == 0
         assert page.locator(f"img[src*='{bait.url.split('//')[1]}']").count() == 0
         assert bait.hits == []

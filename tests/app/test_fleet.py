@@ -27,7 +27,7 @@ from tests.app.conftest import open_page
 from tests.app.test_browser import LONG_ANSWER, set_generation
 from tests.app.test_light_stream import live_span_lengths, stop_once_text_streams
 from tests.raw_http import fn_index, upload
-from tests.waits import ENGINE_WAIT_S, prove_abort, wait_until
+from tests.waits import ENGINE_WAIT_S, ms, prove_abort, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 N = 2
@@ -114,12 +114,12 @@ def test_the_page_answers_on_its_light_stream_and_stops_through_the_front(url, b
         # the answer's text comes on the light stream, whose ticket names the process that holds it; the Stop's
         # cancel names the session, so it reaches the same process
         prove_abort(engines, LONG_ANSWER["max_tokens"], lambda witness: stop_once_text_streams(page, witness))
-        expect(page.locator("#chat-box span.live-text")).to_have_count(0)
+        expect(page.locator("#chat-box span.live-text")).to_have_count(0, timeout=ms(ENGINE_WAIT_S))
         set_generation(page, max_tokens=16)
         page.locator("#chat-input textarea").fill("hello")
         page.locator("#chat-send").click()
         expect(page.locator("#chat-box [data-testid='user']")).to_have_count(2)
-        expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+        expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
 
 
 def test_an_app_process_that_ends_is_started_again(url, fleet):

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from tests.app.conftest import open_page
 from tests.app.test_browser import LONG_ANSWER, set_generation
 from tests.conftest import launched_page
-from tests.waits import ENGINE_WAIT_S, prove_abort
+from tests.waits import ENGINE_WAIT_S, ms, prove_abort
 
 TICKET = re.compile(r'live-text live-([\w-]+)')
 
@@ -124,7 +124,8 @@ def stop_once_text_streams(page, witness) -> None:
     page.locator("#chat-clear").click()
     expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(0)
     page.evaluate("window.__live = 0")
-    page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
+    # (locked until the step after the last attempt's stopped answer: the Stop's effect)
+    page.locator("#chat-input textarea").fill("Write a very long story about the sea.", timeout=ms(ENGINE_WAIT_S))
     page.locator("#chat-send").click()
     witness.wait_decoding(arrived=lambda: page.evaluate("window.__live") > 0)
     page.locator("#chat-stop").click()
@@ -148,8 +149,9 @@ def test_the_page_writes_the_light_stream_into_the_message_and_ends_with_the_ren
             page.evaluate("window.__live = 0")
             page.locator("#chat-input textarea").fill("Write a long story about the sea.")
             page.locator("#chat-send").click()
-            expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
-            expect(page.locator("#chat-box span.live-text")).to_have_count(0)  # the final update replaced it
+            expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
+            # the final update replaced it
+            expect(page.locator("#chat-box span.live-text")).to_have_count(0, timeout=ms(ENGINE_WAIT_S))
             streamed = page.evaluate("window.__live")
             if streamed:
                 break
@@ -166,13 +168,13 @@ def test_stop_on_the_light_stream_keeps_what_was_shown_and_the_next_question_wor
 
         prove_abort(engines, LONG_ANSWER["max_tokens"], lambda witness: stop_once_text_streams(page, witness))
         # settled by the step after the answer: the message holds the text itself, rendered; no span waits
-        expect(page.locator("#chat-box span.live-text")).to_have_count(0)
+        expect(page.locator("#chat-box span.live-text")).to_have_count(0, timeout=ms(ENGINE_WAIT_S))
         shown = page.evaluate("window.__live")
         bot = page.locator("#chat-box [data-testid='bot']")
-        expect(bot).to_have_count(1)
+        expect(bot).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
         assert len(bot.inner_text()) >= shown * 0.9 > 0  # (Markdown may drop a few marks when rendered)
         set_generation(page, max_tokens=16)
         page.locator("#chat-input textarea").fill("hello")
         page.locator("#chat-send").click()
         expect(page.locator("#chat-box [data-testid='user']")).to_have_count(2)
-        expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+        expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))

@@ -163,8 +163,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 # fresh-clone runs in which all three attempts' answers ended before the stream closed; the mark is gone.
 def test_closing_the_tab_aborts_the_request_on_the_server(own_page_url, engines):
     app_url = own_page_url
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
+    from tests.app.conftest import app_page
     from tests.app.test_browser import LONG_ANSWER, answer_arrived, set_generation
 
     exe = shutil.which("chromium")
@@ -175,10 +176,7 @@ def test_closing_the_tab_aborts_the_request_on_the_server(own_page_url, engines)
             browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
             try:
                 context = browser.new_context(viewport={"width": 1280, "height": 720})
-                page = context.new_page()
-                page.set_default_timeout(ENGINE_WAIT_S * 1000)
-                page.goto(app_url)
-                expect(page.locator("[data-engine='server']")).to_have_attribute("data-state", "ready")
+                page = app_page(context, app_url)
                 set_generation(page, **LONG_ANSWER)
                 page.locator("#chat-input textarea").fill("Write a very long story about the sea.")
                 page.locator("#chat-send").click()

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.app.conftest import open_page
 from tests.conftest import launched_page
-from tests.waits import wait_until
+from tests.waits import ENGINE_WAIT_S, ms, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_a_closed_tabs_conversation_is_freed(quick_forgetting_page, browser, out
     with open_page(browser, url, output_dir, "closed-tab") as page:
         page.locator("#chat-input textarea").fill("hello")
         page.locator("#chat-send").click()
-        expect(page.locator("#chat-stats")).to_contain_text("completion tokens")
+        expect(page.locator("#chat-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
         visitor = {k: n for k, n in sessions_with_state(server_app).items() if k not in before and n}
         assert len(visitor) == 1, visitor  # this tab's session, holding its conversation
         (session,) = visitor

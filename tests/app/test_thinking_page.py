@@ -16,7 +16,7 @@ from tests.app.conftest import open_page
 from tests.app.steps import ask_about_the_example_video
 from tests.app.test_browser import set_generation
 from tests.conftest import page_instance
-from tests.waits import app_client
+from tests.waits import ENGINE_WAIT_S, app_client, ms
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +37,15 @@ def test_the_reasoning_is_a_thinking_block_closed_with_its_time_above_the_answer
     page.locator("#chat-input textarea").fill("Describe this image. What is the person going to do next?")
     page.locator("#chat-send").click()
     stats = page.locator("#chat-stats .answer-stats")
-    expect(stats).to_be_visible()
+    expect(stats).to_be_visible(timeout=ms(ENGINE_WAIT_S))
     assert re.search(r"completion tokens( \(\d+ thinking\))? · finish: (stop|length)", stats.inner_text())
     thought = page.locator("#chat-box [data-testid='bot'] .thought-group")
-    expect(thought).to_have_count(1)
+    expect(thought).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
     title = thought.locator(".title")
-    expect(title).to_contain_text("Thinking")
+    expect(title).to_contain_text("Thinking", timeout=ms(ENGINE_WAIT_S))
     assert re.search(r"\d+(\.\d+)?\s*s", title.inner_text()), title.inner_text()  # with its time
     # the answer is a message of its own, after the block
-    expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(2)
+    expect(page.locator("#chat-box [data-testid='bot']")).to_have_count(2, timeout=ms(ENGINE_WAIT_S))
     answer = page.locator("#chat-box [data-testid='bot']").nth(1)
     assert answer.locator(".thought-group").count() == 0
     # closed: only its title shows; a click opens it on the reasoning
@@ -73,8 +73,8 @@ def test_a_video_answer_shows_its_reasoning_apart(thinking_page):
     page = thinking_page
     set_generation(page, max_tokens=128)
     ask_about_the_example_video(page)
-    expect(page.locator("#video-stats")).to_contain_text("completion tokens")
+    expect(page.locator("#video-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
     block = page.locator("#video-conversation details.video-thinking")
-    expect(block).to_have_count(1)
+    expect(block).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
     assert block.get_attribute("open") is None  # closed once the answer is there
-    expect(page.locator("#video-conversation .video-turn.bot")).to_have_count(1)
+    expect(page.locator("#video-conversation .video-turn.bot")).to_have_count(1, timeout=ms(ENGINE_WAIT_S))
