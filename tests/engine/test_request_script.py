@@ -81,7 +81,7 @@ def test_a_video_script_sends_the_frames_and_their_timing(engines, tmp_path):
     params = GenerationParams(max_tokens=8)
     events = collect(engines.answer_video(clip, question, None, params, via_server=True))
     answer = events[-1].answer
-    # the request the Video tab shows for this answer (demo/ui/video_tab.py answer_end)
+    # the request the Video tab shows for this answer (demo/ui/video_answering.py answer_end)
     messages, media_io_kwargs = video_messages(clip, question)
     request = request_kwargs(engines.server.endpoint.model, messages, params, media_io_kwargs=media_io_kwargs)
     prompt, completion = run_script(engines, request, tmp_path)
