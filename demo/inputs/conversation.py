@@ -1,9 +1,10 @@
 """Conversations as ``{"role", "content"}`` items, and the two views of them: OpenAI messages and the chat box.
 
 A turn's content is a string, or a list of parts ``{"type": "text", "text": ...}`` and
-``{"type": "image", "path": ...}``. :func:`to_openai` is the one place where a conversation becomes what the
-server receives (images read, upright, downscaled, as data URLs: cached per file, since every turn resends
-the conversation); :func:`to_chatbot` is what the page shows. No Gradio import: the shapes are plain dicts.
+``{"type": "image", "path": ...}`` (:class:`Turn` declares the shape). :func:`to_openai` is the one place where a
+conversation becomes what the server receives (images read, upright, downscaled, as data URLs: cached per file,
+since every turn resends the conversation); :func:`to_chatbot` is what the page shows. No Gradio import: the
+shapes are plain dicts.
 """
 
 from __future__ import annotations
@@ -11,12 +12,57 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, NamedTuple, TypeAlias, TypedDict
 
 from ..errors import ImageError
 from .images import MAX_IMAGES, image_part
 
 UPLOAD_HOURS = 3  # how long Gradio keeps an upload (the page's delete_cache is built from it)
+
+
+# Plain dicts, not classes: turns live in gr.State, which deep-copies them, and go into JSON documents as they are.
+class TextPart(TypedDict):
+    """Text of a turn that also holds images."""
+
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(TypedDict):
+    """An image of a user's turn: a file on this server (an upload, or an imported document's image)."""
+
+    type: Literal["image"]
+    path: str
+
+
+class _Said(TypedDict):
+    role: Literal["user", "assistant"]
+    content: str | list[TextPart | ImagePart]
+
+
+# (the optional keys in a class of their own: this module's string annotations hide NotRequired at run time)
+class Turn(_Said, total=False):
+    """One turn of a conversation; an answer may keep its reasoning, thinking time and request beside it."""
+
+    reasoning: str
+    thinking_s: float
+    sent: dict[str, Any]  # the request, as request_view.sent_of keeps it: {"params": {...}, "system": ...}
+    live: str  # while the answer streams on the light route: its ticket (demo/ui/live.py)
+
+
+# demo/ui/api.py, request_view.py and image_find.py still type a turn as a dict (api.py returns user_turn's turns and
+# a loaded document's as list[dict]). Until they say Turn (issue 27), what reads turns takes either, and user_turn,
+# assistant_turn and conversation_file.Loaded give dicts; then this alias is Turn.
+AnyTurn: TypeAlias = Turn | dict[str, Any]
+
+
+class VideoTurn(NamedTuple):
+    """A question about a video and its answer: the Video tab keeps its conversation as these (plain pairs too)."""
+
+    question: str
+    answer: str
+
 
 # ANSI escape sequences (CSI "ESC [ ... final", OSC "ESC ] ... BEL or ESC \\", two-character ESC x), then the
 # C0/C1 control characters other than tab and newlines, then lone surrogates (which cannot be encoded as UTF-8).
@@ -76,14 +122,15 @@ def _escape_prose(text: str) -> str:
                    for i, piece in enumerate(pieces))
 
 
-def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = ()) -> dict:
+def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     if not image_paths:
         return {"role": "user", "content": text}
     parts = [{"type": "image", "path": p} for p in image_paths]
     return {"role": "user", "content": parts + [{"type": "text", "text": text}]}
 
 
-def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = None, sent: dict | None = None) -> dict:
+def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = None,
+                   sent: dict | None = None) -> dict[str, Any]:
     """An answer; a thinking model's reasoning and how long it thought kept beside it (never sent back: Qwen's
     Thinking template drops earlier reasoning too), and what the request was (``sent``: the sampling settings and
     system prompt, for "Show request")."""
@@ -97,16 +144,18 @@ def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = No
     return turn
 
 
-def turn_text(turn: dict) -> str:
+def turn_text(turn: AnyTurn) -> str:
     content = turn["content"]
     if isinstance(content, str):
         return content
-    return "".join(p.get("text", "") for p in content if p.get("type") == "text")
+    parts: Sequence[Mapping[str, Any]] = content
+    return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
 
 
-def turn_images(turn: dict) -> list[str]:
+def turn_images(turn: AnyTurn) -> list[str]:
     content = turn["content"]
-    return [] if isinstance(content, str) else [p["path"] for p in content if p.get("type") == "image"]
+    parts: Sequence[Mapping[str, Any]] = [] if isinstance(content, str) else content
+    return [p["path"] for p in parts if p.get("type") == "image"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -121,7 +170,7 @@ def _image_part(path: str) -> dict:
         raise ImageError("image_gone", hours=UPLOAD_HOURS) from None
 
 
-def check_image_count(history: list[dict], adding: int = 0) -> None:
+def check_image_count(history: Sequence[AnyTurn], adding: int = 0) -> None:
     """Raise :class:`ImageError` when the conversation would hold more than ``MAX_IMAGES`` images."""
     if sum(len(turn_images(t)) for t in history) + adding > MAX_IMAGES:
         raise ImageError("too_many_images", limit=MAX_IMAGES)
@@ -131,7 +180,7 @@ class Abandoned(Exception):
     """The request that wanted this work is gone (Stop, a closed tab): the work stopped where it was."""
 
 
-def to_openai(history: list[dict], system_prompt: str = "", cancelled=None) -> list[dict]:
+def to_openai(history: Sequence[AnyTurn], system_prompt: str = "", cancelled=None) -> list[dict]:
     """OpenAI chat messages for a conversation (a blank system prompt is left out).
 
     Text is cleaned (:func:`clean_text`) and the number of images checked here too, whoever built the history.
@@ -161,7 +210,7 @@ def to_openai(history: list[dict], system_prompt: str = "", cancelled=None) -> l
 THINKING_TITLE = "Thinking"
 
 
-def _chatbot_messages(history: list[dict], streaming: bool = False):
+def _chatbot_messages(history: Sequence[AnyTurn], streaming: bool = False):
     """(turn index, chat box message) pairs; no message with empty content (the indices of Gradio's retry, undo
     and edit events count the messages it is given, so both views must agree). ``streaming``: the last turn is
     the answer being made (its thinking can be "pending"; a stopped one is shown done)."""
@@ -173,7 +222,7 @@ def _chatbot_messages(history: list[dict], streaming: bool = False):
         reasoning = answer_markdown(turn.get("reasoning", "")) if turn["role"] == "assistant" else ""
         if reasoning:  # Gradio's collapsible thought: open with a spinner while thinking, closed once answering
             done = bool(text) or "thinking_s" in turn or not (streaming and index == len(history) - 1)
-            metadata = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
+            metadata: dict[str, Any] = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
             if "thinking_s" in turn:
                 metadata["duration"] = turn["thinking_s"]
             yield index, {"role": "assistant", "content": reasoning, "metadata": metadata}
@@ -183,14 +232,14 @@ def _chatbot_messages(history: list[dict], streaming: bool = False):
             yield index, {"role": turn["role"], "content": text}
 
 
-def to_chatbot(history: list[dict], streaming: bool = False) -> list[dict]:
+def to_chatbot(history: Sequence[AnyTurn], streaming: bool = False) -> list[dict]:
     """Messages for ``gr.Chatbot`` (with ``group_consecutive_messages=False``): a turn's images as one message of
     file entries, then its text; a thinking model's reasoning as a collapsible "Thinking" message before its
     answer (``streaming``: the last answer is still being made)."""
     return [message for _, message in _chatbot_messages(history, streaming)]
 
 
-def turn_of_message(history: list[dict], message_index) -> int | None:
+def turn_of_message(history: Sequence[AnyTurn], message_index) -> int | None:
     """The turn that the chat box's message ``message_index`` (a retry, undo, edit or select event's index) shows."""
     if isinstance(message_index, (list, tuple)):
         message_index = message_index[0]

@@ -4,10 +4,12 @@
 received (:func:`demo.inputs.images.image_part`: upright, downscaled JPEG) with its file's base name, a video
 conversation's kept JPEG frames and their :class:`FramePlan` (so that a follow-up sees the same frames at the
 same times), and an answer's reasoning, thinking time and sent settings. :func:`load` reads such a document
-from an uploaded file, the browser's storage or an API caller, so it trusts nothing in it: every field is
-checked and a bad one refused with a sentence (:class:`ConversationFileError`, or :class:`ImageError` for an
-image), text is cleaned as typed text is (:func:`clean_text`), unknown keys are dropped, and images are written
-only inside the caller's folder, under names of our own (a name in the document is never used as a path).
+from an uploaded file, the browser's storage or an API caller, so it trusts nothing in it: :class:`Document`
+and its parts declare its shape and limits once (pydantic models, strict: JSON's own types only), a document
+that breaks them is refused with the sentence of its first fault (:class:`ConversationFileError`, or
+:class:`ImageError` for an image), text is cleaned as typed text is (:func:`clean_text`), unknown keys are
+dropped, and images are written only inside the caller's folder, under names of our own (a name in the
+document is never used as a path).
 No Gradio import: the page and the API call these.
 """
 
@@ -17,35 +19,55 @@ import base64
 import binascii
 import io
 import json
-import math
 import re
 import secrets
 import shutil
-from dataclasses import MISSING, dataclass, fields
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeGuard, cast
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 from PIL import Image
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
 
 from ..errors import ImageError, UserFacingError
-from .conversation import UPLOAD_HOURS, clean_text, turn_text
+from .conversation import UPLOAD_HOURS, AnyTurn, Turn, VideoTurn, clean_text, turn_text
 from .images import MAX_IMAGES, check_image, image_part
 from .numbers import finite
 from .video_clip import VideoClip
 from .video_frames import FramePlan
 
-FORMAT = "qwen3-vl-demo/conversation"
+_Format = Literal["qwen3-vl-demo/conversation"]
+FORMAT: str = get_args(_Format)[0]
 VERSION = 1
-TABS = ("chat", "image", "video")
+Tab = Literal["chat", "image", "video"]
+TABS: tuple[str, ...] = get_args(Tab)
 # Eight images of at most IMAGE_MAX_PIXELS are about 3 MB as base64 JPEG; 256 frames of 720p about 35 MB.
 MAX_BYTES = 64 * 1024 * 1024
 # The Video tab's limits (demo/ui/video_run.py: sampling_from's max_frames, PIXEL_CHOICES["720p"]); not imported
 # from there, as that module starts the engines' package. A clip is decoded whole for the video worker.
 MAX_VIDEO_FRAMES = 256
 MAX_FRAME_PIXELS = 1280 * 720
-# GenerationParams' fields (demo/engines/client.py), as an answer's "sent" settings carry them.
-PARAM_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "presence_penalty")
+MAX_SOURCE_FPS = 1000.0
 # Image formats an imported image may have (the demo's own exports are JPEG), with the suffix we give the file.
 IMAGE_SUFFIX: dict[str | None, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
 _DATA_URL = re.compile(r"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=\s]*)", re.ASCII)
@@ -61,21 +83,21 @@ class Loaded:
     """An opened conversation, in the app's in-memory shapes (images as files in the caller's folder)."""
 
     tab: str  # "chat", "image" or "video"
-    history: list[dict]  # turns as demo/inputs/conversation.py keeps them
+    history: list[dict[str, Any]]  # Turns (demo/ui/api.py returns them as dicts: see AnyTurn)
     system_prompt: str = ""
     model: str = ""  # the model that answered, as the document says (informative: the served one answers now)
     clip: VideoClip | None = None  # the Video tab's kept frames
 
     @property
-    def video_turns(self) -> tuple[tuple[str, str], ...]:
+    def video_turns(self) -> tuple[VideoTurn, ...]:
         """(question, answer) pairs, as ``VideoChat.turns`` keeps them (a video conversation alternates)."""
-        return tuple((turn_text(q), turn_text(a)) for q, a in zip(self.history[::2], self.history[1::2]))
+        return tuple(VideoTurn(turn_text(q), turn_text(a)) for q, a in zip(self.history[::2], self.history[1::2]))
 
 
 # ---- export ------------------------------------------------------------------------------------------------
 
 
-def export(tab: str, history: list[dict], *, model: str, system_prompt: str = "",
+def export(tab: str, history: Sequence[AnyTurn], *, model: str, system_prompt: str = "",
            clip: VideoClip | None = None) -> dict:
     """One JSON-able document of a tab's conversation: images and video frames inside, as the model got them.
 
@@ -90,12 +112,15 @@ def export(tab: str, history: list[dict], *, model: str, system_prompt: str = ""
     return doc
 
 
-def video_history(turns) -> list[dict]:
+def video_history(turns: Iterable[tuple[str, str]]) -> list[Turn]:
     """The Video tab's (question, answer) pairs (``VideoChat.turns``) as a history, for :func:`export`."""
-    return [turn for q, a in turns for turn in ({"role": "user", "content": q}, {"role": "assistant", "content": a})]
+    history: list[Turn] = []
+    for question, answer in turns:
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    return history
 
 
-def _export_turn(turn: dict) -> dict:
+def _export_turn(turn: AnyTurn) -> dict:
     content = turn["content"]
     out = {"role": turn["role"], "content": content if isinstance(content, str)
            else [_export_part(part) for part in content if part.get("type") in ("text", "image")]}
@@ -104,7 +129,7 @@ def _export_turn(turn: dict) -> dict:
     return out
 
 
-def _export_part(part: dict) -> dict:
+def _export_part(part: Mapping[str, Any]) -> dict:
     if part["type"] == "text":
         return {"type": "text", "text": part.get("text", "")}
     path = part["path"]
@@ -148,48 +173,38 @@ def load(raw: bytes | str | dict, *, folder: Path, max_bytes: int = MAX_BYTES) -
     Raises :class:`ConversationFileError` (or :class:`ImageError` for an image, too many images included) with a
     sentence; nothing is left in ``folder`` then.
     """
-    tab, model, system_prompt, turns, clip = _parse(_document(raw, max_bytes))
-    return Loaded(tab, _write_images(turns, Path(folder)), system_prompt, model, clip)
+    doc = _parse(_document(raw, max_bytes))
+    clip = None if doc.video is None else doc.video.clip
+    return Loaded(doc.tab, _history(doc.turns, Path(folder)), doc.system_prompt, doc.model, clip)
 
 
-def api_history(source: Loaded | dict | bytes | str) -> list[dict]:
+def api_history(source: Loaded | dict | bytes | str) -> list[Turn]:
     """The conversation's text as ``/chat``'s list form of ``history``: ``[{"role", "content": text}]``.
 
     Images are dropped (a turn keeps its text), and with them what the model saw in them; so are an answer's
     reasoning and settings. (``/chat`` also takes the whole document as ``history``, images included.) A document
     is checked as :func:`load` checks it (no file is written).
     """
-    turns = source.history if isinstance(source, Loaded) else _parse(_document(source, MAX_BYTES))[3]
-    return [{"role": turn["role"], "content": turn_text(turn)} for turn in turns]
+    if isinstance(source, Loaded):
+        return [{"role": turn["role"], "content": turn_text(turn)} for turn in source.history]
+    return [{"role": turn.role, "content": turn.text} for turn in _parse(_document(source, MAX_BYTES)).turns]
 
 
-def _bad(detail: str) -> ConversationFileError:
-    return ConversationFileError("import_bad", detail=detail)
-
-
-def _document(raw, max_bytes: int) -> dict:
-    """The parsed document, refused when too large, not JSON, not an object, not ours, or newer than we read."""
+def _document(raw, max_bytes: int) -> Any:
+    """The parsed JSON, refused when too large or not JSON (what it holds is :func:`_parse`'s to check)."""
     size = _size(raw)
     if size > max_bytes:
         raise ConversationFileError("import_too_large", size=_mb(size), limit=_mb(max_bytes))
-    doc = raw
-    if not isinstance(raw, dict):
-        if isinstance(raw, str):
-            raw = raw.removeprefix("\ufeff")  # a byte order mark some editors write (bytes: json handles it)
-        elif isinstance(raw, memoryview):  # json reads str, bytes and bytearray only
-            raw = raw.tobytes()
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past Python's stack
-            raise ConversationFileError("import_unreadable") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ConversationFileError("import_not_ours")
-    version = doc.get("version")
-    if not _is_int(version) or version < 1:
-        raise _bad("its version is not a number")
-    if version > VERSION:
-        raise ConversationFileError("import_newer", version=version, supported=VERSION)
-    return doc
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str):
+        raw = raw.removeprefix("\ufeff")  # a byte order mark some editors write (bytes: json handles it)
+    elif isinstance(raw, memoryview):  # json reads str, bytes and bytearray only
+        raw = raw.tobytes()
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past Python's stack
+        raise ConversationFileError("import_unreadable") from None
 
 
 def _size(raw) -> int:
@@ -209,116 +224,15 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def _parse(doc: dict) -> tuple[str, str, str, list[dict], VideoClip | None]:
-    """(tab, model, system prompt, turns, clip) of a document, all checked; images as bytes, not yet written."""
-    tab = doc.get("tab")
-    if tab not in TABS:
-        raise _bad("its tab is not chat, image or video")
-    model = _text(doc.get("model", ""), "the model's name")
-    system_prompt = _text(doc.get("system_prompt", ""), "the system prompt")
-    turns = _turns(doc.get("turns"))
-    video = doc.get("video")
-    if video is not None and tab != "video":
-        raise _bad("it holds a video but is not a Video tab conversation")
-    clip = None if video is None else _clip(video)
-    if tab == "video":
-        _check_video_turns(turns, clip)
-    return tab, model, system_prompt, turns, clip
-
-
-def _text(value, what: str) -> str:
-    if not isinstance(value, str):
-        raise _bad(f"{what} is not text")
-    return clean_text(value)
-
-
-def _is_int(value) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is no number
-
-
-def _number(value, what: str, *, low: float = 0.0, high: float = math.inf) -> float:
-    number = finite(value)
-    if number is None or not low <= number <= high:
-        raise _bad(f"{what} is not a number in range")
-    return value
-
-
-def _turns(value) -> list[dict]:
-    if not isinstance(value, list):
-        raise _bad("its turns are not a list")
-    turns = [_turn(i, raw) for i, raw in enumerate(value, 1)]
-    # counted before any is decoded: a document of twenty images is refused at once, as the page refuses them
-    if sum(len(_images(turn)) for turn in turns) > MAX_IMAGES:
-        raise ImageError("too_many_images", limit=MAX_IMAGES)
-    for turn in turns:
-        if isinstance(turn["content"], list):
-            turn["content"] = [_decode_image(part) if part["type"] == "image" else part for part in turn["content"]]
-    return turns
-
-
-def _turn(i: int, raw) -> dict:
-    """A turn with only the keys we know, text cleaned; an image part keeps its data URL, checked later."""
-    if not isinstance(raw, dict) or raw.get("role") not in ("user", "assistant"):
-        raise _bad(f"turn {i} is not a user's or an assistant's turn")
-    role, content = raw["role"], raw.get("content")
-    if isinstance(content, str):
-        content = clean_text(content)
-    elif isinstance(content, list):
-        content = [_part(i, part) for part in content]
-    else:
-        raise _bad(f"turn {i} has no content")
-    if role == "user":
-        return {"role": role, "content": content}
-    if isinstance(content, list):  # an answer is text: text parts joined, an image refused
-        if any(part["type"] == "image" for part in content):
-            raise _bad(f"turn {i} is an answer with an image")
-        content = "".join(part["text"] for part in content)
-    return {"role": role, "content": content, **_extras(i, raw)}
-
-
-def _part(i: int, part) -> dict:
-    kind = part.get("type") if isinstance(part, dict) else None
-    if kind == "text":
-        return {"type": "text", "text": _text(part.get("text"), f"a text of turn {i}")}
-    if kind == "image":
-        url = part.get("url")
-        if not isinstance(url, str):
-            raise _bad(f"an image of turn {i} has no data")
-        name = part.get("name")
-        return {"type": "image", "name": safe_name(name if isinstance(name, str) else ""), "url": url, "turn": i}
-    raise _bad(f"turn {i} has a part that is neither text nor an image")
-
-
-def _extras(i: int, raw: dict) -> dict:
-    """An answer's reasoning, thinking time and sent settings (assistant_turn's keys), each checked."""
-    out: dict[str, Any] = {}
-    if "reasoning" in raw:
-        out["reasoning"] = _text(raw["reasoning"], f"the reasoning of turn {i}")
-    if "thinking_s" in raw:
-        out["thinking_s"] = float(_number(raw["thinking_s"], f"the thinking time of turn {i}"))
-    if "sent" in raw:
-        sent = raw["sent"]
-        params = sent.get("params", {}) if isinstance(sent, dict) else None
-        if not isinstance(params, dict):
-            raise _bad(f"the settings of turn {i} are not a list of settings")
-        checked = {key: _number(params[key], f"the {key} of turn {i}", low=-math.inf)
-                   for key in PARAM_KEYS if key in params}
-        out["sent"] = {"params": checked, "system": _text(sent.get("system", ""), f"the system prompt of turn {i}")}
-    return out
-
-
-def _decode_image(part: dict) -> dict:
-    """An image part's data URL decoded: base64 image data of a format we take, else refused."""
-    match = _DATA_URL.fullmatch(part["url"])
-    data = _base64(match.group(2)) if match else None
+def _parse(doc: Any) -> Document:
+    """The document, checked throughout (its images decoded, not yet written), or its first fault's sentence."""
     try:
-        with Image.open(io.BytesIO(data or b"")) as img:  # the header only; check_image decodes it whole
-            suffix = IMAGE_SUFFIX.get(img.format)
-    except Exception:  # noqa: BLE001 - whatever PIL raises on foreign data, the answer is the same sentence
-        suffix = None
-    if suffix is None:
-        raise _bad(f"an image of turn {part['turn']} is not image data")
-    return {"type": "image", "name": Path(part["name"]).stem + suffix, "data": data}
+        return Document.model_validate(doc)
+    except ValidationError as exc:
+        raise _sentence(exc) from None
+
+
+# ---- names and data ----------------------------------------------------------------------------------------
 
 
 def _base64(payload: str) -> bytes | None:
@@ -341,92 +255,266 @@ def safe_name(name: str, default: str = "image") -> str:
     return base or default
 
 
-def _write_images(turns: list[dict], folder: Path) -> list[dict]:
-    """The turns with each image written to a file in a new folder inside ``folder`` and checked by content
-    (:func:`check_image`); on any failure that folder is removed."""
-    if not any(_images(turn) for turn in turns):
-        return turns
-    target = folder / f"imported-{secrets.token_hex(8)}"
-    count = 0
-    try:
-        target.mkdir(parents=True)
-        for turn in turns:
-            if isinstance(turn["content"], list):
-                parts = []
-                for part in turn["content"]:
-                    if part["type"] == "image":
-                        count += 1
-                        # a folder per image, as Gradio's cache keeps uploads: the name stays as the person gave it
-                        path = target / f"{count:02d}" / part["name"]
-                        path.parent.mkdir()
-                        path.write_bytes(part["data"])
-                        check_image(str(path))
-                        part = {"type": "image", "path": str(path)}
-                    parts.append(part)
-                turn["content"] = parts
-    except BaseException as exc:
-        shutil.rmtree(target, ignore_errors=True)
-        if isinstance(exc, OSError):  # the disk's answer, never its path: the folder is the server's business
-            raise ConversationFileError("import_not_stored", reason=exc.strerror or type(exc).__name__) from None
-        raise
+# ---- the document's shape ----------------------------------------------------------------------------------
+# Every fault a model finds is a "refused" error whose context is the page's sentence (its code and fields):
+# pydantic collects the faults in document order, and the first is the one said (its own words never are).
+
+_REFUSED = "refused"
+
+
+def _refusal(code: str, **fields: Any) -> PydanticCustomError:
+    return PydanticCustomError(_REFUSED, code, {"code": code, **fields})
+
+
+def _bad(detail: str) -> PydanticCustomError:
+    """``import_bad``'s refusal; a ``{turn}`` in ``detail`` becomes the number of the turn where it was found."""
+    return _refusal("import_bad", detail=detail)
+
+
+def _refused(detail: str = "", *, code: str = "import_bad", missing: str = "") -> WrapValidator:
+    """An annotation: a value not of its declared type or within its limits is refused with ``detail`` (or as
+    ``code``); a refusal from within it (one of its parts, with a sentence of its own) stands. ``missing``: the
+    sentence for its required keys, named as ``{key}``, said before any other fault of it."""
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            absent = [e["loc"][-1] for e in errors if e["type"] == "missing"] if missing else []
+            if absent:
+                raise _bad(missing.format(key=absent[0])) from None
+            if errors[0]["type"] == _REFUSED:
+                raise
+            raise _bad(detail) if code == "import_bad" else _refusal(code) from None
+    return WrapValidator(validate)
+
+
+def _sentence(exc: ValidationError) -> UserFacingError:
+    """The document's first fault as the page says it: an :class:`ImageError` for too many images."""
+    error = exc.errors(include_url=False)[0]
+    if error["type"] != _REFUSED:  # no document's shape at all: a list, a string, a number
+        return ConversationFileError("import_not_ours")
+    fields = dict(error["ctx"])
+    code, loc = fields.pop("code"), error["loc"]
+    if "detail" in fields and loc[:1] == ("turns",) and len(loc) > 1:
+        fields["detail"] = fields["detail"].replace("{turn}", str(int(loc[1]) + 1))
+    return (ImageError if code == "too_many_images" else ConversationFileError)(code, **fields)
+
+
+def _required() -> Any:
+    """A key the document must have: absent, it is refused with its own sentence, as a null would be."""
+    return Field(default=None, validate_default=True)
+
+
+def _optional() -> Any:
+    """A key the document may leave out: kept only where it is there (``model_fields_set``); a null is refused."""
+    return Field(default=None)
+
+
+def _finite(value: float) -> float:
+    if finite(value) is None:
+        raise ValueError("not a finite number")
+    return value
+
+
+Text = Annotated[str, AfterValidator(clean_text)]  # cleaned as typed text is: no control characters, valid UTF-8
+# A JSON number that a float holds (no NaN, no infinity, no 400-digit integer: issue 26); an integer stays one.
+Number = Annotated[int | float, AfterValidator(_finite)]
+Count = Annotated[int, Field(ge=0, le=_LARGEST_INT)]
+
+
+class _Shape(BaseModel):
+    # JSON's own types only ("1" is no number, true no count), unknown keys dropped, never changed once read
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class _Decoded(NamedTuple):
+    data: bytes
+    file_name: str  # the document's name (made safe) with the suffix of the data's format
+
+
+class DocText(_Shape):
+    """Text of a question that also holds images (an answer's text parts are joined)."""
+
+    type: Literal["text"]
+    text: Annotated[Text, _refused("a text of turn {turn} is not text")] = _required()
+
+
+class DocImage(_Shape):
+    """An image of a question, as the data URL the model got; decoded once the document's images are counted."""
+
+    type: Literal["image"]
+    url: Annotated[str, _refused("an image of turn {turn} has no data")] = _required()
+    # only a hint, whatever it holds: our file's name is made of it (safe_name), never a path
+    name: Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else ""), AfterValidator(safe_name)] \
+        = Field("", validate_default=True)
+
+    @cached_property
+    def decoded(self) -> _Decoded:
+        """The image's bytes; ValueError when they are not base64 image data of a format we take."""
+        match = _DATA_URL.fullmatch(self.url)
+        data = _base64(match.group(2)) if match else None
+        try:
+            with Image.open(io.BytesIO(data or b"")) as img:  # the header only; check_image decodes it whole
+                suffix = IMAGE_SUFFIX.get(img.format)
+        except Exception:  # noqa: BLE001 - whatever PIL raises on foreign data, the answer is the same sentence
+            suffix = None
+        if data is None or suffix is None:
+            raise ValueError("not image data")
+        return _Decoded(data, Path(self.name).stem + suffix)
+
+
+def _member(kind: Callable[[Any], Any], detail: str) -> Discriminator:
+    """An annotation: which member of a union a value is (``kind`` gives its tag); a value of none is refused with
+    ``detail``. (Pydantic's own code checks it: a wrap would be a Python call for every turn and part.)"""
+    return Discriminator(kind, custom_error_type=_REFUSED, custom_error_message=detail,
+                         custom_error_context={"code": "import_bad", "detail": detail})
+
+
+def _key(name: str) -> Callable[[Any], Any]:
+    return lambda value: value.get(name) if isinstance(value, dict) else None
+
+
+def _content_kind(value: Any) -> str | None:
+    return "text" if isinstance(value, str) else "parts" if isinstance(value, list) else None
+
+
+# (an alias of its own: the annotation is in a union below, which Python 3.11 builds of hashable members only)
+DocPart = TypeAliasType("DocPart", Annotated[Annotated[DocText, Tag("text")] | Annotated[DocImage, Tag("image")],
+                                             _member(_key("type"),
+                                                     "turn {turn} has a part that is neither text nor an image")])
+DocContent = Annotated[Annotated[Text, Tag("text")] | Annotated[list[DocPart], Field(fail_fast=True), Tag("parts")],
+                       _member(_content_kind, "turn {turn} has no content")]
+
+
+class _DocTurn(_Shape):
+    """A turn's content: text, or a list of text and image parts."""
+
+    content: DocContent = _required()
+
+    @property
+    def text(self) -> str:
+        content = self.content
+        return content if isinstance(content, str) else "".join(p.text for p in content if isinstance(p, DocText))
+
+    @property
+    def images(self) -> list[DocImage]:
+        return [] if isinstance(self.content, str) else [p for p in self.content if isinstance(p, DocImage)]
+
+
+class DocQuestion(_DocTurn):
+    """A user's turn: text, or text and images."""
+
+    role: Literal["user"]
+
+    def turn(self, paths: Iterator[str]) -> dict[str, Any]:
+        """The turn as the app keeps it, its images at ``paths`` (the document's images, in order, as written)."""
+        if isinstance(self.content, str):
+            return {"role": "user", "content": self.content}
+        return {"role": "user", "content": [{"type": "text", "text": p.text} if isinstance(p, DocText)
+                                            else {"type": "image", "path": next(paths)} for p in self.content]}
+
+
+class DocParams(_Shape):
+    """An answer's sampling settings as they were sent (GenerationParams' fields): any finite number, kept as is."""
+
+    temperature: Annotated[Number, _refused("the temperature of turn {turn} is not a number in range")] = _optional()
+    top_p: Annotated[Number, _refused("the top_p of turn {turn} is not a number in range")] = _optional()
+    top_k: Annotated[Number, _refused("the top_k of turn {turn} is not a number in range")] = _optional()
+    max_tokens: Annotated[Number, _refused("the max_tokens of turn {turn} is not a number in range")] = _optional()
+    presence_penalty: Annotated[Number, _refused("the presence_penalty of turn {turn} is not a number in range")] \
+        = _optional()
+
+
+class DocSent(_Shape):
+    """What an answer's request was (``request_view.sent_of``): the settings that were set, and the prompt."""
+
+    params: DocParams = DocParams()
+    system: Annotated[Text, _refused("the system prompt of turn {turn} is not text")] = ""
+
+
+def _no_image(content: str | list[DocText | DocImage]) -> str | list[DocText | DocImage]:
+    if not isinstance(content, str) and any(isinstance(p, DocImage) for p in content):
+        raise _bad("turn {turn} is an answer with an image")
+    return content
+
+
+class DocAnswer(_DocTurn):
+    """An answer, in text (text parts are joined), and what assistant_turn keeps beside it, each key if present."""
+
+    content: Annotated[DocContent, AfterValidator(_no_image)] = _required()
+    role: Literal["assistant"]
+    reasoning: Annotated[Text, _refused("the reasoning of turn {turn} is not text")] = _optional()
+    thinking_s: Annotated[Number, Field(ge=0), AfterValidator(float),
+                          _refused("the thinking time of turn {turn} is not a number in range")] = _optional()
+    sent: Annotated[DocSent, _refused("the settings of turn {turn} are not a list of settings")] = _optional()
+
+    def turn(self, paths: Iterator[str]) -> dict[str, Any]:
+        """The turn as the app keeps it (an answer has no image: ``paths`` is not read)."""
+        turn: dict[str, Any] = {"role": "assistant", "content": self.text}
+        given = self.model_fields_set
+        turn.update({key: getattr(self, key) for key in ("reasoning", "thinking_s") if key in given})
+        if "sent" in given:
+            turn["sent"] = {"params": self.sent.params.model_dump(exclude_unset=True), "system": self.sent.system}
+        return turn
+
+
+DocTurn = Annotated[Annotated[DocQuestion, Tag("user")] | Annotated[DocAnswer, Tag("assistant")],
+                    _member(_key("role"), "turn {turn} is not a user's or an assistant's turn")]
+
+
+def _images_decoded(turns: list[DocQuestion | DocAnswer]) -> list[DocQuestion | DocAnswer]:
+    # counted before any is decoded: a document of twenty images is refused at once, as the page refuses them
+    images = [(i, image) for i, turn in enumerate(turns, 1) for image in turn.images]
+    if len(images) > MAX_IMAGES:
+        raise _refusal("too_many_images", limit=MAX_IMAGES)
+    for i, image in images:
+        try:
+            image.decoded  # noqa: B018 - decoding is the check (a cached property: the bytes are written later)
+        except ValueError:
+            raise _bad(f"an image of turn {i} is not image data") from None
     return turns
 
 
-def _images(turn: dict) -> list[dict]:
-    """The image parts of a parsed (not yet written) turn."""
-    content = turn["content"]
-    return [] if isinstance(content, str) else [part for part in content if part["type"] == "image"]
+def _ascending(indices: list[int]) -> list[int]:
+    if indices != sorted(indices):
+        raise ValueError("not in order")
+    return indices
 
 
-def _check_video_turns(turns: list[dict], clip: VideoClip | None) -> None:
-    """A Video tab conversation is (question, answer) pairs about its clip, in text."""
-    roles = [turn["role"] for turn in turns]
-    if roles != ["user", "assistant"] * (len(turns) // 2):
-        raise _bad("its turns do not alternate question and answer")
-    if any(_images(turn) for turn in turns):
-        raise _bad("a Video tab conversation holds an image")
-    if turns and clip is None:
-        raise _bad("the video's frames are missing")
+class DocPlan(_Shape):
+    """A :class:`FramePlan` (the same keys, required as there): how the kept frames were sampled."""
+
+    # the counts before the rates: a plan wrong in both is refused for its count (the order the checks had)
+    indices: Annotated[list[Count], Field(fail_fast=True), AfterValidator(_ascending),
+                       _refused("the video's frame indices do not match its frames")]
+    width: Annotated[Count, _refused("the video's width is not a count")]
+    height: Annotated[Count, _refused("the video's height is not a count")]
+    visual_tokens: Annotated[Count, _refused("the video's visual_tokens is not a count")]
+    source_frames: Annotated[Count, _refused("the video's source_frames is not a count")] = 0
+    sample_fps: Annotated[Number, Field(gt=0), AfterValidator(float),
+                          _refused("the video's sample rate is not a number in range")]
+    source_fps: Annotated[Number, Field(ge=0, le=MAX_SOURCE_FPS), AfterValidator(float),
+                          _refused("the video's frame rate is not a number in range")] = 0.0
+
+    @model_validator(mode="after")
+    def _frame_size(self) -> DocPlan:
+        if not 1 <= self.width * self.height <= MAX_FRAME_PIXELS:
+            raise _bad("the video's frame size is out of range")
+        return self
+
+    def frame_plan(self) -> FramePlan:
+        return FramePlan(tuple(self.indices), self.width, self.height, self.sample_fps, self.visual_tokens,
+                         self.source_fps, self.source_frames)
 
 
-def _clip(value) -> VideoClip:
-    if not isinstance(value, dict) or not isinstance(value.get("frames"), list):
-        raise _bad("the video has no list of frames")
-    frames = value["frames"]
+def _frame_count(frames: list[Any]) -> list[Any]:
     if not 1 <= len(frames) <= MAX_VIDEO_FRAMES:
         raise _bad(f"the video has {len(frames)} frames (from 1 to {MAX_VIDEO_FRAMES} are possible)")
-    plan = _plan(value.get("plan"), len(frames))
-    return VideoClip(tuple(_frame(n, url, plan) for n, url in enumerate(frames, 1)), plan)
+    return frames
 
 
-def _plan(value, nframes: int) -> FramePlan:
-    """A :class:`FramePlan` of the document's fields, each checked (missing ones with defaults take them)."""
-    if not isinstance(value, dict):
-        raise _bad("the video's frame plan is missing")
-    fields_in = {}
-    for f in fields(FramePlan):
-        if f.name not in value:
-            if f.default is MISSING:
-                raise _bad(f"the video's frame plan has no {f.name}")
-            continue
-        fields_in[f.name] = value[f.name]
-    indices = fields_in["indices"]
-    if not isinstance(indices, list) or len(indices) != nframes \
-            or not all(_is_int(i) and 0 <= i <= _LARGEST_INT for i in indices) or indices != sorted(indices):
-        raise _bad("the video's frame indices do not match its frames")
-    for key in ("width", "height", "visual_tokens", "source_frames"):
-        if key in fields_in and not (_is_int(fields_in[key]) and 0 <= fields_in[key] <= _LARGEST_INT):
-            raise _bad(f"the video's {key} is not a count")
-    if not 1 <= fields_in["width"] * fields_in["height"] <= MAX_FRAME_PIXELS:
-        raise _bad("the video's frame size is out of range")
-    sample_fps = float(_number(fields_in["sample_fps"], "the video's sample rate"))
-    source_fps = float(_number(fields_in.get("source_fps", 0.0), "the video's frame rate", high=1000.0))
-    if sample_fps <= 0:
-        raise _bad("the video's sample rate is not a number in range")
-    return FramePlan(**{**fields_in, "indices": tuple(indices), "sample_fps": sample_fps, "source_fps": source_fps})
-
-
-def _frame(n: int, url, plan: FramePlan) -> bytes:
+def _jpeg(n: int, url: Any, plan: DocPlan) -> bytes:
     """A frame's JPEG bytes, checked: a data URL of a JPEG of the plan's size that decodes whole."""
     match = _DATA_URL.fullmatch(url) if isinstance(url, str) else None
     data = _base64(match.group(2)) if match else None
@@ -437,6 +525,95 @@ def _frame(n: int, url, plan: FramePlan) -> bytes:
                 img.load()  # decodes: truncated or corrupt data fails here
     except Exception:  # noqa: BLE001 - whatever PIL raises on foreign data, the answer is the same sentence
         ok = False
-    if not ok:
+    if not ok or data is None:
         raise _bad(f"frame {n} of the video is not a JPEG image of the plan's size")
-    return cast(bytes, data)  # ok: the data decoded
+    return data
+
+
+class DocVideo(_Shape):
+    """The Video tab's kept frames, as JPEG data URLs, and the plan they were sampled by."""
+
+    frames: Annotated[list[Any], _refused("the video has no list of frames"), AfterValidator(_frame_count)] \
+        = _required()
+    plan: Annotated[DocPlan, _refused("the video's frame plan is missing",
+                                      missing="the video's frame plan has no {key}")] = _required()
+    _jpegs: tuple[bytes, ...] = PrivateAttr(())
+
+    @model_validator(mode="after")
+    def _frames_of_the_plan(self) -> DocVideo:
+        if len(self.plan.indices) != len(self.frames):
+            raise _bad("the video's frame indices do not match its frames")
+        self._jpegs = tuple(_jpeg(n, url, self.plan) for n, url in enumerate(self.frames, 1))
+        return self
+
+    @property
+    def clip(self) -> VideoClip:
+        return VideoClip(self._jpegs, self.plan.frame_plan())
+
+
+def _not_newer(version: int) -> int:
+    if version > VERSION:
+        raise _refusal("import_newer", version=version, supported=VERSION)
+    return version
+
+
+class Document(_Shape):
+    """A conversation document, as :func:`export` writes it and :func:`load` reads it."""
+
+    format: Annotated[_Format, _refused(code="import_not_ours")] = _required()
+    version: Annotated[int, Field(ge=1), _refused("its version is not a number"), AfterValidator(_not_newer)] \
+        = _required()
+    tab: Annotated[Tab, _refused("its tab is not chat, image or video")] = _required()
+    model: Annotated[Text, _refused("the model's name is not text")] = ""
+    system_prompt: Annotated[Text, _refused("the system prompt is not text")] = ""
+    turns: Annotated[list[DocTurn], Field(fail_fast=True), _refused("its turns are not a list"),
+                     AfterValidator(_images_decoded)] = _required()
+    video: Annotated[DocVideo | None, _refused("the video has no list of frames")] = None
+
+    @field_validator("video", mode="before")
+    @classmethod
+    def _in_the_video_tab(cls, video: Any, info: ValidationInfo) -> Any:
+        if video is not None and info.data.get("tab") != "video":
+            raise _bad("it holds a video but is not a Video tab conversation")
+        return video
+
+    @model_validator(mode="after")
+    def _video_conversation(self) -> Document:
+        """A Video tab conversation is (question, answer) pairs about its clip, in text."""
+        if self.tab != "video":
+            return self
+        if [turn.role for turn in self.turns] != ["user", "assistant"] * (len(self.turns) // 2):
+            raise _bad("its turns do not alternate question and answer")
+        if any(turn.images for turn in self.turns):
+            raise _bad("a Video tab conversation holds an image")
+        if self.turns and self.video is None:
+            raise _bad("the video's frames are missing")
+        return self
+
+
+# ---- writing -----------------------------------------------------------------------------------------------
+
+
+def _history(turns: Sequence[DocQuestion | DocAnswer], folder: Path) -> list[dict[str, Any]]:
+    """The turns as the app keeps them, each image written to a file in a new folder inside ``folder`` and
+    checked by content (:func:`check_image`); on any failure that folder is removed."""
+    images = [image.decoded for turn in turns for image in turn.images]
+    paths: list[str] = []
+    if images:
+        target = folder / f"imported-{secrets.token_hex(8)}"
+        try:
+            target.mkdir(parents=True)
+            for count, image in enumerate(images, 1):
+                # a folder per image, as Gradio's cache keeps uploads: the name stays as the person gave it
+                path = target / f"{count:02d}" / image.file_name
+                path.parent.mkdir()
+                path.write_bytes(image.data)
+                check_image(str(path))
+                paths.append(str(path))
+        except BaseException as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            if isinstance(exc, OSError):  # the disk's answer, never its path: the folder is the server's business
+                raise ConversationFileError("import_not_stored", reason=exc.strerror or type(exc).__name__) from None
+            raise
+    written = iter(paths)
+    return [turn.turn(written) for turn in turns]

@@ -22,7 +22,15 @@ from ..engines import Engines
 from ..engines.client import AnswerStats, Progress, Thinking
 from ..errors import MESSAGES, UserFacingError
 from ..inputs import conversation_file
-from ..inputs.conversation import assistant_turn, clean_text, to_chatbot, to_openai, turn_of_message, turn_text
+from ..inputs.conversation import (
+    AnyTurn,
+    assistant_turn,
+    clean_text,
+    to_chatbot,
+    to_openai,
+    turn_of_message,
+    turn_text,
+)
 from . import kept, request_view
 from .common import progress_markdown, stats_markdown, tell
 from .live import LIVE, LiveText, marker
@@ -53,7 +61,7 @@ def light_now(engines: Engines, mode: str) -> bool:
     return mode == "on" or (mode == "auto" and engines.pacers.here().busy())
 
 
-def settled(history: list[dict]) -> list[dict] | None:
+def settled(history: list[AnyTurn]) -> list[AnyTurn] | None:
     """After an answer that streamed on the light stream ended without its final update (Stop, a cancel): the
     conversation with the text the person saw, instead of the first words its message held. None: nothing to do
     (an answer that finished, a conversation changed since, an answer still streaming)."""
@@ -81,7 +89,7 @@ def unlock_after(ev, view: ConversationView, unlocked: list) -> None:
     ev.then(after, [view.state], [*unlocked, view.state, view.chatbot], queue=False, api_visibility="private")
 
 
-async def kept_updates(engines: Engines, view: ConversationView, history: list[dict], system_prompt: str) -> dict:
+async def kept_updates(engines: Engines, view: ConversationView, history: list[AnyTurn], system_prompt: str) -> dict:
     """The browser's copy, the file to download and the note, for the conversation as it is now."""
     if not history:
         return {view.browser: kept.EMPTY, view.download: gr.update(value=None, interactive=False), view.note: ""}
@@ -95,7 +103,7 @@ async def kept_updates(engines: Engines, view: ConversationView, history: list[d
     return {view.browser: keep, view.download: gr.update(value=path, interactive=True), view.note: note or ""}
 
 
-async def stream_answer(engines: Engines, history: list[dict], system_prompt: str, params, view: ConversationView):
+async def stream_answer(engines: Engines, history: list[AnyTurn], system_prompt: str, params, view: ConversationView):
     """Stream the answer to ``history`` into the chat box and the state.
 
     An async generator, awaited in the request's own task: Stop, Clear or a closed tab cancel that task or close
@@ -171,7 +179,7 @@ async def stream_answer(engines: Engines, history: list[dict], system_prompt: st
         logger.warning("could not keep the conversation: %s", exc)
 
 
-def retried(history: list[dict], data: gr.RetryData) -> list[dict]:
+def retried(history: list[AnyTurn], data: gr.RetryData) -> list[AnyTurn]:
     """The conversation up to and with the question whose answer is retried (Gradio sends that question's index)."""
     index = turn_of_message(history, data.index)
     if index is None or history[index]["role"] != "user":
@@ -179,7 +187,7 @@ def retried(history: list[dict], data: gr.RetryData) -> list[dict]:
     return history[:index + 1]
 
 
-def undone(history: list[dict], data: gr.UndoData) -> tuple[list[dict], str]:
+def undone(history: list[AnyTurn], data: gr.UndoData) -> tuple[list[AnyTurn], str]:
     """The conversation before the undone question, and its text (back into the text box)."""
     index = turn_of_message(history, data.index)
     if index is None or history[index]["role"] != "user":
@@ -187,7 +195,7 @@ def undone(history: list[dict], data: gr.UndoData) -> tuple[list[dict], str]:
     return history[:index], turn_text(history[index])
 
 
-def edited(history: list[dict], data: gr.EditData) -> list[dict]:
+def edited(history: list[AnyTurn], data: gr.EditData) -> list[AnyTurn]:
     """The conversation up to the edited question, which now says the new text (its images stay); later turns go.
     An edit to nothing leaves the conversation as it was (and says so)."""
     index = turn_of_message(history, data.index)

@@ -11,18 +11,23 @@ import base64
 import copy
 import io
 import json
+from dataclasses import MISSING
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from demo.errors import ImageError, UserFacingError
-from demo.inputs.conversation import to_openai, turn_images, turn_text
+from demo.inputs.conversation import ImagePart, TextPart, Turn, VideoTurn, to_openai, turn_images, turn_text
 from demo.inputs.conversation_file import (
     FORMAT,
     VERSION,
     ConversationFileError,
+    DocPlan,
+    Document,
     Loaded,
     api_history,
     dumps,
@@ -434,3 +439,61 @@ def test_loaded_is_the_app_s_shape(history, tmp_path):
     assert isinstance(loaded, Loaded)
     assert loaded.history == [{"role": "user", "content": "And the colours?"},
                               {"role": "assistant", "content": "Red, green, blue."}]
+
+
+# ---- the declared shape ------------------------------------------------------------------------------------
+
+
+def bad(detail: str) -> str:
+    return str(ConversationFileError("import_bad", detail=detail))
+
+
+@pytest.mark.parametrize("doc, detail", [
+    (doc_with(model=5, turns=[{"role": "system"}]), "the model's name is not text"),
+    (doc_with(turns=[{"role": "user", "content": 5}, {"role": "system"}]), "turn 1 has no content"),
+    (doc_with(turns=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"},
+                     {"role": "user", "content": [{"type": "text", "text": "t"}, {"type": "audio"}]}]),
+     "turn 3 has a part that is neither text nor an image"),
+    (doc_with(turns=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "reasoning": 1,
+                                                        "thinking_s": -1}]),
+     "the reasoning of turn 2 is not text"),
+    (doc_with(turns=[{"role": "user", "content": "q"}] * 3 + [{"role": "assistant", "content": "a",
+                                                                "sent": {"params": {"top_k": "20"}}}]),
+     "the top_k of turn 4 is not a number in range"),
+    (doc_with(tab="image", video={"frames": []}, turns=[{"role": "user", "content": [
+        {"type": "image", "url": "data:image/jpeg;base64,AAAA"}]}]), "an image of turn 1 is not image data"),
+])
+def test_a_document_is_refused_for_its_first_fault_with_the_turn_named(doc, detail, tmp_path):
+    assert str(refused(doc, tmp_path / "in", "import_bad")) == bad(detail)
+
+
+def test_a_plan_missing_a_key_is_refused_for_that_key_first(clip, tmp_path):
+    doc = video_doc(clip, indices="x", width=None)
+    del doc["video"]["plan"]["sample_fps"]
+    assert str(refused(doc, tmp_path / "in", "import_bad")) == bad("the video's frame plan has no sample_fps")
+
+
+def test_the_plan_declares_a_frame_plan_s_fields():
+    declared = {name: (info.is_required(), None if info.is_required() else info.default)
+                for name, info in DocPlan.model_fields.items()}
+    assert declared == {f.name: (f.default is MISSING, None if f.default is MISSING else f.default)
+                        for f in dataclass_fields(FramePlan)}
+
+
+def test_a_long_run_of_bad_items_stops_at_the_first():
+    """A 64 MB document can hold millions of bad parts: the first is the one said, and no more are looked at."""
+    many = doc_with(turns=[{"role": "user", "content": [5] * 100_000}])
+    with pytest.raises(ValidationError) as caught:
+        Document.model_validate(many)
+    assert len(caught.value.errors()) == 1
+
+
+def test_loaded_turns_have_the_declared_shape(history, clip, tmp_path):
+    loaded = load(export("image", history, model="m"), folder=tmp_path / "in")
+    parts = {"text": TextPart, "image": ImagePart}
+    for turn in loaded.history:
+        assert Turn.__required_keys__ <= set(turn) <= Turn.__required_keys__ | Turn.__optional_keys__
+        for part in [] if isinstance(turn["content"], str) else turn["content"]:
+            assert set(part) == parts[part["type"]].__required_keys__
+    turns = load(export("video", video_history([("q", "a")]), model="m", clip=clip), folder=tmp_path).video_turns
+    assert turns == (("q", "a"),) and turns[0] == VideoTurn(question="q", answer="a")
