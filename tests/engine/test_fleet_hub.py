@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 
+from demo.engines.params import GenerationParams
 from demo.engines.video_events import Done, Stage
 from demo.errors import EngineError
 from demo.fleet.hub import Hub
@@ -61,7 +62,7 @@ def test_a_sentence_of_the_worker_arrives_as_the_same_error(engines):
         async with through_the_hub(engines) as mirror:
             events = []
             try:
-                async for event in mirror.answer(frames(), 2.0, "word " * 9000, 16):
+                async for event in mirror.answer(frames(), 2.0, "word " * 9000, GenerationParams(max_tokens=16)):
                     events.append(event)
             except EngineError as exc:
                 return exc, events
