@@ -14,7 +14,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from demo.engines import Engines
+    from demo.engines.engines import Engines
     from demo.engines.model import ModelSourceError
     from demo.engines.placement import detect_gpus
     from demo.engines.server import free_port, port_is_free

@@ -1,7 +1,7 @@
 """``python -m bench.gpu --model CKPT``: what a GPU decides, measured on a machine with a CUDA GPU.
 
 For anyone with a CUDA GPU and the CUDA build of vLLM, with the real model or the random full-size checkpoint
-(shared/gpu/build_full.py). Through the app's own engine layer (``demo.engines.Engines``: its device plan,
+(shared/gpu/build_full.py). Through the app's own engine layer (``demo.engines.engines.Engines``: its device plan,
 server command and video worker) and, for reference, straight to the same server with the ``openai`` SDK:
 
 - start-up of each engine, cold (an empty vLLM compile cache) and warm (the same cache again), and whether
@@ -167,8 +167,7 @@ async def workloads(engines, users: list[int], max_tokens: int, log, rounds: int
 
 
 async def video_runs(engines, max_tokens: int, log) -> dict:
-    from demo.engines import VideoSampling
-    from demo.engines.params import GenerationParams
+    from demo.engines.params import GenerationParams, VideoSampling
     from demo.engines.video_events import Delta, Done, Frames
 
     clip = str(ROOT / "assets" / "example.mp4")
@@ -201,7 +200,7 @@ async def video_runs(engines, max_tokens: int, log) -> dict:
 
 # --- start-up -----------------------------------------------------------------------------------------------
 def start_engines(settings, log_dir: Path, log) -> tuple[object, dict]:
-    from demo.engines import Engines
+    from demo.engines.engines import Engines
 
     offsets = {p.name: p.stat().st_size for p in log_dir.glob("*.log")} if log_dir.exists() else {}
     t0 = time.monotonic()

@@ -48,7 +48,7 @@ class Server:
 
 def start_server(log_dir: Path, timeout: float = 900.0) -> Server:
     """Start the server as the app does (``ServerSupervisor``) and wait for /health; fails with its log."""
-    from demo.engines import make_plan
+    from demo.engines.engines import make_plan
     from demo.engines.model import resolve_model
     from demo.engines.server import ServerSupervisor, health_ok
 

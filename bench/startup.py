@@ -78,7 +78,7 @@ def import_seconds(modules: str, trials: int = 1) -> list[float]:
 
 def worker(log_dir: Path, timeout: float = 900.0) -> dict:
     """The video worker alone, started as the app starts it (``demo.engines.video_worker.VideoWorker``)."""
-    from demo.engines import make_plan
+    from demo.engines.engines import make_plan
     from demo.engines.model import resolve_model
     from demo.engines.video_worker import VideoWorker
 

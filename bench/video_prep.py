@@ -23,7 +23,7 @@ PATCH = 16  # Qwen3-VL's image_processor.patch_size (the worker passes it as ima
 
 def app_plan(path: str, max_model_len: int = 8192, video_max_tokens: int = 1024):
     """The frames and size the app keeps for this clip at the page's defaults (fps 2, 64 frames, 360p)."""
-    from demo.engines import VideoSampling
+    from demo.engines.params import VideoSampling
     from demo.inputs import video_frames as vf
 
     s = VideoSampling()

@@ -1,7 +1,7 @@
 """Shared test set-up: where outputs go, the cache for the tiny checkpoint, and the real-engine fixture.
 
 The engines are the real vLLM server and the real video worker, started through the app's own launcher
-(``demo.engines.Engines``) on the tiny checkpoint, once per test session. If they cannot start the tests
+(``demo.engines.engines.Engines``) on the tiny checkpoint, once per test session. If they cannot start the tests
 fail with the engines' log: they are never skipped.
 """
 
@@ -165,7 +165,7 @@ def engine_settings(*extra: str):
 def started_engines(settings, logs: Path, what: str):
     """Real engines started through the app's own launcher, ready; stopped (whole process groups) at the end.
     If they do not start, the test fails with the end of their logs."""
-    from demo.engines import Engines
+    from demo.engines.engines import Engines
 
     eng = Engines.create(settings, log_dir=logs)
     eng.start()

@@ -48,3 +48,14 @@ def finite_or(value, default: float) -> float:
     """``value`` as a float; NaN (which every comparison lets through, and JSON can carry) is the default."""
     number = float(value)
     return default if math.isnan(number) else number
+
+
+@dataclass(frozen=True)
+class VideoSampling:
+    """The page's sampling controls, before the token budget is applied."""
+
+    fps: float = 2.0
+    max_frames: int = 64
+    max_pixels: int = 640 * 360
+    start: float = 0.0
+    end: float | None = None

@@ -15,7 +15,7 @@ import secrets
 import tempfile
 from contextlib import aclosing, suppress
 
-from ..engines import Engines
+from ..engines.engines import Engines
 from ..errors import UserFacingError
 from .wire import END, EnginesNews, Failed, Shared, receive, send
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator
 import numpy as np
 
 from .. import errors
-from ..engines import Engines
+from ..engines.engines import Engines
 from ..engines.params import GenerationParams
 from ..engines.status import EngineStatus, StatusCell
 from ..engines.supervisor import EngineStartError

@@ -54,7 +54,7 @@ from .conversation import UPLOAD_HOURS, AnyTurn, Turn, VideoTurn, clean_text, tu
 from .images import MAX_IMAGES, check_image, image_part
 from .numbers import finite
 from .video_clip import VideoClip
-from .video_frames import FramePlan
+from .video_frames import MAX_FRAMES, PIXEL_CHOICES, FramePlan
 
 _Format = Literal["qwen3-vl-demo/conversation"]
 FORMAT: str = get_args(_Format)[0]
@@ -63,10 +63,9 @@ Tab = Literal["chat", "image", "video"]
 TABS: tuple[str, ...] = get_args(Tab)
 # Eight images of at most IMAGE_MAX_PIXELS are about 3 MB as base64 JPEG; 256 frames of 720p about 35 MB.
 MAX_BYTES = 64 * 1024 * 1024
-# The Video tab's limits (demo/ui/video_run.py: sampling_from's max_frames, PIXEL_CHOICES["720p"]); not imported
-# from there, as that module starts the engines' package. A clip is decoded whole for the video worker.
-MAX_VIDEO_FRAMES = 256
-MAX_FRAME_PIXELS = 1280 * 720
+# The Video tab's limits: a clip is decoded whole for the video worker
+MAX_VIDEO_FRAMES = MAX_FRAMES
+MAX_FRAME_PIXELS = max(PIXEL_CHOICES.values())
 MAX_SOURCE_FPS = 1000.0
 # Image formats an imported image may have (the demo's own exports are JPEG), with the suffix we give the file.
 IMAGE_SUFFIX: dict[str | None, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}

@@ -33,6 +33,10 @@ MIN_SIDE = 64  # 64x64 is the processors' smallest frame (4 tokens); smaller one
 TOKENS_PER_GROUP_OVERHEAD = 12
 # Room for the chat template, the question and the system prompt.
 PROMPT_MARGIN_TOKENS = 256
+# The Video tab's choices, one place for the page, the API and an imported conversation's checks: frames a question
+# may take (its slider's range), and the largest frame each size choice allows
+MIN_FRAMES, MAX_FRAMES = 2, 256
+PIXEL_CHOICES = {"240p": 426 * 240, "360p": 640 * 360, "480p": 854 * 480, "720p": 1280 * 720}
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import threading
 
 import gradio as gr
 
-from ..engines import Engines
 from ..engines.admission import STEP, TICK_S, next_limit
+from ..engines.engines import Engines
 from ..settings import Settings
 
 GROUP = "server"

@@ -18,8 +18,8 @@ from typing import Any, cast
 
 import gradio as gr
 
-from ..engines import Engines
 from ..engines.client import AnswerStats, Progress, Thinking
+from ..engines.engines import Engines
 from ..errors import MESSAGES, UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import (

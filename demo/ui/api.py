@@ -12,8 +12,8 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..engines import Engines
 from ..engines.client import Progress, Thinking
+from ..engines.engines import Engines
 from ..engines.params import GenerationParams
 from ..errors import MESSAGES, UserFacingError
 from ..inputs import grounding

@@ -8,7 +8,7 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..engines import Engines
+from ..engines.engines import Engines
 from ..errors import MESSAGES
 from ..inputs.conversation import AnyTurn, clean_text, to_chatbot, user_turn
 from . import kept, request_view

@@ -11,7 +11,7 @@ import os
 
 import gradio as gr
 
-from ..engines import Engines
+from ..engines.engines import Engines
 from ..settings import Settings
 
 _DOT = {"ready": "ok", "starting": "wait", "restarting": "wait", "unresponsive": "wait", "error": "bad",

@@ -10,8 +10,8 @@ import uuid
 from contextlib import aclosing
 from pathlib import Path
 
-from ..engines import Engines
 from ..engines.client import AnswerStats
+from ..engines.engines import Engines
 from ..engines.params import GenerationParams
 from ..errors import MESSAGES, ImageError
 from ..inputs import grounding

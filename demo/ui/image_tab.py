@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..engines import Engines
+from ..engines.engines import Engines
 from ..errors import MESSAGES, UserFacingError
 from ..inputs.conversation import (
     AnyTurn,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..engines import Engines
+from ..engines.engines import Engines
 from ..heap import exempt_from_collection, keep_giving_back
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings

@@ -18,8 +18,8 @@ from typing import cast
 
 import gradio as gr
 
-from ..engines import Engines
 from ..engines.client import request_kwargs
+from ..engines.engines import Engines
 from ..engines.params import GenerationParams
 from ..engines.video_via_server import video_messages
 from ..errors import MESSAGES, UserFacingError

@@ -9,17 +9,16 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
-from ..engines import Engines, VideoSampling
-from ..engines.params import GenerationParams, finite_or
+from ..engines.engines import Engines
+from ..engines.params import GenerationParams, VideoSampling, finite_or
 from ..engines.video_events import Delta, Done, Frames, Progress, Queued, Stage, Thinking
 from ..errors import VideoError
 from ..inputs.conversation import clean_text
 from ..inputs.video_clip import VideoClip
-from ..inputs.video_frames import FramePlan
+from ..inputs.video_frames import MAX_FRAMES, MIN_FRAMES, PIXEL_CHOICES, FramePlan
 from ..outputs.seek import seek_html
 
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
-PIXEL_CHOICES = {"240p": 426 * 240, "360p": 640 * 360, "480p": 854 * 480, "720p": 1280 * 720}
 STAGE_TEXT = {"reading": "Reading and sampling frames…", "encoding": "Encoding frames…",
               "generating": "Generating the answer…"}
 
@@ -95,7 +94,7 @@ def sampling_from(fps, max_frames, quality, start, end) -> VideoSampling:
     anything that is not a number is refused with a sentence (:class:`VideoError` "bad_video_settings")."""
     try:
         fps = min(8.0, max(0.25, finite_or(2.0 if fps is None else fps, 2.0)))
-        max_frames = min(256, max(2, int(float(64 if max_frames is None else max_frames))))
+        max_frames = min(MAX_FRAMES, max(MIN_FRAMES, int(float(64 if max_frames is None else max_frames))))
         start = finite_or(start or 0, 0.0)
         end = finite_or(end or 0, 0.0)
     except (TypeError, ValueError, OverflowError):

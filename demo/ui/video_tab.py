@@ -13,11 +13,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..engines import Engines
+from ..engines.engines import Engines
+from ..inputs.video_frames import MAX_FRAMES, MIN_FRAMES, PIXEL_CHOICES
 from . import kept, request_view
 from .common import video_slots
 from .video_answering import VideoView, cleared, come_back, describe, find_moments, load_file, locked, unlocked
-from .video_run import DEFAULT_QUESTION, PIXEL_CHOICES
+from .video_run import DEFAULT_QUESTION
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 
@@ -50,7 +51,7 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
             with gr.Accordion("Frame sampling (for a new conversation)", open=False):
                 with gr.Row():
                     fps = gr.Slider(0.25, 8, 2, step=0.25, label="Frames per second")
-                    max_frames = gr.Slider(2, 256, 64, step=2, label="Max frames")
+                    max_frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, 64, step=2, label="Max frames")
                 with gr.Row():
                     quality = gr.Dropdown(list(PIXEL_CHOICES), value="360p", label="Max frame size")
                     start = gr.Number(0, label="Start (s)", minimum=0)

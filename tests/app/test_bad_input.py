@@ -18,8 +18,7 @@ import httpx
 import pytest
 from gradio_client import handle_file
 
-from demo.engines import VideoSampling
-from demo.engines.params import GenerationParams
+from demo.engines.params import GenerationParams, VideoSampling
 from demo.engines.video_events import Done, Stage
 from demo.errors import MESSAGES, ImageError, VideoError
 from demo.inputs import video_frames

@@ -34,7 +34,7 @@ def our_processes() -> set[int]:
 
 
 def make_engines(tmp_path, *extra: str):
-    from demo.engines import Engines
+    from demo.engines.engines import Engines
 
     return Engines.create(engine_settings(*extra), log_dir=tmp_path / "logs")
 

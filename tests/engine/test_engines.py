@@ -19,9 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, Progress
-from demo.engines.params import GenerationParams
+from demo.engines.params import GenerationParams, VideoSampling
 from demo.engines.processes import group_alive
 from demo.engines.video_events import Done, Frames, Stage
 from demo.errors import EngineError

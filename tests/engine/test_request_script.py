@@ -16,9 +16,8 @@ import sys
 
 import pytest
 
-from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, request_kwargs
-from demo.engines.params import GenerationParams
+from demo.engines.params import GenerationParams, VideoSampling
 from demo.engines.video_via_server import video_messages
 from demo.inputs.images import image_part
 from demo.outputs.request_snippet import media_files, python_snippet

@@ -13,9 +13,8 @@ import asyncio
 
 import pytest
 
-from demo.engines import VideoSampling
 from demo.engines.client import AnswerStats, Progress, Thinking
-from demo.engines.params import GenerationParams
+from demo.engines.params import GenerationParams, VideoSampling
 from demo.engines.video_events import Delta, Done
 from tests.drive import collect
 from tests.engine.test_engines import make_clip

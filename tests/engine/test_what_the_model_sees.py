@@ -18,8 +18,7 @@ import openai
 import pytest
 from PIL import Image
 
-from demo.engines import VideoSampling
-from demo.engines.params import GenerationParams
+from demo.engines.params import GenerationParams, VideoSampling
 from demo.engines.video_events import Done, Frames
 from demo.engines.video_via_server import video_messages
 from demo.inputs import grounding

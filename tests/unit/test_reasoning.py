@@ -138,7 +138,7 @@ def test_reasoning_comes_before_the_answer():
 
 
 def test_engines_decide_once_and_say_so(tmp_path):
-    from demo.engines import Engines
+    from demo.engines.engines import Engines
     from demo.settings import Settings
 
     def create(*argv):
