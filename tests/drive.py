@@ -49,13 +49,25 @@ def take_then_close(agen, n: int, then=None) -> list:
     closed only after ``then``), so the test sees only what closing the outer generator closes: under Gradio, a
     nested stream that nobody closes stays open until a garbage collection finds it, which can be never.
     """
+    return close_when(agen, lambda got: len(got) >= n, then)
+
+
+def close_when(agen, enough, then=None) -> list:
+    """:func:`take_then_close`, closing once ``enough(items so far)`` is true (checked before each item, in the
+    event loop: it must not block); fails if the generator ends first."""
     async def run():
         forgotten = []
         hooks = sys.get_asyncgen_hooks()
         # firstiter stays the loop's (shutdown_asyncgens still knows them); only the finalizer is replaced
         sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=forgotten.append)
         try:
-            got = [await anext(agen) for _ in range(n)]
+            got = []
+            while not enough(got):
+                try:
+                    got.append(await anext(agen))
+                except StopAsyncIteration:
+                    raise AssertionError(f"the stream ended before it was to be closed, after {len(got)} items") \
+                        from None
             await agen.aclose()
             if then is not None:
                 await asyncio.to_thread(then)

@@ -1,31 +1,32 @@
-"""The Video tab's state changes (demo/ui/video_answering.py) and its handlers, without a browser or an engine: a
-new conversation, another clip, a loaded or restored conversation, a question streamed to its turn, a Stop in the
-middle of one, "Find moments"; and the wiring that keeps the page's endpoints as they were (demo/ui/video_tab.py).
+"""The Video tab's state changes (demo/ui/video_answering.py), without a browser or a model: a new conversation,
+another clip, a loaded or restored conversation, a question streamed to its turn, "Find moments"'s chips; the
+handlers that need no model (a conversation loaded from a file or restored at a page load); and the wiring that
+keeps the page's endpoints as they were (demo/ui/video_tab.py).
 
-The handlers run against a stand-in for the engines and a scripted ``run_video``; real components are built in a
-``gr.Blocks`` so that the updates are checked by the component they go to."""
+Those handlers get the app's real engines, constructed but never started (no process: checked after each test);
+the handlers that ask the model run on the session's real engines in tests/app/test_video_handlers.py. Real
+components are built in a ``gr.Blocks`` so that the updates are checked by the component they go to."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import re
-from types import SimpleNamespace
 
 import gradio as gr
+import psutil
 import pytest
 from PIL import Image
 
+from demo.engines.engines import Engines
 from demo.engines.params import GenerationParams
+from demo.engines.placement import QWEN3_VL_4B, PlanInputs, plan_devices
 from demo.errors import MESSAGES
 from demo.inputs import conversation_file
 from demo.inputs.conversation import assistant_turn, user_turn
 from demo.inputs.video_clip import VideoClip
 from demo.inputs.video_frames import FramePlan, frame_tokens
-from demo.inputs.video_times import moments_schema
-from demo.settings import Settings
-from demo.ui import kept, video_answering
+from demo.ui import kept
 from demo.ui.common import generation_accordion, video_slots
 from demo.ui.image_find import THINKING_ROOM
 from demo.ui.video_answering import (
@@ -37,9 +38,7 @@ from demo.ui.video_answering import (
     come_back,
     continued,
     conversation_page,
-    describe,
     document,
-    find_moments,
     from_loaded,
     load_file,
     locked,
@@ -49,11 +48,10 @@ from demo.ui.video_answering import (
     streamed,
     unlocked,
 )
-from demo.ui.video_run import DEFAULT_QUESTION, STAGE_TEXT, Answered, Partial, Reasoning, Shown, Status, VideoChat
+from demo.ui.video_run import DEFAULT_QUESTION, STAGE_TEXT, Partial, Reasoning, Shown, Status, VideoChat
 from demo.ui.video_tab import build_video_tab
+from tests.conftest import engine_settings
 
-GEN = (0.7, 0.8, 20, 1024, 1.5)  # the generation sliders' values, as the page sends them
-SAMPLING = (2.0, 8, "360p", 0, 0)  # fps, max frames, quality, start, end
 PLAN = FramePlan((0, 12, 25, 37), 64, 64, 2.0, frame_tokens(4, 64, 64), source_fps=25.0, source_frames=50)
 EMPTY_DOWNLOAD = {"__type__": "update", "value": None, "interactive": False}
 
@@ -77,60 +75,21 @@ def view() -> VideoView:
                          gr.Code(), gr.BrowserState(None), gr.DownloadButton(), gr.Markdown())
 
 
-class Engines:
-    """What the Video tab's handlers use of the engines; blocking work runs inline."""
-
-    def __init__(self, clip: VideoClip, reasoning_parser: str | None = None):
-        self.settings = Settings.from_args([], env={})
-        self.model_name = "tiny-model"
-        self.max_model_len = 8192
-        self.reasoning_parser = reasoning_parser
-        self.clip = clip
-        self.sampled: list[tuple] = []
-
-    async def run_blocking(self, fn, *args, cancellable=False):
-        return fn(*args)
-
-    def video_budget(self, max_tokens=None) -> int:
-        return 6000
-
-    async def sample_video(self, path, sampling, max_tokens):
-        self.sampled.append((path, max_tokens))
-        return self.clip.images(), self.clip
-
-
-class Script:
-    """A stand-in for ``run_video``: records each call and yields the given updates (a callable among them is
-    awaited instead: the answer waits there)."""
-
-    def __init__(self, *updates):
-        self.updates, self.calls, self.closed = updates, [], False
-
-    async def __call__(self, engines, source, question, sampling, params, history=(), json_schema=None):
-        self.calls.append(SimpleNamespace(source=source, question=question, params=params, history=history,
-                                          json_schema=json_schema))
-        try:
-            for update in self.updates:
-                if callable(update):
-                    await update()
-                else:
-                    yield update
-        finally:
-            self.closed = True
-
-
-def collect(stream) -> list[dict]:
-    async def run():
-        return [update async for update in stream]
-
-    return asyncio.run(run())
-
-
-def last(updates: list[dict], component):
-    """The last value an event's updates gave ``component`` (what the page shows after them)."""
-    values = [u[component] for u in updates if component in u]
-    assert values, "no update for the component"
-    return values[-1]
+@pytest.fixture
+def unstarted(tmp_path):
+    """The app's real engines on the tests' settings, constructed but never started: what loading a file, a page
+    load and the tab's wiring use of them (the settings, the model's name and context, ``run_blocking``'s pools)
+    needs no model. Their plan is a machine's without a GPU, and no checkpoint is resolved (``Engines.create``
+    would build the tiny one: seconds in a fresh clone, where the unit tests run first). No process may start."""
+    before = set(psutil.Process().children(recursive=True))  # an earlier test's (multiprocessing's tracker)
+    settings = engine_settings()
+    eng = Engines(settings, None, plan_devices([], QWEN3_VL_4B, PlanInputs.from_settings(settings)), tmp_path)
+    try:
+        yield eng
+    finally:
+        eng.stop()  # its pools of threads
+    started = set(psutil.Process().children(recursive=True)) - before
+    assert not started, f"the engines started processes: {started}"
 
 
 # --- the page's state changes ------------------------------------------------------------------------------------
@@ -230,124 +189,38 @@ def test_a_document_without_frames_is_no_video_conversation(tmp_path):
     assert from_loaded(None) is None
 
 
-# --- the handlers ------------------------------------------------------------------------------------------------
-
-def test_a_question_about_a_new_clip_streams_its_turn_and_keeps_the_conversation(view, clip, monkeypatch):
-    script = Script(Status(STAGE_TEXT["reading"]), Shown(clip.images(), "caption", clip, PLAN),
-                    Status(f"{STAGE_TEXT['generating']} 3 tokens so far"), Partial("A door"),
-                    Answered("A door opens at 00:01.", "stats", ""))
-    monkeypatch.setattr(video_answering, "run_video", script)
-    updates = collect(describe(Engines(clip), view, "/clips/a.mp4", "What happens?", None, *SAMPLING, *GEN))
-    assert updates[0] == starting(view, None)
-    (call,) = script.calls
-    assert (call.source, call.question, call.history, call.json_schema) == ("/clips/a.mp4", "What happens?", (), None)
-    assert call.params == GenerationParams(*GEN)
-    assert last(updates, view.chat).turns == (("What happens?", "A door opens at 00:01."),)
-    assert last(updates, view.status) == "Done." and last(updates, view.question) == ""
-    # after the answer: its request, and the conversation in the browser and the Download button
-    assert "tiny-model" in last(updates, view.python) and "curl" in last(updates, view.curl)
-    keep = last(updates, view.browser)
-    assert keep["tab"] == "video" and len(keep["turns"]) == 2
-    download = last(updates, view.download)
-    assert download["interactive"] is True and json.loads(open(download["value"], "rb").read())["tab"] == "video"
-
-
-def test_a_question_about_another_clip_starts_over(view, chat, clip, monkeypatch):
-    script = Script(Shown(clip.images(), "caption", clip, PLAN), Answered("B.", "stats", ""))
-    monkeypatch.setattr(video_answering, "run_video", script)
-    updates = collect(describe(Engines(clip), view, "/clips/b.mp4", "And this one?", chat, *SAMPLING, *GEN))
-    assert updates[0] == starting(view, None)  # the last conversation leaves the page
-    assert (script.calls[0].source, script.calls[0].history) == ("/clips/b.mp4", ())
-    after = last(updates, view.chat)
-    assert after.video == "/clips/b.mp4" and after.turns == (("And this one?", "B."),)
-
-
-def test_a_stop_in_the_middle_of_a_follow_up_leaves_the_conversation_as_it_was(view, chat, clip, monkeypatch):
-    never = asyncio.Event()
-    script = Script(Status(STAGE_TEXT["generating"]), Partial("Then it"), never.wait, Answered("x", "s", ""))
-    monkeypatch.setattr(video_answering, "run_video", script)
-
-    async def ask_then_stop():
-        stream = describe(Engines(clip), view, None, "And then?", chat, *SAMPLING, *GEN)
-        updates = []
-        async for update in stream:
-            updates.append(update)
-            if "Then it" in update.get(view.conversation, ""):
-                break
-        await stream.aclose()  # what Stop's cancel does to the event's generator
-        return updates, script.closed
-
-    updates, closed = asyncio.run(ask_then_stop())
-    assert updates[0] == starting(view, chat)
-    assert script.calls[0].source is chat.clip and script.calls[0].history == chat.turns  # the same frames
-    assert closed  # the answer's stream closed at once, not at a garbage collection (the request aborted with it)
-    assert not any(view.chat in u for u in updates)  # the state keeps the one turn it had
-
-
-def test_a_question_without_a_clip_or_with_bad_settings_is_told_and_changes_nothing_else(view, chat, clip,
-                                                                                         monkeypatch):
-    script = Script(Answered("x", "s", ""))
-    monkeypatch.setattr(video_answering, "run_video", script)
-    with pytest.warns(UserWarning, match=re.escape(MESSAGES["missing"])):
-        assert collect(describe(Engines(clip), view, None, "What?", None, *SAMPLING, *GEN)) == []
-    with pytest.warns(UserWarning, match=re.escape(MESSAGES["bad_video_settings"])):
-        updates = collect(describe(Engines(clip), view, None, "What?", chat, 2.0, "many", "360p", 0, 0, *GEN))
-    assert updates == [starting(view, chat), {view.status: "⚠️ " + MESSAGES["bad_video_settings"]}]
-    assert script.calls == []
-
-
-def test_find_moments_reads_the_clip_first_and_answers_with_chips_not_a_turn(view, clip, monkeypatch):
-    script = Script(Status(STAGE_TEXT["generating"]), Partial("[{"), Answered('[{"time": 1, "label": "door"}]',
-                                                                               "stats", ""))
-    monkeypatch.setattr(video_answering, "run_video", script)
-    engines = Engines(clip, reasoning_parser="qwen3")
-    updates = collect(find_moments(engines, view, "/clips/a.mp4", " the  door ", None, *SAMPLING, *GEN))
-    assert updates[0] == {view.status: "Looking for the moments…", view.moments: "", view.stats: ""}
-    assert updates[1] == {view.status: STAGE_TEXT["reading"]}
-    assert engines.sampled == [("/clips/a.mp4", GEN[3])]
-    read = updates[2]
-    assert read[view.chat] == VideoChat("/clips/a.mp4", clip) and read[view.conversation] == ""
-    (call,) = script.calls
-    assert call.source is clip and call.json_schema == moments_schema(2.0) and 'the door' in call.question
-    assert call.params == GenerationParams(*GEN[:3], MOMENTS_MAX_TOKENS + THINKING_ROOM, GEN[4])
-    assert not any(view.conversation in u for u in updates[3:])  # the moments are no turn
-    assert updates[-1][view.status] == "Done." and 'data-seek="1"' in updates[-1][view.moments]
-    assert last(updates, view.chat).turns == ()
-
-
-def test_a_loaded_file_shows_its_conversation_and_keeps_it(view, chat, clip, tmp_path):
+def test_a_loaded_file_shows_its_conversation_and_keeps_it(unstarted, view, chat, tmp_path):
     path = kept.download_file(document(chat, "tiny-model"), "video")
-    out = asyncio.run(load_file(Engines(clip), view, path))
+    out = asyncio.run(load_file(unstarted, view, path))
     assert out[view.chat].turns == chat.turns and out[view.video] is None  # the player emptied
     assert out[view.browser]["tab"] == "video" and out[view.download]["interactive"] is True
     other = tmp_path / "chat.json"
     other.write_bytes(conversation_file.dumps(conversation_file.export("chat", [user_turn("hi")], model="m")))
     with pytest.warns(UserWarning, match=re.escape(MESSAGES["import_no_video"])):
-        assert asyncio.run(load_file(Engines(clip), view, str(other))) == {}  # nothing changes
+        assert asyncio.run(load_file(unstarted, view, str(other))) == {}  # nothing changes
 
 
-def test_a_page_load_restores_what_the_browser_kept_or_an_empty_page(view, chat, clip):
+def test_a_page_load_restores_what_the_browser_kept_or_an_empty_page(unstarted, view, chat):
     restoring = asyncio.Semaphore(1)
-    out = asyncio.run(come_back(Engines(clip), view, restoring, document(chat, "tiny-model")))
+    out = asyncio.run(come_back(unstarted, view, restoring, document(chat, "tiny-model")))
     assert out[view.chat].turns == chat.turns and out[view.video] is None and out[view.download]["interactive"]
     empty = {k: v for k, v in cleared(view).items() if k not in (view.browser, view.download)}
-    assert asyncio.run(come_back(Engines(clip), view, restoring, kept.EMPTY)) == empty
+    assert asyncio.run(come_back(unstarted, view, restoring, kept.EMPTY)) == empty
     broken = {**document(chat, "tiny-model"), "version": 999}
-    out = asyncio.run(come_back(Engines(clip), view, restoring, broken))
+    out = asyncio.run(come_back(unstarted, view, restoring, broken))
     assert out[view.chat] is None and out[view.note]  # why it could not be taken back
 
 
-def test_the_tabs_events_keep_their_endpoint_names_groups_and_parameters():
+def test_the_tabs_events_keep_their_endpoint_names_groups_and_parameters(unstarted):
     """The handlers are module functions bound to the tab's engines and view: each page event keeps the name, the
     concurrency group and the parameters it had as a closure (a bare partial would be named "partial")."""
-    engines = SimpleNamespace(settings=Settings.from_args([], env={}))
     with gr.Blocks() as demo:
-        on_load = build_video_tab(engines, generation_accordion(), kept.browser_state("video", "s" * 32))
+        on_load = build_video_tab(unstarted, generation_accordion(), kept.browser_state("video", "s" * 32))
     fns = {fn.api_name: fn for fn in demo.fns.values()}
     for name in ("describe", "describe_1", "find_moments", "find_moments_1", "load_file"):
         fn = fns[name]
         assert (fn.concurrency_id, fn.concurrency_limit, fn.api_visibility) == (
-            "video", video_slots(engines.settings), "private"), name
+            "video", video_slots(unstarted.settings), "private"), name
     assert fns["describe"].types_generator and fns["describe"].inputs[0].elem_id == "video-input"
     assert [p for p in inspect.signature(fns["describe"].fn).parameters][:3] == ["video_path", "text", "current"]
     assert on_load.fn.__name__ == "come_back" and inspect.iscoroutinefunction(on_load.fn)
