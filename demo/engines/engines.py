@@ -227,7 +227,7 @@ class Engines:
     @property
     def max_model_len(self) -> int:
         """The context of the server in use: an attached server's own once it is known, else the setting."""
-        return getattr(self.server, "max_model_len", None) or self.settings.max_model_len
+        return self.server.max_model_len or self.settings.max_model_len
 
     def _require_server(self) -> None:
         st = self.server.status.get()

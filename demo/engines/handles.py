@@ -29,6 +29,7 @@ class EngineHandle(Protocol):
 
 class ServerHandle(EngineHandle, Protocol):
     endpoint: ServerEndpoint
+    max_model_len: int | None  # the server's own context once known (an attached one's); None: the setting's
 
 
 class WorkerHandle(EngineHandle, Protocol):

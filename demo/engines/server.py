@@ -147,6 +147,7 @@ class ServerSupervisor(Supervisor):
         self.endpoint = ServerEndpoint(f"http://127.0.0.1:{self.port}/v1", server_key(settings.cache_dir),
                                        settings.served_model_name)
         self.model_path = str(model_path)
+        self.max_model_len: int | None = settings.max_model_len  # launched with it
         self.command = server_command(settings, model_path, placement, self.port, accepted_flags, reasoning_parser)
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()

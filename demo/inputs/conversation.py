@@ -13,7 +13,7 @@ import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NamedTuple, TypeAlias, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 from ..errors import ImageError
 from .images import MAX_IMAGES, image_part
@@ -49,12 +49,6 @@ class Turn(_Said, total=False):
     thinking_s: float
     sent: dict[str, Any]  # the request, as request_view.sent_of keeps it: {"params": {...}, "system": ...}
     live: str  # while the answer streams on the light route: its ticket (demo/ui/live.py)
-
-
-# demo/ui/api.py, request_view.py and image_find.py still type a turn as a dict (api.py returns user_turn's turns and
-# a loaded document's as list[dict]). Until they say Turn (issue 27), what reads turns takes either, and user_turn,
-# assistant_turn and conversation_file.Loaded give dicts; then this alias is Turn.
-AnyTurn: TypeAlias = Turn | dict[str, Any]
 
 
 class VideoTurn(NamedTuple):
@@ -122,19 +116,19 @@ def _escape_prose(text: str) -> str:
                    for i, piece in enumerate(pieces))
 
 
-def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = ()) -> Turn:
     if not image_paths:
         return {"role": "user", "content": text}
-    parts = [{"type": "image", "path": p} for p in image_paths]
-    return {"role": "user", "content": parts + [{"type": "text", "text": text}]}
+    parts: list[TextPart | ImagePart] = [ImagePart(type="image", path=p) for p in image_paths]
+    return {"role": "user", "content": parts + [TextPart(type="text", text=text)]}
 
 
 def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = None,
-                   sent: dict | None = None) -> dict[str, Any]:
+                   sent: dict | None = None) -> Turn:
     """An answer; a thinking model's reasoning and how long it thought kept beside it (never sent back: Qwen's
     Thinking template drops earlier reasoning too), and what the request was (``sent``: the sampling settings and
     system prompt, for "Show request")."""
-    turn: dict[str, Any] = {"role": "assistant", "content": text}
+    turn: Turn = {"role": "assistant", "content": text}
     if reasoning:
         turn["reasoning"] = reasoning
         if thinking_s is not None:  # (Gradio shows no time for a duration of 0: a short thought is 0.1 s)
@@ -144,7 +138,7 @@ def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = No
     return turn
 
 
-def turn_text(turn: AnyTurn) -> str:
+def turn_text(turn: Turn) -> str:
     content = turn["content"]
     if isinstance(content, str):
         return content
@@ -152,7 +146,7 @@ def turn_text(turn: AnyTurn) -> str:
     return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
 
 
-def turn_images(turn: AnyTurn) -> list[str]:
+def turn_images(turn: Turn) -> list[str]:
     content = turn["content"]
     parts: Sequence[Mapping[str, Any]] = [] if isinstance(content, str) else content
     return [p["path"] for p in parts if p.get("type") == "image"]
@@ -170,7 +164,7 @@ def _image_part(path: str) -> dict:
         raise ImageError("image_gone", hours=UPLOAD_HOURS) from None
 
 
-def check_image_count(history: Sequence[AnyTurn], adding: int = 0) -> None:
+def check_image_count(history: Sequence[Turn], adding: int = 0) -> None:
     """Raise :class:`ImageError` when the conversation would hold more than ``MAX_IMAGES`` images."""
     if sum(len(turn_images(t)) for t in history) + adding > MAX_IMAGES:
         raise ImageError("too_many_images", limit=MAX_IMAGES)
@@ -180,7 +174,7 @@ class Abandoned(Exception):
     """The request that wanted this work is gone (Stop, a closed tab): the work stopped where it was."""
 
 
-def to_openai(history: Sequence[AnyTurn], system_prompt: str = "", cancelled=None) -> list[dict]:
+def to_openai(history: Sequence[Turn], system_prompt: str = "", cancelled=None) -> list[dict]:
     """OpenAI chat messages for a conversation (a blank system prompt is left out).
 
     Text is cleaned (:func:`clean_text`) and the number of images checked here too, whoever built the history.
@@ -210,7 +204,7 @@ def to_openai(history: Sequence[AnyTurn], system_prompt: str = "", cancelled=Non
 THINKING_TITLE = "Thinking"
 
 
-def _chatbot_messages(history: Sequence[AnyTurn], streaming: bool = False):
+def _chatbot_messages(history: Sequence[Turn], streaming: bool = False):
     """(turn index, chat box message) pairs; no message with empty content (the indices of Gradio's retry, undo
     and edit events count the messages it is given, so both views must agree). ``streaming``: the last turn is
     the answer being made (its thinking can be "pending"; a stopped one is shown done)."""
@@ -232,14 +226,14 @@ def _chatbot_messages(history: Sequence[AnyTurn], streaming: bool = False):
             yield index, {"role": turn["role"], "content": text}
 
 
-def to_chatbot(history: Sequence[AnyTurn], streaming: bool = False) -> list[dict]:
+def to_chatbot(history: Sequence[Turn], streaming: bool = False) -> list[dict]:
     """Messages for ``gr.Chatbot`` (with ``group_consecutive_messages=False``): a turn's images as one message of
     file entries, then its text; a thinking model's reasoning as a collapsible "Thinking" message before its
     answer (``streaming``: the last answer is still being made)."""
     return [message for _, message in _chatbot_messages(history, streaming)]
 
 
-def turn_of_message(history: Sequence[AnyTurn], message_index) -> int | None:
+def turn_of_message(history: Sequence[Turn], message_index) -> int | None:
     """The turn that the chat box's message ``message_index`` (a retry, undo, edit or select event's index) shows."""
     if isinstance(message_index, (list, tuple)):
         message_index = message_index[0]

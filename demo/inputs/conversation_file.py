@@ -50,7 +50,7 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
 from ..errors import ImageError, UserFacingError
-from .conversation import UPLOAD_HOURS, AnyTurn, Turn, VideoTurn, clean_text, turn_text
+from .conversation import UPLOAD_HOURS, ImagePart, TextPart, Turn, VideoTurn, clean_text, turn_text
 from .images import MAX_IMAGES, check_image, image_part
 from .numbers import finite
 from .video_clip import VideoClip
@@ -82,7 +82,7 @@ class Loaded:
     """An opened conversation, in the app's in-memory shapes (images as files in the caller's folder)."""
 
     tab: str  # "chat", "image" or "video"
-    history: list[dict[str, Any]]  # Turns (demo/ui/api.py returns them as dicts: see AnyTurn)
+    history: list[Turn]
     system_prompt: str = ""
     model: str = ""  # the model that answered, as the document says (informative: the served one answers now)
     clip: VideoClip | None = None  # the Video tab's kept frames
@@ -96,7 +96,7 @@ class Loaded:
 # ---- export ------------------------------------------------------------------------------------------------
 
 
-def export(tab: str, history: Sequence[AnyTurn], *, model: str, system_prompt: str = "",
+def export(tab: str, history: Sequence[Turn], *, model: str, system_prompt: str = "",
            clip: VideoClip | None = None) -> dict:
     """One JSON-able document of a tab's conversation: images and video frames inside, as the model got them.
 
@@ -119,9 +119,9 @@ def video_history(turns: Iterable[tuple[str, str]]) -> list[Turn]:
     return history
 
 
-def _export_turn(turn: AnyTurn) -> dict:
+def _export_turn(turn: Turn) -> dict:
     content = turn["content"]
-    out = {"role": turn["role"], "content": content if isinstance(content, str)
+    out: dict[str, Any] = {"role": turn["role"], "content": content if isinstance(content, str)
            else [_export_part(part) for part in content if part.get("type") in ("text", "image")]}
     if turn["role"] == "assistant":  # the extras, as assistant_turn keeps them (plain JSON values)
         out.update({key: turn[key] for key in ("reasoning", "thinking_s", "sent") if key in turn})
@@ -406,12 +406,12 @@ class DocQuestion(_DocTurn):
 
     role: Literal["user"]
 
-    def turn(self, paths: Iterator[str]) -> dict[str, Any]:
+    def turn(self, paths: Iterator[str]) -> Turn:
         """The turn as the app keeps it, its images at ``paths`` (the document's images, in order, as written)."""
         if isinstance(self.content, str):
             return {"role": "user", "content": self.content}
-        return {"role": "user", "content": [{"type": "text", "text": p.text} if isinstance(p, DocText)
-                                            else {"type": "image", "path": next(paths)} for p in self.content]}
+        return {"role": "user", "content": [TextPart(type="text", text=p.text) if isinstance(p, DocText)
+                                            else ImagePart(type="image", path=next(paths)) for p in self.content]}
 
 
 class DocParams(_Shape):
@@ -448,11 +448,14 @@ class DocAnswer(_DocTurn):
                           _refused("the thinking time of turn {turn} is not a number in range")] = _optional()
     sent: Annotated[DocSent, _refused("the settings of turn {turn} are not a list of settings")] = _optional()
 
-    def turn(self, paths: Iterator[str]) -> dict[str, Any]:
+    def turn(self, paths: Iterator[str]) -> Turn:
         """The turn as the app keeps it (an answer has no image: ``paths`` is not read)."""
-        turn: dict[str, Any] = {"role": "assistant", "content": self.text}
+        turn: Turn = {"role": "assistant", "content": self.text}
         given = self.model_fields_set
-        turn.update({key: getattr(self, key) for key in ("reasoning", "thinking_s") if key in given})
+        if "reasoning" in given:
+            turn["reasoning"] = self.reasoning
+        if "thinking_s" in given:
+            turn["thinking_s"] = self.thinking_s
         if "sent" in given:
             turn["sent"] = {"params": self.sent.params.model_dump(exclude_unset=True), "system": self.sent.system}
         return turn
@@ -593,7 +596,7 @@ class Document(_Shape):
 # ---- writing -----------------------------------------------------------------------------------------------
 
 
-def _history(turns: Sequence[DocQuestion | DocAnswer], folder: Path) -> list[dict[str, Any]]:
+def _history(turns: Sequence[DocQuestion | DocAnswer], folder: Path) -> list[Turn]:
     """The turns as the app keeps them, each image written to a file in a new folder inside ``folder`` and
     checked by content (:func:`check_image`); on any failure that folder is removed."""
     images = [image.decoded for turn in turns for image in turn.images]

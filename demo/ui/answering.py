@@ -23,7 +23,8 @@ from ..engines.engines import Engines
 from ..errors import MESSAGES, UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import (
-    AnyTurn,
+    TextPart,
+    Turn,
     assistant_turn,
     clean_text,
     to_chatbot,
@@ -61,7 +62,7 @@ def light_now(engines: Engines, mode: str) -> bool:
     return mode == "on" or (mode == "auto" and engines.pacers.here().busy())
 
 
-def settled(history: list[AnyTurn]) -> list[AnyTurn] | None:
+def settled(history: list[Turn]) -> list[Turn] | None:
     """After an answer that streamed on the light stream ended without its final update (Stop, a cancel): the
     conversation with the text the person saw, instead of the first words its message held. None: nothing to do
     (an answer that finished, a conversation changed since, an answer still streaming)."""
@@ -70,7 +71,7 @@ def settled(history: list[AnyTurn]) -> list[AnyTurn] | None:
     live = LIVE.get(history[-1]["live"])
     if live is not None and not live.done:
         return None
-    turn = {key: value for key, value in history[-1].items() if key != "live"}
+    turn = cast(Turn, {key: value for key, value in history[-1].items() if key != "live"})
     if live is not None:
         turn["content"] = live.answer
     return history[:-1] + [turn]
@@ -89,7 +90,7 @@ def unlock_after(ev, view: ConversationView, unlocked: list) -> None:
     ev.then(after, [view.state], [*unlocked, view.state, view.chatbot], queue=False, api_visibility="private")
 
 
-async def kept_updates(engines: Engines, view: ConversationView, history: list[AnyTurn], system_prompt: str) -> dict:
+async def kept_updates(engines: Engines, view: ConversationView, history: list[Turn], system_prompt: str) -> dict:
     """The browser's copy, the file to download and the note, for the conversation as it is now."""
     if not history:
         return {view.browser: kept.EMPTY, view.download: gr.update(value=None, interactive=False), view.note: ""}
@@ -103,7 +104,7 @@ async def kept_updates(engines: Engines, view: ConversationView, history: list[A
     return {view.browser: keep, view.download: gr.update(value=path, interactive=True), view.note: note or ""}
 
 
-async def stream_answer(engines: Engines, history: list[AnyTurn], system_prompt: str, params, view: ConversationView):
+async def stream_answer(engines: Engines, history: list[Turn], system_prompt: str, params, view: ConversationView):
     """Stream the answer to ``history`` into the chat box and the state.
 
     An async generator, awaited in the request's own task: Stop, Clear or a closed tab cancel that task or close
@@ -179,7 +180,7 @@ async def stream_answer(engines: Engines, history: list[AnyTurn], system_prompt:
         logger.warning("could not keep the conversation: %s", exc)
 
 
-def retried(history: list[AnyTurn], data: gr.RetryData) -> list[AnyTurn]:
+def retried(history: list[Turn], data: gr.RetryData) -> list[Turn]:
     """The conversation up to and with the question whose answer is retried (Gradio sends that question's index)."""
     index = turn_of_message(history, data.index)
     if index is None or history[index]["role"] != "user":
@@ -187,7 +188,7 @@ def retried(history: list[AnyTurn], data: gr.RetryData) -> list[AnyTurn]:
     return history[:index + 1]
 
 
-def undone(history: list[AnyTurn], data: gr.UndoData) -> tuple[list[AnyTurn], str]:
+def undone(history: list[Turn], data: gr.UndoData) -> tuple[list[Turn], str]:
     """The conversation before the undone question, and its text (back into the text box)."""
     index = turn_of_message(history, data.index)
     if index is None or history[index]["role"] != "user":
@@ -195,7 +196,7 @@ def undone(history: list[AnyTurn], data: gr.UndoData) -> tuple[list[AnyTurn], st
     return history[:index], turn_text(history[index])
 
 
-def edited(history: list[AnyTurn], data: gr.EditData) -> list[AnyTurn]:
+def edited(history: list[Turn], data: gr.EditData) -> list[Turn]:
     """The conversation up to the edited question, which now says the new text (its images stay); later turns go.
     An edit to nothing leaves the conversation as it was (and says so)."""
     index = turn_of_message(history, data.index)
@@ -203,7 +204,7 @@ def edited(history: list[AnyTurn], data: gr.EditData) -> list[AnyTurn]:
         return history
     value = data.value if isinstance(data.value, str) else " ".join(
         p.get("text", "") if isinstance(p, dict) else str(p) for p in (data.value or []))
-    turn = dict(history[index])
+    turn = history[index].copy()
     text = clean_text(value).strip()
     if not text:
         tell(MESSAGES["empty"])
@@ -211,7 +212,7 @@ def edited(history: list[AnyTurn], data: gr.EditData) -> list[AnyTurn]:
     if isinstance(turn["content"], str):
         turn["content"] = text
     else:
-        turn["content"] = [p for p in turn["content"] if p.get("type") != "text"] + [{"type": "text", "text": text}]
+        turn["content"] = [p for p in turn["content"] if p["type"] != "text"] + [TextPart(type="text", text=text)]
     return history[:index] + [turn]
 
 

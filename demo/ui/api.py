@@ -17,7 +17,7 @@ from ..engines.engines import Engines
 from ..engines.params import GenerationParams
 from ..errors import MESSAGES, UserFacingError
 from ..inputs import grounding
-from ..inputs.conversation import assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn
+from ..inputs.conversation import Turn, assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn
 from ..inputs.images import check_image
 from . import kept
 from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
@@ -26,7 +26,7 @@ from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_run import Answered, Partial, Reasoning, Status, run_video, sampling_from
 
 
-def history_from_api(history) -> list[dict]:
+def history_from_api(history) -> list[Turn]:
     """Validate an API caller's history: a list of {"role": "user"|"assistant", "content": str}, or a conversation
     downloaded from the page (its images too: they are written to files of their own and sent with their turns)."""
     if history in (None, "", []):
@@ -45,7 +45,7 @@ def history_from_api(history) -> list[dict]:
             for t in history]
 
 
-async def _stream(engines: Engines, history: list[dict], system_prompt: str, params: GenerationParams):
+async def _stream(engines: Engines, history: list[Turn], system_prompt: str, params: GenerationParams):
     """(stats, answer, reasoning) as they grow: a thinking model's reasoning apart from its answer."""
     answer = reasoning = ""
     try:
@@ -64,7 +64,7 @@ async def _stream(engines: Engines, history: list[dict], system_prompt: str, par
         raise as_gradio_error(exc) from None
 
 
-def video_turns(history: list[dict]) -> tuple[tuple[str, str], ...]:
+def video_turns(history: list[Turn]) -> tuple[tuple[str, str], ...]:
     """(question, answer) pairs of text from a validated history, which must alternate user, assistant. A
     document's images are refused: a turn's content list would otherwise reach the prompt as its Python repr, the
     server's file paths in it (issue 26)."""

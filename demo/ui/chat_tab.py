@@ -10,7 +10,7 @@ import gradio as gr
 
 from ..engines.engines import Engines
 from ..errors import MESSAGES
-from ..inputs.conversation import AnyTurn, clean_text, to_chatbot, user_turn
+from ..inputs.conversation import Turn, clean_text, to_chatbot, user_turn
 from . import kept, request_view
 from .answering import (
     ConversationView,
@@ -66,7 +66,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState,
     locked = {textbox: gr.update(interactive=False), send: gr.update(interactive=False),
               regenerate: gr.update(interactive=False)}
 
-    def add_message(text: str, history: list[AnyTurn]):
+    def add_message(text: str, history: list[Turn]):
         text = clean_text(text).strip()
         if not text:
             tell(MESSAGES["empty"])
@@ -83,15 +83,15 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState,
             async for update in updates:
                 yield update
 
-    def drop_last_answer(history: list[AnyTurn]):
+    def drop_last_answer(history: list[Turn]):
         if history and history[-1]["role"] == "assistant":
             history = history[:-1]
         return {state: history, chatbot: to_chatbot(history), stats: "", **locked}
 
-    def retry(history: list[AnyTurn], data: gr.RetryData):
+    def retry(history: list[Turn], data: gr.RetryData):
         return drop_last_answer(retried(history, data))
 
-    def edit(history: list[AnyTurn], data: gr.EditData):
+    def edit(history: list[Turn], data: gr.EditData):
         return drop_last_answer(edited(history, data))
 
     answer_args = dict(fn=respond, inputs=[state, system, *gen_inputs],
@@ -113,7 +113,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState,
     # three answers ended before their streams closed. Stop stays a bare cancel; the next send clears the count.)
     stop.click(None, cancels=events, api_visibility="private")
 
-    async def undo(history: list[AnyTurn], system_prompt: str, data: gr.UndoData):
+    async def undo(history: list[Turn], system_prompt: str, data: gr.UndoData):
         history, text = undone(history, data)
         return {state: history, chatbot: to_chatbot(history), textbox: text, stats: "",
                 **await kept_updates(engines, view, history, clean_text(system_prompt))}

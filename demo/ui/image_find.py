@@ -15,7 +15,7 @@ from ..engines.engines import Engines
 from ..engines.params import GenerationParams
 from ..errors import MESSAGES, ImageError
 from ..inputs import grounding
-from ..inputs.conversation import clean_text, to_openai, turn_images, turn_text, user_turn
+from ..inputs.conversation import Turn, clean_text, to_openai, turn_images, turn_text, user_turn
 from ..inputs.images import check_image, load_image
 from ..outputs import boxes
 
@@ -77,7 +77,7 @@ async def find_objects(engines: Engines, image: str, phrase, kind: str = "boxes"
     return found, await engines.run_blocking(drawn, image, found), stats
 
 
-def found_in_answer(history: list[dict]) -> tuple[list[grounding.Found], str | None]:
+def found_in_answer(history: list[Turn]) -> tuple[list[grounding.Found], str | None]:
     """Boxes or points in the conversation's last answer (free text that holds the cookbook's JSON), and the
     latest image before it, to draw them on; ([], None) when there are none."""
     if len(history) < 2 or history[-1]["role"] != "assistant":

@@ -10,7 +10,7 @@ import gradio as gr
 from ..engines.engines import Engines
 from ..errors import MESSAGES, UserFacingError
 from ..inputs.conversation import (
-    AnyTurn,
+    Turn,
     check_image_count,
     clean_text,
     shown_as_text,
@@ -169,10 +169,10 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         ev = trigger(add_question, [gallery, question, state], turn_outputs,
                      concurrency_limit=None, api_visibility="private")
         events.append(ev.success(**answer_args))
-    def retry(history: list[AnyTurn], data: gr.RetryData):  # (Gradio passes event data by the type hint)
+    def retry(history: list[Turn], data: gr.RetryData):  # (Gradio passes event data by the type hint)
         return again(retried(history, data))
 
-    def edit(history: list[AnyTurn], data: gr.EditData):
+    def edit(history: list[Turn], data: gr.EditData):
         return again(edited(history, data))
 
     for trigger, fn in ((chatbot.retry, retry), (chatbot.edit, edit)):
@@ -201,7 +201,7 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
                      api_visibility="private") for trigger in (find.click, phrase.submit)]
     stop.click(None, cancels=events + finds, api_visibility="private")
 
-    async def undo(history: list[AnyTurn], data: gr.UndoData):
+    async def undo(history: list[Turn], data: gr.UndoData):
         history, text = undone(history, data)
         return {state: history, chatbot: to_chatbot(history), question: text, stats: "",
                 **await kept_updates(engines, view, history, "")}

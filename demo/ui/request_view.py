@@ -16,7 +16,7 @@ import gradio as gr
 from ..engines.client import request_kwargs
 from ..engines.params import GenerationParams
 from ..errors import UserFacingError
-from ..inputs.conversation import to_openai, turn_of_message
+from ..inputs.conversation import Turn, to_openai, turn_of_message
 from ..outputs.request_snippet import curl_command, python_snippet
 from .common import tell
 
@@ -44,7 +44,7 @@ def views(request: dict | None) -> tuple[str, str]:
     return python_snippet(request), curl_command(request)
 
 
-def request_of_turn(model: str, history: list[dict], index: int) -> dict | None:
+def request_of_turn(model: str, history: list[Turn], index: int) -> dict | None:
     """The request that produced the answer ``history[index]`` (None for a user turn or an answer without
     ``sent``). Reads the conversation's images: call it off the event loop."""
     if index is None or not 0 <= index < len(history):
