@@ -14,7 +14,6 @@ import html
 import re
 from collections import Counter
 
-import gradio as gr
 import pytest
 
 from demo.errors import MESSAGES
@@ -23,6 +22,7 @@ from demo.ui.video_answering import VideoView, describe, find_moments, from_load
 from demo.ui.video_run import STAGE_TEXT, VideoChat
 from tests.drive import close_when
 from tests.engine.test_engines import make_clip
+from tests.unit.test_video_tab import blank_view
 from tests.waits import ENGINE_WAIT_S, wait_until
 
 SAMPLING = (2.0, 4, "360p", 0, 0)  # fps, max frames, quality, start, end: four small frames
@@ -34,10 +34,7 @@ STATS = re.compile(r"(\d+) prompt \+ (\d+) completion tokens")
 
 @pytest.fixture(scope="module")
 def view() -> VideoView:
-    with gr.Blocks():
-        return VideoView(gr.State(None), gr.Video(), gr.Textbox(), gr.Button(), gr.Textbox(), gr.Button(),
-                         gr.Markdown(), gr.Gallery(), gr.Markdown(), gr.HTML(), gr.HTML(), gr.Markdown(), gr.Code(),
-                         gr.Code(), gr.BrowserState(None), gr.DownloadButton(), gr.Markdown())
+    return blank_view()
 
 
 @pytest.fixture(scope="module")

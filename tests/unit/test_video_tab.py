@@ -67,12 +67,18 @@ def chat(clip) -> VideoChat:
     return VideoChat("/clips/a.mp4", clip).add("What happens?", "A door opens at 00:01.", "a door, I think")
 
 
-@pytest.fixture(scope="module")
-def view() -> VideoView:
+def blank_view() -> VideoView:
+    """The Video tab's view over real components of each kind, in a page of their own (updates are checked by the
+    component they go to)."""
     with gr.Blocks():
         return VideoView(gr.State(None), gr.Video(), gr.Textbox(), gr.Button(), gr.Textbox(), gr.Button(),
                          gr.Markdown(), gr.Gallery(), gr.Markdown(), gr.HTML(), gr.HTML(), gr.Markdown(), gr.Code(),
                          gr.Code(), gr.BrowserState(None), gr.DownloadButton(), gr.Markdown())
+
+
+@pytest.fixture(scope="module")
+def view() -> VideoView:
+    return blank_view()
 
 
 @pytest.fixture
