@@ -30,8 +30,8 @@ CACHE = ROOT / ".cache" / "tests"
 # that uses the session's engines (engine, app, then deploy's attach tests, which attach an app to the session's
 # server), those that kill or freeze an engine after those that need it steady; then the thinking engines' tests;
 # last the tests that start engines of their own. Each set of session engines is stopped after the last test that
-# uses it (pytest_runtest_teardown below), so that later tests have the two cores to themselves: vLLM's idle CPU
-# workers spin. No test depends on this order: each file passes alone.
+# uses it in the run's final order (pytest_runtest_teardown below), so that later tests have the two cores to
+# themselves: vLLM's idle CPU workers spin. No test depends on this order: each file passes alone.
 LAYERS = ("unit", "engine", "app", "deploy")
 SESSION_ENGINES = ("engines", "thinking_engines")  # fixtures, in the order their users run
 _RUNNING: dict[str, object] = {}  # the session engines started so far, by fixture name, until stopped
@@ -53,28 +53,38 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=key)  # stable: within a group, files and tests keep pytest's own order
 
 
+_LAST_USER: dict[str, object] = {}  # by fixture name: the last test of the run's final order that uses it
+
+
+def pytest_collection_finish(session):
+    """The last user of each set of session engines, once every plugin has ordered the tests (``--ff`` reorders
+    after this file's sort: a user may come after tests that use no engine)."""
+    for item in session.items:
+        for name in SESSION_ENGINES:
+            if name in item.fixturenames:
+                _LAST_USER[name] = item
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    """After the last test that uses a set of session engines: stop it, and check that both engines' whole process
-    groups are gone and their statuses say so. A failed check is this test's teardown error."""
-    last = [name for name in SESSION_ENGINES if name in _RUNNING and name in item.fixturenames
-            and (nextitem is None or name not in nextitem.fixturenames)]
-    ending = [(eng, engine_groups(eng)) for eng in (_RUNNING.pop(name) for name in last)]
-    result = yield  # the test's own fixtures first (and, after the very last test, the session's)
-    from demo.engines.processes import group_alive
+    """After the last test that uses a set of session engines: stop it, and check that the server's and the worker's
+    whole process groups are gone and their statuses say so. A failed check is this test's teardown error."""
+    ending = [(_RUNNING.pop(name), name) for name in SESSION_ENGINES
+              if name in _RUNNING and _LAST_USER.get(name) is item]
+    groups = {name: (eng.server.pid, eng.worker.pid if eng.worker else None) for eng, name in ending}
+    try:
+        return (yield)  # the test's own fixtures first (and, after the very last test, the session's)
+    finally:  # the engines stop even when one of the test's own fixtures failed to tear down
+        from demo.engines.processes import group_alive
 
-    for eng, groups in ending:
-        assert groups, "no engine process was running"
-        eng.stop()
-        left = [pgid for pgid in groups if group_alive(pgid)]
-        assert not left, f"process groups left after Engines.stop(): {left}"
-        assert {s.state for s in eng.statuses()} == {"stopped"}, [s.describe() for s in eng.statuses()]
-    return result
-
-
-def engine_groups(eng) -> list[int]:
-    """The process groups of a set of engines' server and worker (each its group's leader)."""
-    return [pid for pid in (eng.server.pid if eng.server else None, eng.worker.pid if eng.worker else None) if pid]
+        for eng, _ in ending:
+            eng.stop()
+        for eng, name in ending:
+            server, worker = groups[name]
+            assert server and (worker or not eng.worker), f"{name}: an engine had no process at the end: {groups}"
+            left = [pgid for pgid in (server, worker) if pgid and group_alive(pgid)]
+            assert not left, f"{name}: process groups left after Engines.stop(): {left}"
+            assert {s.state for s in eng.statuses()} == {"stopped"}, [s.describe() for s in eng.statuses()]
 
 
 def pytest_configure(config):
