@@ -160,7 +160,7 @@ class Supervisor:
         self.status.set(state, problem, restarts, hint=hint)  # type: ignore[arg-type]
         print(f"[{self.name}] {state}: {problem}\n{hint}", file=sys.stderr, flush=True)
 
-    def _compile_cache_was_broken(self) -> bool:
+    def compile_cache_was_broken(self) -> bool:
         """Remove torch.compile's cache when the failed start died loading a truncated artefact from it.
 
         An engine stopped in the middle of its first compile (Ctrl-C during start-up) can leave a half-written
@@ -207,7 +207,7 @@ class Supervisor:
                 self._report("restarting", problem, restarts)  # at once: no new request may count on it
                 self._on_down(problem)
             self._kill()  # its children too (vLLM's EngineCore and workers)
-            if not ever_ready and not cache_cleared and self._compile_cache_was_broken():
+            if not ever_ready and not cache_cleared and self.compile_cache_was_broken():
                 cache_cleared = True
                 self.status.set("starting", "cleared a broken compile cache; starting again")
                 continue

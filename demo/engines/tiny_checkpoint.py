@@ -115,7 +115,8 @@ def _corpus() -> list[str]:
     return [zen, extra] * 4
 
 
-def _build_tokenizer(thinking: bool = False):
+def build_tokenizer(thinking: bool = False):
+    """The tiny checkpoint's tokenizer, built offline (its chat template and special tokens are the real ones)."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -247,7 +248,7 @@ def _write(target: Path, thinking: bool = False) -> None:
         Qwen3VLVideoProcessor,
     )
 
-    tokenizer = _build_tokenizer(thinking)
+    tokenizer = build_tokenizer(thinking)
     config = _build_config(tokenizer)
     torch.manual_seed(0)
     model = Qwen3VLForConditionalGeneration(config).to(torch.bfloat16)

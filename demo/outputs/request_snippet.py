@@ -185,14 +185,14 @@ class _Code:
         self.source = source
 
 
-def _substitute(value, by_url: dict[str, object]):
+def substitute(value, by_url: dict[str, object]):
     """``value`` with every data URL replaced by ``by_url``'s stand-in (and non-finite floats made writable)."""
     if isinstance(value, str):
         return by_url.get(value, value)
     if isinstance(value, dict):
-        return {k: _substitute(v, by_url) for k, v in value.items()}
+        return {k: substitute(v, by_url) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_substitute(v, by_url) for v in value]
+        return [substitute(v, by_url) for v in value]
     if isinstance(value, float) and not math.isfinite(value):  # repr gives nan/inf, which Python cannot read
         return _Code(f'float("{value}")')
     return value
@@ -299,11 +299,11 @@ def _call(kwargs: dict, by_url: dict) -> str:
     odd = {}
     for key, value in kwargs.items():
         if isinstance(key, str) and key.isidentifier():
-            args.append(f"    {key}={py_literal(_substitute(value, by_url), 1)},\n")
+            args.append(f"    {key}={py_literal(substitute(value, by_url), 1)},\n")
         else:  # no such argument in the app's calls; kept all the same
             odd[key] = value
     if odd:
-        args.append(f"    **{py_literal(_substitute(odd, by_url), 1)},\n")
+        args.append(f"    **{py_literal(substitute(odd, by_url), 1)},\n")
     target = "stream" if kwargs.get("stream") else "response"
     return f"{target} = client.chat.completions.create(\n" + "".join(args) + ")\n"
 
@@ -339,7 +339,7 @@ def request_body(kwargs: dict, placeholders: bool = True) -> dict:
     body.update(kwargs.get("extra_body") or {})
     if not placeholders:
         return body
-    return _substitute(body, {m.url: m.placeholder() for m in describe_media(kwargs)})
+    return substitute(body, {m.url: m.placeholder() for m in describe_media(kwargs)})
 
 
 def curl_command(kwargs: dict) -> str:

@@ -19,7 +19,7 @@ def test_broken_cache_is_removed(tmp_path, monkeypatch):
     (root / "torch_compile_cache" / "a").mkdir(parents=True)
     (root / "other").mkdir()
     monkeypatch.setenv("VLLM_CACHE_ROOT", str(root))
-    assert make(tmp_path, BROKEN)._compile_cache_was_broken() is True
+    assert make(tmp_path, BROKEN).compile_cache_was_broken() is True
     assert not (root / "torch_compile_cache").exists()
     assert (root / "other").exists()  # nothing else is touched
 
@@ -28,5 +28,5 @@ def test_other_failures_leave_the_cache(tmp_path, monkeypatch):
     root = tmp_path / "vllm-cache"
     (root / "torch_compile_cache").mkdir(parents=True)
     monkeypatch.setenv("VLLM_CACHE_ROOT", str(root))
-    assert make(tmp_path, "ValueError: max_model_len is too large\n")._compile_cache_was_broken() is False
+    assert make(tmp_path, "ValueError: max_model_len is too large\n").compile_cache_was_broken() is False
     assert (root / "torch_compile_cache").exists()

@@ -165,8 +165,8 @@ def test_python_literals_are_python(value):
 
 
 def test_non_finite_numbers_are_written_as_python_reads_them():
-    from demo.outputs.request_snippet import _substitute
+    from demo.outputs.request_snippet import substitute
 
-    text = py_literal(_substitute({"t": float("nan"), "u": float("inf"), "v": float("-inf")}, {}))
+    text = py_literal(substitute({"t": float("nan"), "u": float("inf"), "v": float("-inf")}, {}))
     result = eval(text)
     assert result["t"] != result["t"] and result["u"] == float("inf") and result["v"] == float("-inf")

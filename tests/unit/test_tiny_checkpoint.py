@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from demo.engines.tiny_checkpoint import CHAT_TEMPLATE, FOLDER_NAME, RECIPE_VERSION, SPECIAL_TOKENS, _build_tokenizer
+from demo.engines.tiny_checkpoint import CHAT_TEMPLATE, FOLDER_NAME, RECIPE_VERSION, SPECIAL_TOKENS, build_tokenizer
 
 CONVERSATION = [
     {"role": "system", "content": "sys"},
@@ -24,7 +24,7 @@ EXPECTED = (
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return _build_tokenizer()
+    return build_tokenizer()
 
 
 def render(tokenizer, messages, **kwargs) -> str:
@@ -88,7 +88,7 @@ from demo.engines.tiny_checkpoint import (  # noqa: E402
 
 @pytest.fixture(scope="module")
 def thinking_tokenizer():
-    return _build_tokenizer(thinking=True)
+    return build_tokenizer(thinking=True)
 
 
 def test_thinking_flavour_has_its_own_folder():
