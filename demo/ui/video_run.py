@@ -178,6 +178,6 @@ def moments_note(phrase: str, count: int) -> str:
             else f"<div class='moments-title'>No moment of “{what}” was found.</div>")
 
 
-__all__ = ["DEFAULT_QUESTION", "PIXEL_CHOICES", "STAGE_TEXT", "Answered", "Partial", "Reasoning", "Shown", "Status",
+__all__ = ["DEFAULT_QUESTION", "STAGE_TEXT", "Answered", "Partial", "Reasoning", "Shown", "Status",
            "VideoChat", "VideoUpdate", "answer_stats",
            "conversation_html", "frames_caption", "gallery_items", "moments_note", "run_video", "sampling_from"]
