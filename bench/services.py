@@ -50,11 +50,13 @@ def start_server(log_dir: Path, timeout: float = 900.0) -> Server:
     """Start the server as the app does (``ServerSupervisor``) and wait for /health; fails with its log."""
     from demo.engines.engines import make_plan
     from demo.engines.model import resolve_model
+    from demo.engines.model_card import read_card
     from demo.engines.server import ServerSupervisor, health_ok
 
     settings = engine_settings()
     model = resolve_model(settings)
-    placement = make_plan(settings, model).server  # the app's own plan for this machine (eager on CPUs)
+    # the app's own plan for this machine (eager on CPUs)
+    placement = make_plan(settings, read_card(model).footprint).server
     sup = ServerSupervisor(settings, str(model), placement, log_dir)
     # One flag beyond the app's command: per-request mm_processor_kwargs, so that the image figure can send
     # the original photo with the app's pixel budget (it changes nothing for requests that do not use it).

@@ -80,12 +80,14 @@ def worker(log_dir: Path, timeout: float = 900.0) -> dict:
     """The video worker alone, started as the app starts it (``demo.engines.video_worker.VideoWorker``)."""
     from demo.engines.engines import make_plan
     from demo.engines.model import resolve_model
+    from demo.engines.model_card import read_card
     from demo.engines.video_worker import VideoWorker
 
 
     settings = engine_settings()
     model = resolve_model(settings)
-    w = VideoWorker(settings, str(model), make_plan(settings, model).worker, log_dir)  # the app's plan
+    plan = make_plan(settings, read_card(model).footprint)  # the app's plan
+    w = VideoWorker(settings, str(model), plan.worker, log_dir)
     if w.log_path.exists():
         w.log_path.unlink()
     w.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,9 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .engines.family import KNOWN
+from .engines.model import TINY_MODELS, resolve_model
+from .engines.model_card import footprint_of, read_card
 from .engines.placement import (
     ENGINE_OVERHEAD_GIB,
     GIB,
@@ -93,17 +96,18 @@ def warnings_for(plan: DevicePlan, estimates: list[EngineEstimate], gpus: list[G
 
 
 def footprint_for(settings: Settings) -> ModelFootprint:
+    """The model's footprint without downloading it: a local folder's (or a tiny build's) own files, a known hub id's
+    published config (demo/engines/family.py), else Qwen3-VL-4B-Instruct's."""
+    if settings.model in TINY_MODELS:
+        return read_card(resolve_model(settings)).footprint
     path = Path(os.path.expanduser(settings.model))
-    if settings.model == "tiny":
-        from .engines.tiny_checkpoint import ensure_tiny_checkpoint
-
-        path = ensure_tiny_checkpoint(os.path.expanduser(settings.cache_dir))
     if path.is_dir():
         try:
-            return ModelFootprint.from_model_dir(path)
-        except (OSError, KeyError, ValueError):
+            return read_card(path).footprint
+        except ValueError:
             pass
-    return QWEN3_VL_4B
+    known = KNOWN.get(settings.model)
+    return footprint_of(known.config) if known else QWEN3_VL_4B
 
 
 def report(settings: Settings, gpus: list[Gpu], footprint: ModelFootprint, ram_gib: float | None) -> str:

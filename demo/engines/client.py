@@ -74,6 +74,9 @@ class AnswerStats:
     thinking_s: float | None = None  # from the first reasoning to the answer's start (or the end)
     # what was sent (request_kwargs), for "Show request"; data URLs in it are large: not in repr or ==
     request: dict | None = field(default=None, repr=False, compare=False)
+    # of the prompt tokens, those vLLM's prefix cache already held (the server's --enable-prompt-tokens-details);
+    # None: the server did not say
+    cached_tokens: int | None = None
 
     @property
     def tokens_per_s(self) -> float:
@@ -86,8 +89,15 @@ class AnswerStats:
         ttft = f"{self.ttft_s:.2f} s" if self.ttft_s is not None else "-"
         thought = f" ({self.reasoning_tokens} thinking)" if self.reasoning_tokens else ""
         return (f"first token {ttft} · {self.tokens_per_s:.1f} tokens/s · "
-                f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens{thought} · "
+                f"{self.prompt_tokens} prompt{cached_part(self.cached_tokens)} + "
+                f"{self.completion_tokens} completion tokens{thought} · "
                 f"finish: {self.finish_reason}")
+
+
+def cached_part(cached: int | None) -> str:
+    """" (N cached)" after the prompt tokens when vLLM's prefix cache served some of them: a follow-up about the same
+    image or video reuses its vision tokens. Said only when the engine counts them and some were."""
+    return f" ({cached} cached)" if cached else ""
 
 
 CONNECT_TIMEOUT_S = 30.0  # a local server on a saturated machine can take seconds to accept (a 5 s limit failed one
@@ -175,6 +185,8 @@ def request_kwargs(model: str, messages: list[dict], params: GenerationParams, *
         extra_body["structured_outputs"] = {"json": json_schema}
     if chunk_tokens > 1:  # vLLM's per-request stream_interval: first and last chunks still go at once
         extra_body["stream_interval"] = chunk_tokens
+    if params.template_kwargs():  # thinking on or off for this question (Qwen3.5's switch)
+        extra_body["chat_template_kwargs"] = params.template_kwargs()
     return dict(
         model=model, messages=messages, stream=True,
         # the running token count on every chunk (vLLM sends one per step, text or not)
@@ -232,9 +244,11 @@ async def _deltas(client: openai.AsyncOpenAI, model: str, messages: list[dict], 
     total = time.perf_counter() - start
     usage = usage or {}
     details = usage.get("completion_tokens_details") or {}
+    prompt_details = usage.get("prompt_tokens_details") or {}
     thinking_s = None if thought_at is None else (answer_at if answer_at is not None else total) - thought_at
     yield AnswerStats(finish, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0,
-                      first, total, details.get("reasoning_tokens") or 0, thinking_s, sent)
+                      first, total, details.get("reasoning_tokens") or 0, thinking_s, sent,
+                      prompt_details.get("cached_tokens"))
 
 
 async def coalesce(source: AsyncGenerator, interval: float | Callable[[], float]) -> AsyncGenerator:

@@ -31,6 +31,7 @@ from .admission import server_waiting
 from .client import AnswerStats, Progress, Thinking, make_client, stream_chat
 from .handles import ServerHandle, WorkerHandle
 from .model import resolve_model
+from .model_card import ModelCard, read_card
 from .pacing import Pacer, Pacers
 from .params import GenerationParams, VideoSampling
 from .placement import (
@@ -50,16 +51,12 @@ from .video_worker import VideoWorker
 from .vllm_flags import missing, server_flags
 
 
-def make_plan(settings: Settings, model_path: Path | None,
+def make_plan(settings: Settings, footprint: ModelFootprint | None,
               accepted_flags: frozenset[str] | None = None) -> DevicePlan:
-    """The device plan for this machine, its fractions held to the memory free on each card now."""
+    """The device plan for this machine, its fractions held to the memory free on each card now. ``footprint``:
+    the model's (its card's), None for an attached server's model (the 4B's figures stand in)."""
     gpus = detect_gpus()
-    footprint = QWEN3_VL_4B
-    if gpus and model_path is not None:
-        try:
-            footprint = ModelFootprint.from_model_dir(model_path)
-        except (OSError, KeyError, ValueError):
-            pass  # an unusual config: the 4B estimate is a safe stand-in
+    footprint = footprint or QWEN3_VL_4B
     explicit_kv = accepted_flags is None or "--kv-cache-memory-bytes" in accepted_flags
     plan = plan_devices(gpus, footprint, PlanInputs.from_settings(settings, explicit_kv=explicit_kv))
     return fit_to_free(plan, gpus, footprint, settings.max_model_len)
@@ -79,11 +76,14 @@ class Engines:
 
     def __init__(self, settings: Settings, model_path: Path | None, plan: DevicePlan, log_dir: str | os.PathLike,
                  accepted_flags: frozenset[str] | None = None, reasoning_parser: str | None = None, *,
-                 server: ServerHandle | None = None, worker: WorkerHandle | None = None):
+                 server: ServerHandle | None = None, worker: WorkerHandle | None = None,
+                 card: ModelCard | None = None):
         """``server`` and ``worker``: engines started elsewhere, as one app process of several has them
-        (``demo/fleet/mirror.py``); by default they are made from the plan here."""
+        (``demo/fleet/mirror.py``); by default they are made from the plan here. ``card``: what the model's own
+        files say of it (None: an attached server's model, not read)."""
         self.settings = settings
         self.model_path = model_path
+        self.card = card
         self.plan = plan
         self.log_dir = Path(log_dir)
         # A thinking model's parser (None: not one): the server streams its reasoning apart, the worker splits its
@@ -121,9 +121,10 @@ class Engines:
     def create(cls, settings: Settings, log_dir: str | os.PathLike | None = None) -> Engines:
         """Resolve the model (download or build it), plan the devices, and construct (not start) the engines."""
         model_path = resolve_model(settings) if not settings.api_base or settings.video_via == "worker" else None
+        card = read_card(model_path, settings.model) if model_path is not None else None
         log_dir = log_dir or Path(os.path.expanduser(settings.cache_dir)) / "logs"
         accepted, lacking = accepted_server_flags(settings)
-        plan = make_plan(settings, model_path, accepted)
+        plan = make_plan(settings, card.footprint if card else None, accepted)
         shared = plan.server is not None and plan.worker is not None and set(plan.server.gpus) & set(plan.worker.gpus)
         lacking = [n for n in lacking if shared or "--kv-cache-memory-bytes" not in n]  # it matters on a shared card
         # An attached server's parser is its own business; the setting then only tells the worker (if any).
@@ -131,7 +132,7 @@ class Engines:
         thinking = (f"a thinking model: its reasoning streams apart from its answer (vLLM reasoning parser "
                     f"{parser})",) if parser else ()
         plan = replace(plan, notes=plan.notes + tuple(lacking) + thinking)
-        return cls(settings, model_path, plan, log_dir, accepted, parser)
+        return cls(settings, model_path, plan, log_dir, accepted, parser, card=card)
 
     # --- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -390,5 +391,5 @@ class Engines:
         stats = cast(AnswerStats, stats)  # stream_chat ends with its stats (or raises)
         yield Done(VideoAnswer(text, stats.finish_reason, stats.prompt_tokens,
                                                     stats.completion_tokens, prepare_s, stats.total_s,
-                                                    reasoning=reasoning))
+                                                    reasoning=reasoning, cached_tokens=stats.cached_tokens))
 

@@ -1,5 +1,6 @@
-"""Where the model comes from: a local folder, ModelScope (the seed's default), the Hugging Face hub, or 'tiny'
-('tiny-thinking').
+"""Where the model comes from: a local folder, ModelScope (the seed's default), the Hugging Face hub, or one of the
+tiny random-weight checkpoints built offline: ``tiny`` (Qwen3-VL), ``tiny-thinking`` (its Thinking edition),
+``tiny-qwen3.5`` (Qwen3.5's hybrid architecture, thinking on request).
 
 A download that fails ends the start with one paragraph that names the source, the error, and how to point
 the app at a local copy instead.
@@ -13,6 +14,8 @@ from pathlib import Path
 from ..settings import Settings
 
 REQUIRED_FILES = ("config.json",)
+TINY_QWEN35 = "tiny-qwen3.5"  # demo/engines/tiny_qwen35.py's NAME (not imported: that module imports torch's world)
+TINY_MODELS = ("tiny", "tiny-thinking", TINY_QWEN35)
 
 
 class ModelSourceError(RuntimeError):
@@ -64,6 +67,10 @@ def resolve_model(settings: Settings) -> Path:
         from .tiny_checkpoint import ensure_tiny_checkpoint
 
         return ensure_tiny_checkpoint(settings.cache_dir, thinking=settings.model == "tiny-thinking")
+    if settings.model == TINY_QWEN35:
+        from .tiny_qwen35 import ensure_tiny_qwen35
+
+        return ensure_tiny_qwen35(settings.cache_dir)
     local = Path(settings.model).expanduser()
     looks_local = local.is_absolute() or settings.model.startswith(".") or local.exists()
     path = local if looks_local else download(settings)

@@ -20,6 +20,10 @@ class GenerationParams:
     # vLLM's own parameter, for benchmarks and tests that need an answer of exactly max_tokens (random weights
     # may end one at any token); the page never sets it
     ignore_eos: bool = False
+    # Think before answering, for models whose chat template has the switch (Qwen3.5: ``enable_thinking``); None:
+    # the model's own default. Sent as the template's argument (the server's ``chat_template_kwargs``, the
+    # worker's ``apply_chat_template``); a model without the switch ignores it.
+    thinking: bool | None = None
 
     def clamped(self, max_tokens_limit: int) -> GenerationParams:
         """The same settings forced into the ranges the server accepts (callers of the API can send anything)."""
@@ -33,10 +37,24 @@ class GenerationParams:
             presence_penalty=min(2.0, max(-2.0, finite_or(self.presence_penalty, d.presence_penalty))),
         )
 
+    @classmethod
+    def recommended(cls, sampling: dict | None) -> GenerationParams:
+        """The defaults with what the model's ``generation_config.json`` recommends (model_card.ModelCard.sampling:
+        temperature, top_p, top_k, presence_penalty) in place of Qwen3-VL-Instruct's."""
+        names = ("temperature", "top_p", "top_k", "presence_penalty")
+        known = {k: v for k, v in (sampling or {}).items() if k in names}
+        if "top_k" in known:
+            known["top_k"] = int(known["top_k"])
+        return replace(cls(), **known)
+
     def greedy(self) -> GenerationParams:
         """For an answer held to a JSON schema: the schema decides the shape, greedy picks the likeliest values,
         and no presence penalty pushes a digit away from those already written."""
         return replace(self, temperature=0.0, presence_penalty=0.0)
+
+    def template_kwargs(self) -> dict:
+        """The chat template's own arguments for these settings (empty: the template's defaults)."""
+        return {} if self.thinking is None else {"enable_thinking": self.thinking}
 
     def vllm_kwargs(self) -> dict:
         """The keyword arguments of vLLM's ``SamplingParams`` (the worker's path) for these settings."""

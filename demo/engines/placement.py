@@ -23,13 +23,11 @@ is what makes the 1-GPU split below meaningful.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal, cast
 
 from ..settings import Settings
@@ -61,29 +59,20 @@ class Gpu:
 
 @dataclass(frozen=True)
 class ModelFootprint:
-    """What a model costs in memory: its weights and the KV cache of one token."""
+    """What a model costs in memory: its weights, the KV cache of one token, and (a hybrid model: Qwen3.5) the
+    fixed state its linear-attention layers keep per sequence (demo/engines/model_card.py reads all of it from
+    the model's config)."""
 
     weights_gib: float
     kv_bytes_per_token: int
     num_kv_heads: int = 8
     num_attention_heads: int = 32
+    state_bytes_per_sequence: int = 0
 
     def engine_need_gib(self, max_model_len: int) -> float:
         """Memory for one engine that can hold one full-length request."""
-        return self.weights_gib + self.kv_bytes_per_token * max_model_len / GIB + ENGINE_OVERHEAD_GIB
-
-    @classmethod
-    def from_model_dir(cls, path: str | os.PathLike) -> ModelFootprint:
-        """Read weights size and KV shape from a checkpoint folder (bf16 KV cache)."""
-        path = Path(path)
-        weights = sum(p.stat().st_size for p in path.glob("*.safetensors")) / GIB
-        cfg = json.loads((path / "config.json").read_text())
-        text = cfg.get("text_config", cfg)
-        heads = text["num_attention_heads"]
-        kv_heads = text.get("num_key_value_heads") or heads
-        head_dim = text.get("head_dim") or text["hidden_size"] // heads
-        kv = 2 * text["num_hidden_layers"] * kv_heads * head_dim * 2  # K and V, 2 bytes each
-        return cls(weights_gib=weights, kv_bytes_per_token=kv, num_kv_heads=kv_heads, num_attention_heads=heads)
+        return (self.weights_gib + (self.kv_bytes_per_token * max_model_len + self.state_bytes_per_sequence) / GIB
+                + ENGINE_OVERHEAD_GIB)
 
 
 # Qwen/Qwen3-VL-4B-Instruct: weights as loaded (above); 36 layers x 8 KV heads x 128 dims x K,V x 2 bytes.
@@ -249,7 +238,8 @@ def _plan_devices(gpus: list[Gpu], footprint: ModelFootprint, inputs: PlanInputs
 def per_card_need_gib(footprint: ModelFootprint, max_model_len: int, tp: int = 1) -> float:
     """One engine's memory on each of its ``tp`` cards for one full-length request: its slice of the weights and
     of the KV cache, and the whole overhead (every card has its own CUDA graphs and activations)."""
-    return (footprint.weights_gib + footprint.kv_bytes_per_token * max_model_len / GIB) / tp + ENGINE_OVERHEAD_GIB
+    one_request = footprint.kv_bytes_per_token * max_model_len + footprint.state_bytes_per_sequence
+    return (footprint.weights_gib + one_request / GIB) / tp + ENGINE_OVERHEAD_GIB
 
 
 def kv_bytes_left(fraction: float, card_gib: float, footprint: ModelFootprint, tp: int = 1) -> int:

@@ -24,11 +24,15 @@ THINK_END = "</think>"
 def is_thinking_model(model: str, model_path: str | Path | None = None) -> bool:
     """Whether the model thinks: "Thinking" in the last part of its id or folder name (Qwen/Qwen3-VL-8B-Thinking,
     not /home/thinking-lab/Qwen3-VL-4B-Instruct), or its chat template opening ``<think>`` in the generation prompt
-    (read from the checkpoint's chat_template.jinja, chat_template.json or tokenizer_config.json)."""
+    or reading ``enable_thinking`` (Qwen3.5, which thinks unless a request turns it off), read from the
+    checkpoint's chat_template.jinja, chat_template.json or tokenizer_config.json."""
     names = [Path(model.rstrip("/")).name] + ([Path(model_path).name] if model_path is not None else [])
     if any("thinking" in name.lower() for name in names):
         return True
-    return model_path is not None and opens_think(chat_template(Path(model_path)))
+    if model_path is None:
+        return False
+    template = chat_template(Path(model_path))
+    return opens_think(template) or "enable_thinking" in template  # Qwen3.5: thinks unless a request says not
 
 
 def chat_template(folder: Path) -> str:

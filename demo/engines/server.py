@@ -54,6 +54,9 @@ def server_command(settings: Settings, model_path: str, placement: Placement, po
         # its own values (demo/engines/video_via_server.py), never a user's.
         "--trust-request-mm-kwargs",
         "--structured-outputs-config", json.dumps(STRUCTURED_OUTPUTS, separators=(",", ":")),
+        # usage.prompt_tokens_details.cached_tokens: the prompt tokens vLLM's prefix cache served, in each answer's
+        # stats (a follow-up about the same image reuses its vision tokens; a hybrid model's less: see the README)
+        "--enable-prompt-tokens-details",
     ]
     if settings.trust_remote_code:
         cmd.append("--trust-remote-code")

@@ -279,13 +279,18 @@ def ensure_tiny_checkpoint(cache_dir: str | os.PathLike, thinking: bool = False)
     """Return the tiny checkpoint's folder under ``cache_dir`` (the thinking flavour's with ``thinking``),
     building it first if it is not there."""
     name = THINKING_FOLDER_NAME if thinking else FOLDER_NAME
-    target = Path(cache_dir).expanduser() / name
+    return ensure_built(Path(cache_dir).expanduser() / name, lambda staging: _write(staging, thinking))
+
+
+def ensure_built(target: Path, write) -> Path:
+    """``target`` once ``write(folder)`` has built it: in a temporary folder beside it, then renamed, so a
+    half-built folder is never used and two processes building at once are safe (their builds are identical)."""
     if (target / "TINY_CHECKPOINT.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        _write(staging, thinking)
+        write(staging)
         staging.chmod(0o755)  # mkdtemp makes it private; the checkpoint is ordinary data
         try:
             staging.rename(target)
@@ -295,7 +300,6 @@ def ensure_tiny_checkpoint(cache_dir: str | os.PathLike, thinking: bool = False)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
 
 if __name__ == "__main__":
     import sys

@@ -28,6 +28,7 @@ class VideoAnswer:
     generate_s: float
     prompt_times: tuple[str, ...] = ()  # the "<t seconds>" labels in the engine's prompt, decoded from its tokens
     reasoning: str = ""  # a thinking model's reasoning (``text`` is then the answer after it)
+    cached_tokens: int | None = None  # of the prompt tokens, those vLLM's prefix cache held (None: not said)
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,11 @@ class EngineLoop:
         self.running: dict[str, _Run] = {}  # vLLM request id -> the job
         self.counts: collections.Counter = collections.Counter()
 
+    def thinks(self, job: VideoJob) -> bool:
+        """Whether this job's text starts inside the reasoning: a thinking model's, unless the job turned thinking
+        off (Qwen3.5's switch: its template then writes an empty thinking block in the prompt)."""
+        return self.thinking and job.params.thinking is not False
+
     def run(self, jobs, alive: Callable[[], bool]) -> None:
         """Serve until ``alive()`` says the app has gone (a stop or restart ends the worker's process group)."""
         while True:
@@ -172,7 +177,7 @@ class EngineLoop:
                 continue
             now = time.perf_counter()
             self.running[str(job.job_id)] = _Run(job, now - t0, now, last_sent=now,
-                                                 splitter=ThinkSplitter() if self.thinking else None)
+                                                 splitter=ThinkSplitter() if self.thinks(job) else None)
             self.emit(ForJob(job.job_id, Stage("generating")))
 
     def _step(self) -> None:
@@ -191,7 +196,8 @@ class EngineLoop:
                 reasoning, text = split_reasoning(result.text) if run.splitter else ("", result.text)
                 answer = VideoAnswer(text, result.finish_reason, len(ids), len(result.token_ids),
                                      run.prepare_s, now - run.started,
-                                     self.prompt_times(ids) if self.prompt_times else (), reasoning)
+                                     self.prompt_times(ids) if self.prompt_times else (), reasoning,
+                                     getattr(out, "num_cached_tokens", None))
                 self._final(run.job.job_id, Done(answer), f"finished_{result.finish_reason}")
             elif now - run.last_sent >= self.interval:
                 run.last_sent = now
@@ -250,7 +256,8 @@ def _worker_main(model_path: str, llm_kwargs: dict, env: dict, log_path: str, jo
         frames = [Image.fromarray(f) for f in job.frames]
         h, w = job.frames.shape[1:3]
         messages = build_messages(frames, job.sample_fps, job.question, w, h, job.history)
-        prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                               **job.params.template_kwargs())
         _, video_inputs, video_kwargs = process_vision_info(
             messages, image_patch_size=processor.image_processor.patch_size,
             return_video_kwargs=True, return_video_metadata=True)

@@ -24,6 +24,7 @@ OPTIONAL = {
     "--kv-cache-memory-bytes": "engines sharing a card start one after the other",
     "--structured-outputs-config": "answers held to a JSON schema (Find, Find moments) may pad with whitespace",
     "--reasoning-parser": "a thinking model's reasoning arrives inside its answer",
+    "--enable-prompt-tokens-details": "answers do not say how many prompt tokens came from the prefix cache",
 }
 
 # Answers held to a JSON schema (Find on the Image tab, Find moments on the Video tab) through xgrammar, compact.

@@ -93,7 +93,7 @@ async def _video_updates(updates):
 
 
 def build_api(engines: Engines) -> None:
-    d = GenerationParams()
+    d = GenerationParams.recommended(engines.card.sampling if engines.card else None)
     with gr.Column(visible=False):
         message = gr.Textbox(label="message")
         system = gr.Textbox("", label="system_prompt")
@@ -106,7 +106,9 @@ def build_api(engines: Engines) -> None:
         max_frames = gr.Number(64, label="max_frames")
         gen = [gr.Number(d.temperature, label="temperature"), gr.Number(d.top_p, label="top_p"),
                gr.Number(d.top_k, label="top_k"), gr.Number(d.max_tokens, label="max_tokens"),
-               gr.Number(d.presence_penalty, label="presence_penalty")]
+               gr.Number(d.presence_penalty, label="presence_penalty"),
+               # thinking first or not, for a model with the switch (Qwen3.5); "auto": the model's default
+               gr.Radio(["auto", "on", "off"], value="auto", label="thinking")]
         stats, answer = gr.Textbox(label="stats"), gr.Textbox(label="answer")
         reasoning = gr.Textbox(label="reasoning")  # a thinking model's, apart from the answer ("" otherwise)
         phrase = gr.Textbox(label="phrase")
@@ -117,7 +119,8 @@ def build_api(engines: Engines) -> None:
 
     # Parameter names are the API's argument names (gradio_client keywords).
     @closed_with_its_run
-    async def chat(message, system_prompt, history, temperature, top_p, top_k, max_tokens, presence_penalty):
+    async def chat(message, system_prompt, history, temperature, top_p, top_k, max_tokens, presence_penalty,
+                   thinking):
         """Answer a message, given an optional system prompt and earlier turns (a list of {"role", "content"}, or a
         conversation downloaded from the page); streams (stats, answer, reasoning)."""
         text = clean_text(message).strip()
@@ -126,12 +129,14 @@ def build_api(engines: Engines) -> None:
         earlier = await engines.run_blocking(history_from_api, history)  # (a downloaded one's images are written)
         async with aclosing(_stream(engines, earlier + [user_turn(text)],
                                     clean_text(system_prompt),
-                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty))) as s:
+                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty,
+                                                thinking))) as s:
             async for update in s:
                 yield update
 
     @closed_with_its_run
-    async def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty):
+    async def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty,
+                             thinking):
         """Answer a question about one image; streams (stats, answer, reasoning)."""
         if not image:
             raise gr.Error(MESSAGES["image_missing"], print_exception=False)
@@ -141,15 +146,16 @@ def build_api(engines: Engines) -> None:
             raise as_gradio_error(exc) from None
         turn = user_turn(clean_text(question).strip() or "Describe this image.", [image])
         async with aclosing(_stream(engines, [turn], "",
-                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty))) as s:
+                                    params_from(temperature, top_p, top_k, max_tokens, presence_penalty,
+                                                thinking))) as s:
             async for update in s:
                 yield update
 
     @closed_with_its_run
     async def describe_video(video, question, fps, max_frames, temperature, top_p, top_k, max_tokens,
-                             presence_penalty):
+                             presence_penalty, thinking):
         """Answer a question about a video, sampled at fps up to max_frames; returns (stats, answer)."""
-        params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
+        params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty, thinking)
         try:
             sampling = sampling_from(fps, max_frames, "360p", 0, 0)  # NaN, Infinity: as /chat (raw HTTP callers)
             async with aclosing(run_video(engines, video, question or VIDEO_QUESTION, sampling, params)) as s:
@@ -160,11 +166,11 @@ def build_api(engines: Engines) -> None:
 
     @closed_with_its_run
     async def ask_video(video, question, history, fps, max_frames, temperature, top_p, top_k, max_tokens,
-                        presence_penalty):
+                        presence_penalty, thinking):
         """A question about a video after earlier turns about it (history as /chat's, its first user turn the one
         the video went with); returns (stats, answer). The video is sampled again at each call: the page keeps
         the frames of a conversation, an API caller keeps only the text."""
-        params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty)
+        params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty, thinking)
         try:
             turns = video_turns(await engines.run_blocking(history_from_api, history))
             sampling = sampling_from(fps, max_frames, "360p", 0, 0)

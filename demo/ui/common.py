@@ -10,6 +10,7 @@ from contextlib import aclosing
 import gradio as gr
 
 from ..engines.client import AnswerStats, Progress
+from ..engines.model_card import ModelCard
 from ..engines.params import GenerationParams
 from ..errors import MESSAGES, UserFacingError
 
@@ -52,9 +53,11 @@ def video_slots(settings) -> int:
     return 2 * settings.video_concurrency
 
 
-def generation_accordion() -> list[gr.components.Component]:
-    """Sliders for the sampling settings, Qwen3-VL-Instruct's recommended values as defaults."""
-    d = GenerationParams()
+def generation_accordion(card: ModelCard | None = None) -> list[gr.components.Component]:
+    """Sliders for the sampling settings, the model's recommended values as defaults (its generation_config.json;
+    Qwen3-VL-Instruct's without one), and for a model with Qwen3.5's switch a "Think first" box, on as the model
+    is by default. Every tab's answers read them."""
+    d = GenerationParams.recommended(card.sampling if card else None)
     with gr.Accordion("Generation settings (all tabs)", open=False):
         with gr.Row():
             temperature = gr.Slider(0.0, 2.0, d.temperature, step=0.05, label="Temperature")
@@ -62,14 +65,27 @@ def generation_accordion() -> list[gr.components.Component]:
             top_k = gr.Slider(-1, 100, d.top_k, step=1, label="Top-k (-1: off)")
             max_tokens = gr.Slider(16, 4096, d.max_tokens, step=16, label="Max new tokens")
             presence = gr.Slider(0.0, 2.0, d.presence_penalty, step=0.1, label="Presence penalty")
-    return [temperature, top_p, top_k, max_tokens, presence]
+    controls = [temperature, top_p, top_k, max_tokens, presence]
+    if card is not None and card.thinking == "switch":
+        # outside the closed accordion: whether the model thinks first is a choice per question, seen at once
+        controls.append(gr.Checkbox(True, label="Think first", elem_id="think-first",
+                                    info=f"{card.family} reasons before it answers; off: it answers at once"))
+    return controls
 
 
-def params_from(temperature, top_p, top_k, max_tokens, presence_penalty) -> GenerationParams:
-    """The sliders' values (or an API caller's, which may be anything) as settings; ranges are clamped later."""
+THINKING_WORDS = {"auto": None, "": None, "on": True, "true": True, "off": False, "false": False}
+
+
+def params_from(temperature, top_p, top_k, max_tokens, presence_penalty, thinking=None) -> GenerationParams:
+    """The sliders' values (or an API caller's, which may be anything) as settings; ranges are clamped later.
+    ``thinking``: the page's box (True/False), the API's "auto"/"on"/"off", or None (the model's default)."""
+    if isinstance(thinking, str):
+        if thinking.strip().lower() not in THINKING_WORDS:
+            raise gr.Error(MESSAGES["bad_thinking"], print_exception=False)
+        thinking = THINKING_WORDS[thinking.strip().lower()]
     try:
         return GenerationParams(float(temperature), float(top_p), int(float(top_k)), int(float(max_tokens)),
-                                float(presence_penalty))
+                                float(presence_penalty), thinking=None if thinking is None else bool(thinking))
     except (TypeError, ValueError, OverflowError):
         raise gr.Error(MESSAGES["bad_settings"], print_exception=False) from None
 

@@ -12,6 +12,7 @@ import os
 import gradio as gr
 
 from ..engines.engines import Engines
+from ..engines.model import TINY_MODELS
 from ..settings import Settings
 
 _DOT = {"ready": "ok", "starting": "wait", "restarting": "wait", "unresponsive": "wait", "error": "bad",
@@ -23,8 +24,8 @@ def model_source(settings: Settings) -> str:
     model, hub = settings.model, settings.model_source
     if settings.api_base:
         return "served by an attached OpenAI-compatible server"
-    if model == "tiny":
-        return "tiny random-weight checkpoint (built on this machine: answers are noise)"
+    if model in TINY_MODELS:
+        return f"{model}: a random-weight checkpoint built on this machine (answers are noise)"
     if os.path.isdir(os.path.expanduser(model)) or model.startswith(("/", ".", "~")):
         return "a model from a local folder"
     return f"{model} from {'Hugging Face' if hub == 'huggingface' else 'ModelScope'}"
@@ -38,13 +39,18 @@ def header_html(engines: Engines, source: str) -> str:
         for st in engines.statuses())
     return (
         "<div class='app-header'>"
-        "<div class='title-row'><h1>Qwen3-VL</h1>"
+        f"<div class='title-row'><h1>{html.escape(title(engines))}</h1>"
         f"<span class='model'>{html.escape(engines.settings.served_model_name)} · vLLM · "
         f"{html.escape(source)}</span></div>"
         f"<div class='status-row'>{statuses}{_pace(engines)}</div>"
         f"<div class='plan-row'>{html.escape(engines.plan.describe())}</div>"
         + "".join(f"<div class='plan-note'>{html.escape(note)}</div>" for note in engines.plan.notes)
         + "</div>")
+
+
+def title(engines: Engines) -> str:
+    """The page's title: the model's family as its own config says (Qwen3-VL, Qwen3.5, their MoE editions)."""
+    return engines.card.describe() if engines.card else "Qwen3-VL"
 
 
 def _pace(engines: Engines) -> str:

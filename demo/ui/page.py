@@ -72,7 +72,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
                 image_slot = gr.Column()
             with gr.Tab("Video", id="video"):
                 video_slot = gr.Column()
-        gen_inputs = generation_accordion()
+        gen_inputs = generation_accordion(engines.card)
         with chat_slot:
             on_load = [build_chat_tab(engines, gen_inputs, browsers["chat"], settings.light_stream)]
         with image_slot:

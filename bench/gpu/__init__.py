@@ -1,0 +1,1 @@
+"""Scripts that run on the GPU machine (../shared/GPU_TESTBED.md): never in CI."""
