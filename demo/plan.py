@@ -69,7 +69,9 @@ def estimate(placement: Placement, name: str, footprint: ModelFootprint, gpus: l
         kv = max(0.0, given - footprint.weights_gib - ENGINE_OVERHEAD_GIB * tp)
         if placement.kv_cache_bytes:  # a size of its own (a shared card), per card
             kv = placement.kv_cache_bytes * tp / GIB
-    tokens = int(kv * GIB / footprint.kv_bytes_per_token) if footprint.kv_bytes_per_token else 0
+    # a hybrid model's fixed state per request comes out of the same room: tokens counted as full-length requests
+    per_token = footprint.kv_bytes_per_token + footprint.state_bytes_per_sequence / max_model_len
+    tokens = int(kv * GIB / per_token) if per_token else 0
     return EngineEstimate(name, placement, given, footprint.weights_gib, ENGINE_OVERHEAD_GIB * tp, kv, tokens,
                           max_model_len)
 

@@ -136,6 +136,12 @@ def _vision_params(v: dict) -> int:
     return total
 
 
+# With prefix caching (vLLM's default, which the app keeps) a hybrid model's linear-attention state is kept in vLLM's
+# "align" mode: two state blocks per running request, the one being written and the last one cached
+# (vllm/v1/kv_cache_interface.py, MambaSpec.max_memory_usage_bytes, vLLM 0.32).
+STATE_COPIES = 2
+
+
 def footprint_of(config: dict, weights_bytes: int | None = None) -> ModelFootprint:
     """The device plan's view of a model: its weights (``weights_bytes``, or bf16 of :func:`count_params`), KV per
     token of its full-attention layers, and the fixed state of its linear ones."""
@@ -143,7 +149,7 @@ def footprint_of(config: dict, weights_bytes: int | None = None) -> ModelFootpri
     weights = weights_bytes if weights_bytes is not None else 2 * count_params(config)
     return ModelFootprint(weights_gib=weights / GIB, kv_bytes_per_token=shape.kv_bytes_per_token,
                           num_kv_heads=shape.kv_heads, num_attention_heads=shape.attention_heads,
-                          state_bytes_per_sequence=shape.state_bytes)
+                          state_bytes_per_sequence=STATE_COPIES * shape.state_bytes)
 
 
 @dataclass(frozen=True)
