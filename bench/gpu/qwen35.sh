@@ -11,7 +11,7 @@ if [ ! -e /root/ready ]; then
   touch /root/ready
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-[ -e /root/q35/config.json ] || python3 -m bench.gpu.build_qwen35 /root/q35 2>&1 | grep -v Warn | tail -3
-timeout ${CHECK_S:-480} python3 -m bench.gpu.qwen35_check /root/q35 $OUT 2>&1 | grep -v "^INFO\|^(APIServer\|^(EngineCore" | tail -80
+[ -e /root/q35/config.json ] || python3 bench/gpu/build_qwen35.py /root/q35 2>&1 | grep -v Warn | tail -3
+timeout ${CHECK_S:-480} python3 bench/gpu/qwen35_check.py /root/q35 $OUT 2>&1 | grep -v "^INFO\|^(APIServer\|^(EngineCore" | tail -80
 for p in $(nvidia-smi --query-compute-apps=pid --format=csv,noheader); do kill -9 $p; done
 ls -la $OUT

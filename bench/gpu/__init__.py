@@ -1,1 +1,0 @@
-"""Scripts that run on the GPU machine (../shared/GPU_TESTBED.md): never in CI."""
