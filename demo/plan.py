@@ -165,6 +165,41 @@ def memory_table(settings: Settings | None = None) -> str:
     return "\n".join(rows)
 
 
+# One card of each size a Space or a workstation offers, as nvidia-smi reports it (GiB).
+FAMILY_CARDS = (("16 GB (T4)", 15.0), ("24 GB (L4, A10G)", 22.5), ("48 GB (L40S)", 45.0), ("80 GB (A100, H100)", 79.6))
+
+
+def family_table(settings: Settings | None = None) -> str:
+    """For each published model of the family (demo/engines/family.py), what one card of each size runs with the
+    app's plan: both engines, the server alone (video through it), or nothing (``--family``; the README's table)."""
+    settings = settings or Settings()
+    inputs = replace(PlanInputs.from_settings(settings), attached=False, tensor_parallel_size=1)
+    rows = [f"| model | weights | one {settings.max_model_len}-token request | "
+            + " | ".join(name for name, _ in FAMILY_CARDS) + " |", "|---" * (3 + len(FAMILY_CARDS)) + "|"]
+    for model, known in KNOWN.items():
+        if model.endswith("-Thinking"):
+            continue  # the same dimensions as its Instruct edition
+        fp = footprint_of(known.config)
+        request = (fp.kv_bytes_per_token * settings.max_model_len + fp.state_bytes_per_sequence) / GIB
+        cells = []
+        for _, size in FAMILY_CARDS:
+            gpus = [Gpu(0, "card", size)]
+            try:
+                plan = plan_devices(gpus, fp, inputs)
+            except ValueError:
+                plan = None
+            server = estimate(plan.server, "server", fp, gpus, settings.max_model_len) if plan and plan.server else None
+            if server is None or not server.fits:
+                cells.append("–")
+            elif plan is not None and plan.worker is not None:
+                cells.append(f"both engines ({server.full_requests:.0f} requests)")
+            else:
+                cells.append(f"server, video through it ({server.full_requests:.0f} requests)")
+        rows.append(f"| {model.split('/')[-1]} | {fp.weights_gib:.1f} GiB | {request:.2f} GiB | " + " | ".join(cells)
+                    + " |")
+    return "\n".join(rows)
+
+
 def _ram_gib() -> float | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
@@ -179,12 +214,17 @@ def main(argv: list[str] | None = None) -> int:
                                       "instead of this machine's")
     extra.add_argument("--readme-table", action="store_true",
                        help="print the one-card memory table of docs/device-plan.md")
+    extra.add_argument("--family", action="store_true",
+                       help="print, for each published Qwen3-VL and Qwen3.5 model, what one card of each size runs")
     known, rest = extra.parse_known_args(argv)
     if "-h" in rest or "--help" in rest:
-        print("python -m demo.plan [--gpus 24|80,80] [--readme-table] [app.py's flags]\n")
+        print("python -m demo.plan [--gpus 24|80,80] [--readme-table] [--family] [app.py's flags]\n")
     settings = Settings.from_args(rest)
     if known.readme_table:
         print(memory_table(settings))
+        return 0
+    if known.family:
+        print(family_table(settings))
         return 0
     if known.gpus:
         try:

@@ -33,7 +33,7 @@ CACHE = ROOT / ".cache" / "tests"
 # uses it in the run's final order (pytest_runtest_teardown below), so that later tests have the two cores to
 # themselves: vLLM's idle CPU workers spin. No test depends on this order: each file passes alone.
 LAYERS = ("unit", "engine", "app", "deploy")
-SESSION_ENGINES = ("engines", "thinking_engines")  # fixtures, in the order their users run
+SESSION_ENGINES = ("engines", "thinking_engines", "qwen35_engines")  # fixtures, in the order their users run
 _RUNNING: dict[str, object] = {}  # the session engines started so far, by fixture name, until stopped
 
 
@@ -209,6 +209,17 @@ def thinking_engines(output_dir):
         _RUNNING["thinking_engines"] = eng
         yield eng
         _RUNNING.pop("thinking_engines", None)
+
+
+@pytest.fixture(scope="session")
+def qwen35_engines(output_dir):
+    """``--model tiny-qwen3.5`` (Qwen3.5's hybrid architecture, thinking on request) on its own real engines, started
+    once for the tests of the family's differences; stopped (whole process groups) after its last user."""
+    settings = engine_settings("--model", "tiny-qwen3.5")
+    with started_engines(settings, output_dir / "engine-logs-qwen35", "the Qwen3.5 engines") as eng:
+        _RUNNING["qwen35_engines"] = eng
+        yield eng
+        _RUNNING.pop("qwen35_engines", None)
 
 
 @contextmanager

@@ -134,6 +134,18 @@ class Engines:
         plan = replace(plan, notes=plan.notes + tuple(lacking) + thinking)
         return cls(settings, model_path, plan, log_dir, accepted, parser, card=card)
 
+    def for_a_schema(self, params: GenerationParams) -> GenerationParams:
+        """Settings of an answer held to a JSON schema (Find, Find moments): a model that can answer without
+        thinking (Qwen3.5's switch) does, since the schema fixes the answer's shape and its reasoning would only
+        cost time and tokens; a model that always thinks keeps thinking first."""
+        if self.card is not None and self.card.thinking == "switch":
+            return replace(params, thinking=False)
+        return params
+
+    def thinks(self, params: GenerationParams) -> bool:
+        """Whether an answer with these settings starts with the model's reasoning."""
+        return bool(self.reasoning_parser) and params.thinking is not False
+
     # --- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start both engines; returns at once. In the plan's sequential order (a shared card, or a machine

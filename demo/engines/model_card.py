@@ -152,6 +152,13 @@ def footprint_of(config: dict, weights_bytes: int | None = None) -> ModelFootpri
                           state_bytes_per_sequence=STATE_COPIES * shape.state_bytes)
 
 
+def footprint_of_dir(folder: str | Path) -> ModelFootprint:
+    """The footprint of a checkpoint folder: its config, and its weights as the size of its safetensors files."""
+    folder = Path(folder)
+    weights = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+    return footprint_of(json.loads((folder / "config.json").read_text()), weights)
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """A checkpoint as the app uses it."""
@@ -202,12 +209,10 @@ def read_card(folder: str | Path, name: str | None = None) -> ModelCard:
         raise ModelCardError(
             f"{name} is a vision model this demo does not serve ({arch}): it reads boxes and video times the way "
             f"the Qwen3-VL family writes them. Supported: {supported}.")
-    weights = sum(p.stat().st_size for p in folder.glob("*.safetensors")) or None
     generation: dict = {}
     try:
         generation = json.loads((folder / "generation_config.json").read_text())
     except (OSError, ValueError):
         pass
     sampling = {k: generation[k] for k in SAMPLING_KEYS if isinstance(generation.get(k), (int, float))}
-    return ModelCard(arch, FAMILIES[arch], thinking_of(chat_template(folder)), footprint_of(config, weights),
-                     sampling)
+    return ModelCard(arch, FAMILIES[arch], thinking_of(chat_template(folder)), footprint_of_dir(folder), sampling)

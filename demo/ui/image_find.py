@@ -8,6 +8,7 @@ import tempfile
 import time
 import uuid
 from contextlib import aclosing
+from dataclasses import replace
 from pathlib import Path
 
 from ..engines.client import AnswerStats
@@ -64,8 +65,8 @@ async def find_objects(engines: Engines, image: str, phrase, kind: str = "boxes"
     # Greedy, the likeliest places; no presence penalty, which would push each coordinate away from the digits
     # already written (each digit is a token of its own in Qwen's vocabulary).
     # A thinking model thinks first (the schema holds only what follows '</think>'): room for that too.
-    room = FIND_MAX_TOKENS + (THINKING_ROOM if engines.reasoning_parser else 0)
-    params = GenerationParams(max_tokens=room).greedy()
+    params = engines.for_a_schema(GenerationParams(max_tokens=FIND_MAX_TOKENS).greedy())
+    params = replace(params, max_tokens=FIND_MAX_TOKENS + (THINKING_ROOM if engines.thinks(params) else 0))
     text, stats = "", None
     async with aclosing(engines.stream_chat(messages, params, json_schema=grounding.schema(kind))) as items:
         async for item in items:

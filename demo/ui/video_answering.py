@@ -233,10 +233,11 @@ def moments_found(view: VideoView, wanted: str, chat: VideoChat, answer: str) ->
     return {view.moments: moments_note(wanted, len(found)) + moments_html(found, chat.clip.plan.times)}
 
 
-def moments_params(params: GenerationParams, thinking: bool) -> GenerationParams:
+def moments_params(engines: Engines, params: GenerationParams) -> GenerationParams:
     """The settings of a "Find moments" answer: room for the schema's twelve short items, and for a thinking
-    model's reasoning before them."""
-    return replace(params, max_tokens=MOMENTS_MAX_TOKENS + (THINKING_ROOM if thinking else 0))
+    model's reasoning before them (none when the model can skip it: Engines.for_a_schema)."""
+    params = engines.for_a_schema(params)
+    return replace(params, max_tokens=MOMENTS_MAX_TOKENS + (THINKING_ROOM if engines.thinks(params) else 0))
 
 
 # --- the handlers -----------------------------------------------------------------------------------------------
@@ -336,7 +337,7 @@ async def find_moments(engines: Engines, view: VideoView, video_path, text, curr
             current, changes = clip_read(view, str(video_path), shown, caption, clip, clip.plan)
             yield {**changes, view.conversation: ""}
         async with aclosing(ask_about(engines, view, video_path, moments_prompt(wanted), current, sampling,
-                                      moments_params(params_from(*gen), bool(engines.reasoning_parser)),
+                                      moments_params(engines, params_from(*gen)),
                                       moments_schema(current.duration),
                                       on_turn=partial(moments_found, view, wanted))
                             ) as updates:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from demo.engines.model_card import footprint_of_dir
 from demo.engines.placement import (
     CUDA_CONTEXT_GIB,
     ENGINE_OVERHEAD_GIB,
@@ -381,7 +382,7 @@ def test_footprint_from_model_dir(tmp_path):
         "hidden_size": 2560}, "vision_config": {"num_heads": 16}}
     sizes = [3 * 1024**2 + 17, 5 * 1024**2]
     write_checkpoint(tmp_path / "m", config, sizes)
-    fp = ModelFootprint.from_model_dir(tmp_path / "m")
+    fp = footprint_of_dir(tmp_path / "m")
     assert fp.kv_bytes_per_token == 2 * 36 * 8 * 128 * 2
     assert fp.kv_bytes_per_token == QWEN3_VL_4B.kv_bytes_per_token
     assert fp.weights_gib == pytest.approx(sum(sizes) / GIB)
@@ -395,7 +396,7 @@ def test_footprint_flat_config_and_fallbacks(tmp_path):
     # No text_config, no head_dim (hidden_size // heads), no num_key_value_heads (= heads).
     config = {"num_hidden_layers": 4, "num_attention_heads": 8, "hidden_size": 512}
     write_checkpoint(tmp_path / "m", config, [1024])
-    fp = ModelFootprint.from_model_dir(str(tmp_path / "m"))
+    fp = footprint_of_dir(str(tmp_path / "m"))
     assert fp.kv_bytes_per_token == 2 * 4 * 8 * 64 * 2
     assert fp.num_kv_heads == 8
     assert fp.weights_gib == pytest.approx(1024 / GIB)

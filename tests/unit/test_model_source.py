@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from demo.engines.model import ModelSourceError, download, resolve_model
-from demo.engines.placement import ModelFootprint
+from demo.engines.model_card import footprint_of_dir
 from demo.engines.tiny_checkpoint import FOLDER_NAME, ensure_tiny_checkpoint
 from demo.settings import Settings
 
@@ -214,7 +214,7 @@ def test_tiny_processor_renders_image_and_video_placeholders(tiny):
 
 
 def test_tiny_footprint_is_read_from_its_config(tiny):
-    fp = ModelFootprint.from_model_dir(tiny)
+    fp = footprint_of_dir(tiny)
     text = json.loads((tiny / "config.json").read_text())["text_config"]
     assert fp.kv_bytes_per_token == 2 * text["num_hidden_layers"] * text["num_key_value_heads"] * text["head_dim"] * 2
     assert fp.kv_bytes_per_token == 2 * 2 * 1 * 64 * 2

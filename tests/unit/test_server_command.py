@@ -26,7 +26,8 @@ SEED_FLAGS = {"--served-model-name", "--max-model-len", "--tensor-parallel-size"
               "--gpu-memory-utilization"}
 # What the app adds to the seed's command: the checkpoint folder, the loopback host, no fetching of URLs, and
 # the per-request frame timing of video through the server (the app is the server's only client).
-APP_FLAGS = {"--model", "--host", "--allowed-media-domains", "--trust-request-mm-kwargs", "--structured-outputs-config"}
+APP_FLAGS = {"--model", "--host", "--allowed-media-domains", "--trust-request-mm-kwargs", "--structured-outputs-config",
+             "--enable-prompt-tokens-details"}
 
 
 def settings(*argv: str) -> Settings:

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from demo.engines.engines import Engines
+from demo.engines.model_card import ModelCard
 from demo.engines.params import GenerationParams
 from demo.engines.placement import QWEN3_VL_4B, PlanInputs, plan_devices
 from demo.errors import MESSAGES
@@ -169,10 +170,19 @@ def test_moments_do_not_redraw_the_conversation_and_become_chips(view, chat):
     assert "No moment" in moments_found(view, "a cat", chat, "none")[view.moments]
 
 
-def test_moments_have_room_for_the_schema_and_for_thinking_and_keep_the_other_settings():
-    params = GenerationParams(0.3, 0.9, 5, 4096, 0.5)
-    assert moments_params(params, thinking=False) == GenerationParams(0.3, 0.9, 5, MOMENTS_MAX_TOKENS, 0.5)
-    assert moments_params(params, thinking=True).max_tokens == MOMENTS_MAX_TOKENS + THINKING_ROOM
+@pytest.mark.parametrize("thinking", ["never", "always", "switch"])
+def test_moments_have_room_for_the_schema_and_for_thinking_and_keep_the_other_settings(tmp_path, thinking):
+    settings = engine_settings()
+    card = ModelCard("Qwen3_5ForConditionalGeneration", "Qwen3.5", thinking, QWEN3_VL_4B)
+    eng = Engines(settings, None, plan_devices([], QWEN3_VL_4B, PlanInputs.from_settings(settings)), tmp_path,
+                  reasoning_parser=None if thinking == "never" else "qwen3", card=card)
+    try:
+        got = moments_params(eng, GenerationParams(0.3, 0.9, 5, 4096, 0.5))
+    finally:
+        eng.stop()
+    room = MOMENTS_MAX_TOKENS + (THINKING_ROOM if thinking == "always" else 0)
+    # a model with the switch answers the schema without thinking; one that always thinks gets room for it
+    assert got == GenerationParams(0.3, 0.9, 5, room, 0.5, thinking=False if thinking == "switch" else None)
 
 
 def test_a_kept_document_comes_back_as_the_same_conversation_and_its_page(view, chat):

@@ -1,6 +1,6 @@
 """The GPU check of issue 28: the device plan for a Qwen3.5 size against what vLLM logs, and the family's
 differences on the CUDA path (thinking on and off per question, prefix-cache counts), through the app's own
-launcher. Usage (from the project's root, on the GPU machine): python3 bench/gpu/qwen35_check.py CKPT OUTDIR.
+launcher. Usage (from the project's root, on the GPU machine): python3 bench/gpu_qwen35/check.py CKPT OUTDIR.
 
 1. ``python -m demo.plan --model CKPT``: the plan and its estimates (weights, KV cache, tokens) on this card.
 2. ``app.py --model CKPT``: the app co-launches its server and its video worker as planned; their logs give

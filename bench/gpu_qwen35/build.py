@@ -1,5 +1,5 @@
 """A random-weight checkpoint with Qwen3.5-4B's published dimensions (demo/engines/family.py), for the GPU check of
-the device plan (bench/gpu/qwen35.sh). Usage: python3 bench/gpu/build_qwen35.py OUT (from the project's root).
+the device plan (bench/gpu_qwen35/run.sh). Usage: python3 bench/gpu_qwen35/build.py OUT (from the project's root).
 
 The tokenizer is the tiny checkpoints' (with Qwen's thinking tokens), padded to the real 248,320 ids with
 decodable filler tokens so that any sampled id detokenizes; the chat template is tiny-qwen3.5's (the real one's
