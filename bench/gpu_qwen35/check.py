@@ -40,6 +40,7 @@ def vllm_figures(text: str) -> dict:
     """The memory figures vLLM writes to its log (the last of each)."""
     pats = {"weights_gib": r"Model loading took ([\d.]+) GiB",
             "kv_available_gib": r"Available KV cache memory: ([\d.]+) GiB",
+            "kv_reserved_gib": r"reserved ([\d.]+) GiB memory for KV Cache",
             "kv_tokens": r"KV cache size: ([\d,]+) tokens",
             "max_concurrency": r"Maximum concurrency for [\d,]+ tokens per request: ([\d.]+)x"}
     out = {}
@@ -51,6 +52,13 @@ def vllm_figures(text: str) -> dict:
 
 
 def ask(client, image_url: str | None, thinking: bool | None, text: str) -> dict:
+    try:
+        return _ask(client, image_url, thinking, text)
+    except Exception as exc:  # one answer's failure is a result too; the others still run
+        return {"thinking": thinking, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def _ask(client, image_url: str | None, thinking: bool | None, text: str) -> dict:
     content = [{"type": "text", "text": text}]
     if image_url:
         content.insert(0, {"type": "image_url", "image_url": {"url": image_url}})

@@ -8,6 +8,12 @@ export PYTHONPATH=/root/site:$PWD VLLM_USE_FLASHINFER_SAMPLER=0 PYTHONUNBUFFERED
 if [ ! -e /root/ready ]; then
   mkdir -p /root/parts && cp .gpu/part.04 /root/parts/ && (cd /root && cat parts/part.* | tar xf -) && ls /root/dl | wc -l
   python3 -m pip install -q --no-index --no-deps --no-compile --target /root/site /root/dl/*.whl 2>&1 | tail -2
+  # The bundle carries no flashinfer, which vLLM 0.26 picks on Hopper for Qwen3.5's linear-attention prefill (seen:
+  # "No module named 'flashinfer'", the engine dead at the first answer); its Triton kernel instead. A testbed
+  # patch: vLLM's CUDA install from PyPI brings flashinfer.
+  sed -i 's/additional_config.get("gdn_prefill_backend", "auto")/additional_config.get("gdn_prefill_backend", "triton")/' \
+    /root/site/vllm/model_executor/layers/mamba/gdn/qwen_gdn_linear_attn.py
+  grep -c '"gdn_prefill_backend", "triton"' /root/site/vllm/model_executor/layers/mamba/gdn/qwen_gdn_linear_attn.py
   touch /root/ready
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader

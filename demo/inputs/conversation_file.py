@@ -423,6 +423,8 @@ class DocParams(_Shape):
     max_tokens: Annotated[Number, _refused("the max_tokens of turn {turn} is not a number in range")] = _optional()
     presence_penalty: Annotated[Number, _refused("the presence_penalty of turn {turn} is not a number in range")] \
         = _optional()
+    # thinking turned on or off for this answer (Qwen3.5's switch); absent: the model's default
+    thinking: Annotated[bool, _refused("the thinking of turn {turn} is not true or false")] = _optional()
 
 
 class DocSent(_Shape):

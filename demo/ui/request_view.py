@@ -33,7 +33,10 @@ def sent_of(request: dict | None, system_prompt: str) -> dict | None:
     if not request:
         return None
     params = {k: request[k] for k in PARAMS if k in request}
-    params["top_k"] = request.get("extra_body", {}).get("top_k", GenerationParams().top_k)
+    extra = request.get("extra_body", {})
+    params["top_k"] = extra.get("top_k", GenerationParams().top_k)
+    if "enable_thinking" in extra.get("chat_template_kwargs", {}):  # chosen for this answer (Qwen3.5's switch)
+        params["thinking"] = bool(extra["chat_template_kwargs"]["enable_thinking"])
     return {"params": params, "system": system_prompt}
 
 
@@ -53,7 +56,7 @@ def request_of_turn(model: str, history: list[Turn], index: int) -> dict | None:
     sent = turn.get("sent") if turn["role"] == "assistant" else None
     if not sent:
         return None
-    params = GenerationParams(**{k: sent["params"][k] for k in PARAMS if k in sent["params"]})
+    params = GenerationParams(**{k: sent["params"][k] for k in (*PARAMS, "thinking") if k in sent["params"]})
     return request_kwargs(model, to_openai(history[:index], sent.get("system", "")), params)
 
 

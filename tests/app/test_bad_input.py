@@ -30,7 +30,7 @@ from tests.unit.test_bad_files import IMAGE_ERRORS, IMAGE_OK, VIDEO_ERRORS, VIDE
 from tests.waits import ENGINE_WAIT_S, app_client
 
 QUESTION = "Describe this image."
-GEN = (0.0, 1.0, -1, 8, 0.0)  # temperature, top_p, top_k, max_tokens, presence_penalty: short answers
+GEN = (0.0, 1.0, -1, 8, 0.0, "auto")  # temperature, top_p, top_k, max_tokens, presence_penalty, thinking: short
 
 
 @pytest.fixture(scope="module")

@@ -162,11 +162,11 @@ def client(app_url):
 
 
 CHAT_PARAMETERS = ["message", "system_prompt", "history", "temperature", "top_p", "top_k", "max_tokens",
-                   "presence_penalty"]
+                   "presence_penalty", "thinking"]
 
 
 CHAT_DEFAULTS = {"message": "Count to three.", "system_prompt": "", "history": [], "temperature": 0.7,
-                 "top_p": 0.8, "top_k": 20, "max_tokens": 6, "presence_penalty": 0.0}
+                 "top_p": 0.8, "top_k": 20, "max_tokens": 6, "presence_penalty": 0.0, "thinking": "auto"}
 
 
 def completion_tokens(stats: str) -> int:
@@ -181,8 +181,9 @@ def test_chat_endpoint_takes_exactly_the_validated_parameters(client):
         names = {p["parameter_name"] for p in endpoint["parameters"]}
         assert not names & {"extra_body", "n", "mm_processor_kwargs", "media_io_kwargs", "logit_bias",
                             "seed", "stop", "model"}, name
-    # a ninth value (say an ``extra_body``) is dropped by Gradio: the answer keeps the validated max_tokens
-    stats, *_ = client.predict("hi", "", [], 0.7, 0.8, 20, 4, 0.0, {"n": 8, "max_tokens": 4000}, api_name="/chat")
+    # a tenth value (say an ``extra_body``) is dropped by Gradio: the answer keeps the validated max_tokens
+    stats, *_ = client.predict("hi", "", [], 0.7, 0.8, 20, 4, 0.0, "auto", {"n": 8, "max_tokens": 4000},
+                               api_name="/chat")
     assert 1 <= completion_tokens(stats) <= 4
 
 
@@ -199,7 +200,7 @@ def server_requests(engines) -> float:
 def test_extra_arguments_in_a_raw_request_go_nowhere(app_url, engines):
     """Past gradio_client: extra values (an ``extra_body``, ``n``) are dropped; one validated request is sent."""
     before = server_requests(engines)
-    code, events = raw_chat(app_url, ["hi", "", [], 0.7, 0.8, 20, 4, 0.0, {"n": 8, "max_tokens": 4000},
+    code, events = raw_chat(app_url, ["hi", "", [], 0.7, 0.8, 20, 4, 0.0, "auto", {"n": 8, "max_tokens": 4000},
                                       {"extra_body": {"mm_processor_kwargs": {"max_pixels": 10**9}}}])
     done = [e for e in events if e.get("msg") == "process_completed"]
     assert code == 200 and done and done[-1]["success"], events

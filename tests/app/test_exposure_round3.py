@@ -19,7 +19,7 @@ from tests.raw_http import outcome, raw_call, upload
 from tests.waits import ENGINE_WAIT_S, ms, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-GEN = [0.7, 0.8, 20, 4, 0.0]  # temperature, top_p, top_k, max_tokens, presence_penalty
+GEN = [0.7, 0.8, 20, 4, 0.0, "auto"]  # temperature, top_p, top_k, max_tokens, presence_penalty, thinking
 
 
 def file_object(url: str) -> dict:

@@ -15,7 +15,7 @@ from tests.raw_http import outcome, raw_call, upload
 from tests.waits import app_client
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-GEN = [0.7, 0.8, 20, 4, 0.0]  # temperature, top_p, top_k, max_tokens, presence_penalty
+GEN = [0.7, 0.8, 20, 4, 0.0, "auto"]  # temperature, top_p, top_k, max_tokens, presence_penalty, thinking
 
 
 def config(app_url: str) -> dict:

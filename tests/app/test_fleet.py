@@ -31,7 +31,7 @@ from tests.waits import ENGINE_WAIT_S, ms, prove_abort, wait_until
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 N = 2
-GEN = [0.7, 0.8, 20, 24, 0.0]  # temperature, top-p, top-k, max tokens, presence penalty
+GEN = [0.7, 0.8, 20, 24, 0.0, "auto"]  # temperature, top-p, top-k, max tokens, presence penalty, thinking
 
 
 def fleet_of(engines, n: int = N):

@@ -27,7 +27,7 @@ from demo.engines.tiny_checkpoint import ensure_tiny_checkpoint
 from demo.engines.tiny_qwen35 import ensure_tiny_qwen35
 from demo.plan import family_table
 from demo.ui.common import params_from
-from tests.conftest import CACHE
+from tests.conftest import CACHE, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +181,7 @@ def test_the_tiny_qwen35_template_has_the_thinking_switch(tiny_folders):
     assert on.endswith("<|im_start|>assistant\n<think>\n")
     assert off.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
     assert "hmm" not in on and "<|im_start|>assistant\nHello<|im_end|>" in on  # earlier reasoning left out
+
+
+def test_the_readme_shows_the_family_table_as_the_plan_makes_it():
+    assert family_table() in (ROOT / "README.md").read_text()
