@@ -34,7 +34,7 @@ class Hub:
     def shared(self) -> Shared:
         e = self.engines
         return Shared(self.socket_path, self.token, e.model_path, e.plan, e.log_dir, e.reasoning_parser,
-                      e.worker is not None)
+                      e.worker is not None, e.card)
 
     def news(self) -> EnginesNews:
         e = self.engines

@@ -130,6 +130,6 @@ def mirrored_engines(settings: Settings, shared: Shared) -> Engines:
     server = MirroredServer(news)
     worker = MirroredWorker(shared, news.worker) if shared.has_worker and news.worker is not None else None
     engines = Engines(settings, shared.model_path, shared.plan, shared.log_dir, None, shared.reasoning_parser,
-                      server=server, worker=worker)
+                      server=server, worker=worker, card=shared.card)
     follow_news(sock, server, worker)
     return engines

@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engines.model_card import ModelCard
 from ..engines.placement import DevicePlan
 from ..engines.server import ServerEndpoint
 from ..engines.status import EngineStatus
@@ -32,6 +33,7 @@ class Shared:
     log_dir: Path
     reasoning_parser: str | None
     has_worker: bool
+    card: ModelCard | None = None  # what the model's files say (family, thinking switch, sampling): the page needs it
 
 
 @dataclass(frozen=True)

