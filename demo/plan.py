@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .engines.family import KNOWN
 from .engines.model import TINY_MODELS, resolve_model
-from .engines.model_card import footprint_of, read_card
+from .engines.model_card import footprint_of, read_card, state_copies
 from .engines.placement import (
     ENGINE_OVERHEAD_GIB,
     GIB,
@@ -29,6 +29,7 @@ from .engines.placement import (
     fit_to_free,
     plan_devices,
 )
+from .engines.vllm_flags import installed_vllm
 from .inputs.video_frames import frame_tokens, video_token_budget
 from .settings import Settings
 
@@ -109,7 +110,7 @@ def footprint_for(settings: Settings) -> ModelFootprint:
         except ValueError:
             pass
     known = KNOWN.get(settings.model)
-    return footprint_of(known.config) if known else QWEN3_VL_4B
+    return footprint_of(known.config, copies=state_copies(installed_vllm())) if known else QWEN3_VL_4B
 
 
 def report(settings: Settings, gpus: list[Gpu], footprint: ModelFootprint, ram_gib: float | None) -> str:

