@@ -89,15 +89,16 @@ class AnswerStats:
         ttft = f"{self.ttft_s:.2f} s" if self.ttft_s is not None else "-"
         thought = f" ({self.reasoning_tokens} thinking)" if self.reasoning_tokens else ""
         return (f"first token {ttft} · {self.tokens_per_s:.1f} tokens/s · "
-                f"{self.prompt_tokens} prompt{cached_part(self.cached_tokens)} + "
-                f"{self.completion_tokens} completion tokens{thought} · "
+                f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens{thought}"
+                f"{cached_part(self.cached_tokens)} · "
                 f"finish: {self.finish_reason}")
 
 
 def cached_part(cached: int | None) -> str:
-    """" (N cached)" after the prompt tokens when vLLM's prefix cache served some of them: a follow-up about the same
-    image or video reuses its vision tokens. Said only when the engine counts them and some were."""
-    return f" ({cached} cached)" if cached else ""
+    """" · N prompt tokens cached" after the token counts when vLLM's prefix cache served some of the prompt: a
+    follow-up about the same image or video reuses its vision tokens. Said only when the engine counts them and
+    some were; after the counts, so "N prompt + M completion tokens" reads as it always did."""
+    return f" · {cached} prompt tokens cached" if cached else ""
 
 
 CONNECT_TIMEOUT_S = 30.0  # a local server on a saturated machine can take seconds to accept (a 5 s limit failed one

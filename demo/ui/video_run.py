@@ -105,7 +105,7 @@ def sampling_from(fps, max_frames, quality, start, end) -> VideoSampling:
 
 
 def answer_stats(a) -> str:
-    return (f"{a.prompt_tokens} prompt{cached_part(a.cached_tokens)} + {a.completion_tokens} completion tokens · "
+    return (f"{a.prompt_tokens} prompt + {a.completion_tokens} completion tokens{cached_part(a.cached_tokens)} · "
             f"prepared in {a.prepare_s:.2f} s · generated in {a.generate_s:.2f} s "
             f"({a.completion_tokens / a.generate_s if a.generate_s else 0:.1f} tokens/s) · finish: {a.finish_reason}")
 

@@ -100,7 +100,7 @@ def test_qwen3_vl_serves_a_repeated_prompt_from_its_prefix_cache(engines):
     again = answer(engines, long_question(), params)[2]
     assert first.cached_tokens is not None  # the server says (--enable-prompt-tokens-details)
     assert 0 < again.cached_tokens < again.prompt_tokens
-    assert f"({again.cached_tokens} cached)" in again.describe()
+    assert f"completion tokens · {again.cached_tokens} prompt tokens cached · " in again.describe()
 
 
 def test_a_hybrid_model_caches_a_repeated_prompt_later(qwen35_engines):

@@ -70,6 +70,10 @@ def test_describe():
     assert "50.0 tokens/s" in text
     assert "12 prompt + 101 completion tokens" in text
     assert "finish: stop" in text
+    assert "cached" not in text  # the server did not say
+    cached = AnswerStats("stop", 912, 101, 1.0, 3.0, cached_tokens=896).describe()
+    assert "912 prompt + 101 completion tokens · 896 prompt tokens cached · finish: stop" in cached
+    assert "cached" not in AnswerStats("stop", 12, 101, 1.0, 3.0, cached_tokens=0).describe()  # none were
     text = AnswerStats(None, 0, 0, None, 0.1).describe()
     assert "first token -" in text
     assert "0.0 tokens/s" in text
