@@ -1,6 +1,7 @@
 """The GPU check of issue 28: the device plan for a Qwen3.5 size against what vLLM logs, and the family's
 differences on the CUDA path (thinking on and off per question, prefix-cache counts), through the app's own
-launcher. Usage (from the project's root, on the GPU machine): python3 bench/gpu_qwen35/check.py CKPT OUTDIR.
+launcher. Usage (from the project's root, on the GPU machine):
+python3 bench/gpu_qwen35/check.py CKPT OUTDIR [app.py flags].
 
 1. ``python -m demo.plan --model CKPT``: the plan and its estimates (weights, KV cache, tokens) on this card.
 2. ``app.py --model CKPT``: the app co-launches its server and its video worker as planned; their logs give
@@ -92,7 +93,7 @@ def _ask(client, image_url: str | None, thinking: bool | None, text: str) -> dic
             "tokens_per_s": round(usage.completion_tokens / total, 1)}
 
 
-def main(ckpt: str, outdir: str) -> None:
+def main(ckpt: str, outdir: str, app_flags: list[str]) -> None:
     out = Path(outdir)
     res: dict = {"card": subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,memory.free",
                                          "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()}
@@ -104,8 +105,8 @@ def main(ckpt: str, outdir: str) -> None:
         f.unlink()
     app_log = open(out / "app.log", "w")
     t0 = time.time()
-    app = subprocess.Popen([sys.executable, "app.py", "--model", ckpt, "--app-port", "7860"], stdout=app_log,
-                           stderr=subprocess.STDOUT, start_new_session=True)
+    app = subprocess.Popen([sys.executable, "app.py", "--model", ckpt, "--app-port", "7860", *app_flags],
+                           stdout=app_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         while not healthy(8085) and app.poll() is None and time.time() - t0 < 360:
             time.sleep(2)
@@ -143,4 +144,4 @@ def main(ckpt: str, outdir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3:])
