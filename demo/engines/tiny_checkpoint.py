@@ -75,7 +75,8 @@ THINKING_TOKENS = ["<tool_call>", "</tool_call>", "<think>", "</think>"]
 # `content.split('</think>')[-1].lstrip('\n')` the answer, and only the answer is kept for turns before the last
 # user query; the generation prompt is '<|im_start|>assistant\n<think>\n'. Left out: tools, and the reasoning
 # of tool-call steps after the last query (the app sends neither).
-THINKING_CHAT_TEMPLATE = (
+# The turns of a thinking template (Qwen3-VL-Thinking's, Qwen3.5's): an assistant turn keeps only its answer.
+THINKING_TURNS = (
     "{%- set image_count = namespace(value=0) -%}{%- set video_count = namespace(value=0) -%}"
     "{%- macro render_content(content) -%}"
     "{% if content is string %}{{ content }}"
@@ -89,8 +90,8 @@ THINKING_CHAT_TEMPLATE = (
     "{%- endif -%}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>\\n' -}}"
     "{%- endfor -%}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}"
 )
+THINKING_CHAT_TEMPLATE = THINKING_TURNS + "{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}"
 
 # The real model's processor sizes (Qwen/Qwen3-VL-4B-Instruct's preprocessor configs).
 IMAGE_PROCESSOR = {"size": {"longest_edge": 16777216, "shortest_edge": 65536}}
