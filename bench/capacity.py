@@ -72,7 +72,7 @@ class Tokens:
 async def app_stream(http, url: str, fn_index: int, max_tokens: int, start_in: float) -> dict:
     await asyncio.sleep(start_in)
     session = secrets.token_hex(8)
-    data = [PROMPT, "", [], 0.7, 0.8, 20, max_tokens, 0.0]
+    data = [PROMPT, "", [], 0.7, 0.8, 20, max_tokens, 0.0, "auto"]  # /chat's nine values (thinking last)
     async with http.post(f"{url}/gradio_api/queue/join",
                          json={"data": data, "fn_index": fn_index, "session_hash": session}) as r:
         r.raise_for_status()
@@ -279,7 +279,7 @@ async def stop_latency(http, kind: str, target: dict, source: str, before_first:
     if kind == "app":
         session = secrets.token_hex(8)
         async with http.post(f"{target['url']}/gradio_api/queue/join", json={
-                "data": [prompt, "", [], 0.7, 0.8, 20, 600, 0.0], "fn_index": target["fn_index"],
+                "data": [prompt, "", [], 0.7, 0.8, 20, 600, 0.0, "auto"], "fn_index": target["fn_index"],
                 "session_hash": session}) as r:
             event_id = (await r.json())["event_id"]
         answer, tokens = "", Tokens()

@@ -75,7 +75,7 @@ def server_of(app_pid: int) -> dict:
 async def visitor(http, url: str, fn_index: int, max_tokens: int, start_in: float) -> dict:
     await asyncio.sleep(start_in)
     session = secrets.token_hex(8)
-    data = [PROMPT, "", [], 0.7, 0.8, 20, max_tokens, 0.0]
+    data = [PROMPT, "", [], 0.7, 0.8, 20, max_tokens, 0.0, "auto"]  # /chat's nine values (thinking last)
     t0 = time.perf_counter()
     first, tokens, ok, error = None, 0, False, None
     async with http.post(f"{url}/gradio_api/queue/join",

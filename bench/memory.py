@@ -33,7 +33,7 @@ import psutil
 
 from .common import ROOT, Child, machine, wait_http
 
-GEN = [0.7, 0.8, 20, 4, 0.0]
+GEN = [0.7, 0.8, 20, 4, 0.0, "auto"]  # temperature, top_p, top_k, max_tokens, presence_penalty, thinking
 
 
 def free_port() -> int:

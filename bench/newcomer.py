@@ -104,12 +104,13 @@ async def one_room(label: str, app_args: list[str], args, log_dir: Path) -> dict
         await asyncio.to_thread(wait_http, f"{url}/config", 600, app)
         index = fn_indices(url)
         clip = upload(url, ROOT / "assets" / "example.mp4")  # as a raw caller sends a file
-        short = ["Say hello.", "", [], 0.7, 0.8, 20, 32, 0.0]
-        long_chat = ["Write a very long story about the sea.", "", [], 0.0, 0.8, 20, args.long_tokens, 0.0]
-        video = [clip, "Describe this video in detail.", 2.0, 8, 0.0, 0.8, 20, args.long_tokens, 0.0]
+        short = ["Say hello.", "", [], 0.7, 0.8, 20, 32, 0.0, "auto"]  # the API's values, thinking last
+        long_chat = ["Write a very long story about the sea.", "", [], 0.0, 0.8, 20, args.long_tokens, 0.0, "auto"]
+        video = [clip, "Describe this video in detail.", 2.0, 8, 0.0, 0.8, 20, args.long_tokens, 0.0, "auto"]
         conn = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=None)) as http:
-            for name, data in (("chat", short), ("describe_video", video[:7] + [8, 0.0])):  # both engines answer
+            # both engines answer, once each, shortly
+            for name, data in (("chat", short), ("describe_video", video[:7] + [8, 0.0, "auto"])):
                 while not (await session(http, url, index[name], data))["ok"]:
                     if not app.alive():
                         raise RuntimeError(app.log_tail())

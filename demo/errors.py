@@ -43,8 +43,8 @@ MESSAGES = {
                         "Please use a JPEG, PNG, WebP, GIF or BMP file.",
     "image_too_large": "“{name}” is too large ({size}); the limit is {limit:.0f} megapixels.",
     # text
-    "bad_settings": "Temperature, top-p, top-k, max tokens and presence penalty must be numbers.",
-    "bad_thinking": "thinking must be \"auto\" (the model's default), \"on\" or \"off\".",
+    "bad_settings": "Temperature, top-p, top-k, max tokens and presence penalty must be numbers, and thinking "
+                    "auto, on or off.",
     "empty": "Please type a message.",
     # bad input (issue 4)
     "video_empty": "This file is empty (0 bytes). Please upload the video again.",

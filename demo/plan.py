@@ -170,6 +170,10 @@ def memory_table(settings: Settings | None = None) -> str:
 FAMILY_CARDS = (("16 GB (T4)", 15.0), ("24 GB (L4, A10G)", 22.5), ("48 GB (L40S)", 45.0), ("80 GB (A100, H100)", 79.6))
 
 
+def requests(n: float) -> str:
+    return f"{n:.0f} request" + ("" if round(n) == 1 else "s")
+
+
 def family_table(settings: Settings | None = None) -> str:
     """For each published model of the family (demo/engines/family.py), what one card of each size runs with the
     app's plan: both engines, the server alone (video through it), or nothing (``--family``; the README's table)."""
@@ -193,9 +197,9 @@ def family_table(settings: Settings | None = None) -> str:
             if server is None or not server.fits:
                 cells.append("–")
             elif plan is not None and plan.worker is not None:
-                cells.append(f"both engines ({server.full_requests:.0f} requests)")
+                cells.append(f"both engines ({requests(server.full_requests)})")
             else:
-                cells.append(f"server, video through it ({server.full_requests:.0f} requests)")
+                cells.append(f"server, video through it ({requests(server.full_requests)})")
         rows.append(f"| {model.split('/')[-1]} | {fp.weights_gib:.1f} GiB | {request:.2f} GiB | " + " | ".join(cells)
                     + " |")
     return "\n".join(rows)

@@ -6,7 +6,7 @@ python3 bench/gpu_qwen35/check.py CKPT OUTDIR [app.py flags].
 1. ``python -m demo.plan --model CKPT``: the plan and its estimates (weights, KV cache, tokens) on this card.
 2. ``app.py --model CKPT``: the app co-launches its server and its video worker as planned; their logs give
    vLLM's own figures ("Model loading took", "Available KV cache memory", "GPU KV cache size").
-3. Four answers straight from the app's server (OpenAI SDK, its key): thinking on and off, and the same image
+3. Six answers straight from the app's server (OpenAI SDK, its key): thinking on and off, and the same image
    question three times (prompt_tokens_details.cached_tokens).
 4. SIGTERM to the app; no GPU process may be left.
 Writes OUTDIR/qwen35-check.json and prints it."""

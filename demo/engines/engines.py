@@ -142,6 +142,14 @@ class Engines:
             return replace(params, thinking=False)
         return params
 
+    def switchable(self, params: GenerationParams) -> GenerationParams:
+        """``params`` with the thinking choice kept only for a model whose template has the switch (or an attached
+        server's, which the app cannot read): a Thinking edition thinks whatever a request says, and vLLM's qwen3
+        parser, told ``enable_thinking: false``, would then put its reasoning into the answer."""
+        if params.thinking is not None and self.card is not None and self.card.thinking != "switch":
+            return replace(params, thinking=None)
+        return params
+
     def thinks(self, params: GenerationParams) -> bool:
         """Whether an answer with these settings starts with the model's reasoning."""
         return bool(self.reasoning_parser) and params.thinking is not False
@@ -272,7 +280,7 @@ class Engines:
         model's reasoning as :class:`Thinking`, before its text), then the stats.
         ``json_schema`` holds the answer to that schema. Cancelling the consumer aborts the request in vLLM."""
         self._require_server()
-        params = (params or GenerationParams()).clamped(self.max_model_len)
+        params = self.switchable((params or GenerationParams()).clamped(self.max_model_len))
         # Every layer closes the one below it (aclosing): Gradio ends a cancelled or abandoned run by closing the
         # handler's generator where it waits at a yield, and an ``async for`` alone would leave this stream open
         # until garbage collection (seen: vLLM finished cancelled answers). The same in every nested stream.
@@ -352,7 +360,8 @@ class Engines:
             st = cast(WorkerHandle, self.worker).status.get()  # not on_server: there is a worker
             if st.state != "ready":
                 raise EngineError("worker_unavailable", detail=st.describe())
-        params = (params or GenerationParams(max_tokens=self.settings.video_max_tokens)).clamped(self.max_model_len)
+        params = self.switchable(
+            (params or GenerationParams(max_tokens=self.settings.video_max_tokens)).clamped(self.max_model_len))
         clip = source if isinstance(source, VideoClip) else None
         if clip is None:
             yield Stage("reading")

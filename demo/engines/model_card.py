@@ -183,10 +183,6 @@ class ModelCard:
     footprint: ModelFootprint
     sampling: dict = field(default_factory=dict)  # generation_config.json's temperature, top_p, top_k, ...
 
-    @property
-    def thinks_by_default(self) -> bool:
-        return self.thinking != "never"
-
     def describe(self) -> str:
         how = {"never": "", "always": ", thinks", "switch": ", thinking on request"}[self.thinking]
         hybrid = ", hybrid attention" if self.footprint.state_bytes_per_sequence else ""
@@ -201,7 +197,7 @@ def thinking_of(template: str) -> Thinking:
     return "always" if opens_think(template) else "never"
 
 
-SAMPLING_KEYS = ("temperature", "top_p", "top_k", "presence_penalty", "repetition_penalty")
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "presence_penalty")  # what GenerationParams sends
 
 
 def read_card(folder: str | Path, name: str | None = None) -> ModelCard:
@@ -229,4 +225,9 @@ def read_card(folder: str | Path, name: str | None = None) -> ModelCard:
     except (OSError, ValueError):
         pass
     sampling = {k: generation[k] for k in SAMPLING_KEYS if isinstance(generation.get(k), (int, float))}
-    return ModelCard(arch, FAMILIES[arch], thinking_of(chat_template(folder)), footprint_of_dir(folder), sampling)
+    try:
+        footprint = footprint_of_dir(folder)
+    except (KeyError, TypeError, ValueError) as exc:  # a supported architecture, but a config without its sizes
+        raise ModelCardError(f"{name}: its config.json lacks what the app reads of a {FAMILIES[arch]} model "
+                             f"({type(exc).__name__}: {exc}). Download it again, or pass a complete copy.") from exc
+    return ModelCard(arch, FAMILIES[arch], thinking_of(chat_template(folder)), footprint, sampling)

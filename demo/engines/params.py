@@ -22,7 +22,7 @@ class GenerationParams:
     ignore_eos: bool = False
     # Think before answering, for models whose chat template has the switch (Qwen3.5: ``enable_thinking``); None:
     # the model's own default. Sent as the template's argument (the server's ``chat_template_kwargs``, the
-    # worker's ``apply_chat_template``); a model without the switch ignores it.
+    # worker's ``apply_chat_template``); for a model without the switch it is dropped (Engines.switchable).
     thinking: bool | None = None
 
     def clamped(self, max_tokens_limit: int) -> GenerationParams:

@@ -40,9 +40,8 @@ from .tiny_checkpoint import (
     ensure_built,
 )
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 FOLDER_NAME = f"tiny-qwen3.5-v{RECIPE_VERSION}"
-NAME = "tiny-qwen3.5"
 
 # The structure of Qwen3.5's chat template: content rendered as Qwen3-VL's (images and videos as vision pads),
 # an assistant turn's reasoning dropped from turns before the last question, and the generation prompt opening
@@ -97,8 +96,9 @@ def _end_thinking_sometimes(model, tokenizer) -> None:
     Two hidden dimensions that no layer and no vision merger writes, so they hold what the embeddings put there:
     a constant (every token), which '</think>''s output row reads to get a logit a little below the likeliest
     token's (its size after the final norm and the other logits are measured on a forward pass); and "a line
-    break" (every token with a newline in it), which '</think>' reads negatively: the prompt's '<think>\n' is
-    never followed by '</think>', so a thinking answer always has some reasoning.
+    break" (every token with a newline in it), which '</think>' and the end token read negatively: the prompt's
+    '<think>\n' (or, thinking off, its '</think>\n\n') is never followed by either, so a thinking answer always
+    has some reasoning and any answer some text.
     """
     import torch
 
@@ -127,6 +127,8 @@ def _end_thinking_sometimes(model, tokenizer) -> None:
         end = tokenizer.convert_tokens_to_ids("</think>")
         model.lm_head.weight[end, one] = want / hidden
         model.lm_head.weight[end, newline] = -40 / hidden
+        # nor the end of the answer: every answer has a first token of reasoning (thinking) or of text (not)
+        model.lm_head.weight[tokenizer.convert_tokens_to_ids("<|im_end|>"), newline] = -40 / hidden
         never = [tokenizer.convert_tokens_to_ids(t) for t in ("<think>", "<tool_call>", "</tool_call>")]
         model.lm_head.weight[never, one] = -20 / hidden
 

@@ -73,16 +73,16 @@ def generation_accordion(card: ModelCard | None = None) -> list[gr.components.Co
     return controls
 
 
-THINKING_WORDS = {"auto": None, "": None, "on": True, "true": True, "off": False, "false": False}
+THINKING_WORDS = {"auto": None, "on": True, "off": False}  # the API's choices
 
 
 def params_from(temperature, top_p, top_k, max_tokens, presence_penalty, thinking=None) -> GenerationParams:
     """The sliders' values (or an API caller's, which may be anything) as settings; ranges are clamped later.
     ``thinking``: the page's box (True/False), the API's "auto"/"on"/"off", or None (the model's default)."""
     if isinstance(thinking, str):
-        if thinking.strip().lower() not in THINKING_WORDS:
-            raise gr.Error(MESSAGES["bad_thinking"], print_exception=False)
-        thinking = THINKING_WORDS[thinking.strip().lower()]
+        if thinking not in THINKING_WORDS:  # (Gradio's Radio refuses any other first)
+            raise gr.Error(MESSAGES["bad_settings"], print_exception=False)
+        thinking = THINKING_WORDS[thinking]
     try:
         return GenerationParams(float(temperature), float(top_p), int(float(top_k)), int(float(max_tokens)),
                                 float(presence_penalty), thinking=None if thinking is None else bool(thinking))

@@ -24,8 +24,8 @@ def model_source(settings: Settings) -> str:
     model, hub = settings.model, settings.model_source
     if settings.api_base:
         return "served by an attached OpenAI-compatible server"
-    if model in TINY_MODELS:
-        return f"{model}: a random-weight checkpoint built on this machine (answers are noise)"
+    if model in TINY_MODELS:  # "tiny random-weight checkpoint", "tiny-qwen3.5 random-weight checkpoint", ...
+        return f"{model} random-weight checkpoint (built on this machine: answers are noise)"
     if os.path.isdir(os.path.expanduser(model)) or model.startswith(("/", ".", "~")):
         return "a model from a local folder"
     return f"{model} from {'Hugging Face' if hub == 'huggingface' else 'ModelScope'}"

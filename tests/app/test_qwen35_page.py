@@ -55,7 +55,6 @@ def test_think_first_is_on_by_default_and_off_answers_at_once(qwen35_page):
     box.uncheck()
     ask(page, "And now, without thinking?", 2)
     # thinking off: the second answer comes with no block of its own
-    expect(page.locator("#chat-box [data-testid='bot']").last).not_to_contain_text("Thinking")
     assert thoughts.count() == 1
     # Show request of that answer carries the choice, as the server's own argument
     page.get_by_text("Show request").click()

@@ -21,6 +21,7 @@ from demo.engines.params import GenerationParams, VideoSampling
 from demo.engines.video_events import Delta, Done
 from demo.fleet.hub import Hub
 from demo.inputs.images import image_part
+from demo.inputs.video_times import moments_schema
 from tests.drive import collect
 from tests.engine.test_engines import make_clip
 
@@ -87,6 +88,21 @@ def test_video_thinks_on_and_off_on_both_paths(qwen35_engines, tmp_path, path):
     assert off.prompt_tokens > on.prompt_tokens  # the empty thinking block
     assert 1 <= off.completion_tokens <= 48
     assert isinstance(off.cached_tokens, int)  # both paths say how much of the prompt the prefix cache served
+
+
+@pytest.mark.parametrize("path", ["server", "worker"])
+def test_find_moments_is_asked_without_thinking_on_both_paths(qwen35_engines, tmp_path, path):
+    """An answer held to a schema about a video (Find moments) on a model with the switch: thinking off, on the
+    server (its reasoning parser told so) and in the worker (its prompt's empty thinking block, no splitter)."""
+    clip = make_clip(tmp_path / "clip.mp4")
+    params = qwen35_engines.for_a_schema(GenerationParams(max_tokens=256).greedy())
+    assert params.thinking is False
+    events = collect(qwen35_engines.answer_video(str(clip), "Find the green bar.", VideoSampling(fps=2.0, max_frames=8),
+                                                 params, json_schema=moments_schema(4.0),
+                                                 via_server=path == "server"))
+    assert isinstance(events[-1], Done) and not any(isinstance(e, Thinking) for e in events)
+    done = events[-1].answer
+    assert done.reasoning == "" and done.text.startswith("[")  # the schema's list, from its first token
 
 
 def long_question(n: int = 120) -> list[dict]:

@@ -207,6 +207,13 @@ def test_text_is_cleaned_and_unknown_keys_dropped(tmp_path):
     ]
 
 
+def test_the_thinking_choice_of_an_answer_is_kept(tmp_path):
+    """Qwen3.5's switch, as the answer's request had it (request_view.sent_of), survives a download and a load."""
+    sent = {"params": {"temperature": 1.0, "thinking": False}, "system": ""}
+    doc = doc_with(turns=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "sent": sent}])
+    assert load(doc, folder=tmp_path).history[1]["sent"] == sent
+
+
 def test_an_answer_given_as_text_parts_is_text(tmp_path):
     parts = [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
     doc = doc_with(turns=[{"role": "user", "content": "q"}, {"role": "assistant", "content": parts}])
@@ -247,6 +254,8 @@ def test_an_answer_given_as_text_parts_is_text(tmp_path):
     (doc_with(turns=[{"role": "assistant", "content": "a", "sent": "x"}]), "import_bad"),
     (doc_with(turns=[{"role": "assistant", "content": "a", "sent": {"params": {"top_k": "20"}}}]), "import_bad"),
     (doc_with(turns=[{"role": "assistant", "content": "a", "sent": {"params": {"top_p": True}}}]), "import_bad"),
+    (doc_with(turns=[{"role": "assistant", "content": "a", "sent": {"params": {"thinking": "off"}}}]), "import_bad"),
+    (doc_with(turns=[{"role": "assistant", "content": "a", "sent": {"params": {"thinking": 0}}}]), "import_bad"),
     ('{"format": "qwen3-vl-demo/conversation", "version": 1, "tab": "chat", "turns": [{"role": "assistant", '
      '"content": "a", "thinking_s": NaN}]}', "import_bad"),
     (doc_with(video={"frames": [], "plan": {}}), "import_bad"),  # a video outside the Video tab

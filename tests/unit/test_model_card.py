@@ -11,9 +11,11 @@ import pytest
 from safetensors import safe_open
 
 from demo.engines.client import request_kwargs
+from demo.engines.engines import Engines
 from demo.engines.family import KNOWN
 from demo.engines.model_card import (
     STATE_COPIES,
+    ModelCard,
     ModelCardError,
     count_params,
     footprint_of,
@@ -23,12 +25,12 @@ from demo.engines.model_card import (
     thinking_of,
 )
 from demo.engines.params import GenerationParams
-from demo.engines.placement import GIB, QWEN3_VL_4B
+from demo.engines.placement import GIB, QWEN3_VL_4B, PlanInputs, plan_devices
 from demo.engines.tiny_checkpoint import ensure_tiny_checkpoint
 from demo.engines.tiny_qwen35 import ensure_tiny_qwen35
 from demo.plan import family_table
 from demo.ui.common import params_from
-from tests.conftest import CACHE, ROOT
+from tests.conftest import CACHE, ROOT, engine_settings
 
 
 @pytest.fixture(scope="module")
@@ -153,14 +155,37 @@ def test_thinking_goes_as_the_templates_own_argument_only_when_chosen():
 
 
 @pytest.mark.parametrize("given,want", [(None, None), (True, True), (False, False), ("auto", None), ("on", True),
-                                         ("OFF", False), (" off ", False), ("", None)])
+                                         ("off", False)])
 def test_thinking_from_the_page_or_the_api(given, want):
     assert params_from(0.7, 0.8, 20, 64, 1.5, given).thinking is want
 
 
 def test_a_bad_thinking_word_is_a_sentence():
-    with pytest.raises(gr.Error, match='"auto"'):
+    with pytest.raises(gr.Error, match="thinking auto, on or off"):
         params_from(0.7, 0.8, 20, 64, 1.5, "maybe")
+
+
+def test_a_config_without_its_sizes_is_a_sentence(tmp_path):
+    folder = write_config(tmp_path / "m", {"architectures": ["Qwen3_5ForConditionalGeneration"],
+                                           "text_config": {"hidden_size": 128}, "vision_config": {"depth": 2}})
+    with pytest.raises(ModelCardError, match="lacks what the app reads of a Qwen3.5 model"):
+        read_card(folder)
+
+
+def test_the_thinking_choice_is_dropped_for_a_model_without_the_switch(tmp_path):
+    """A Thinking edition thinks whatever a request says: "off" must not reach vLLM's parser (which would then put
+    the reasoning into the answer); a model with the switch, or an attached server's (unread), gets it."""
+    settings = engine_settings()
+    plan = plan_devices([], QWEN3_VL_4B, PlanInputs.from_settings(settings))
+    off = GenerationParams(thinking=False)
+    for thinking, want in (("always", None), ("never", None), ("switch", False), (None, False)):
+        card = None if thinking is None else ModelCard("Qwen3VLForConditionalGeneration", "Qwen3-VL", thinking,
+                                                      QWEN3_VL_4B)
+        eng = Engines(settings, None, plan, tmp_path, card=card)
+        try:
+            assert eng.switchable(off).thinking is want, thinking
+        finally:
+            eng.stop()
 
 
 def test_recommended_sampling_comes_from_the_model_and_keeps_the_rest():
