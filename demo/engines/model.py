@@ -14,7 +14,7 @@ from pathlib import Path
 from ..settings import Settings
 
 REQUIRED_FILES = ("config.json",)
-TINY_QWEN35 = "tiny-qwen3.5"  # demo/engines/tiny_qwen35.py's NAME (not imported: that module imports torch's world)
+TINY_QWEN35 = "tiny-qwen3.5"  # built by demo/engines/tiny_qwen35.py (imported only when used: it needs torch)
 TINY_MODELS = ("tiny", "tiny-thinking", TINY_QWEN35)
 
 
