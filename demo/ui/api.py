@@ -19,7 +19,7 @@ from ..errors import MESSAGES, UserFacingError
 from ..inputs import grounding
 from ..inputs.conversation import Turn, assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn
 from ..inputs.images import check_image
-from . import kept
+from . import document_api, kept, region_api
 from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
 from .image_find import KINDS, find_objects
 from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
@@ -202,3 +202,6 @@ def build_api(engines: Engines) -> None:
     trigger.click(ask_video, [video, video_question, history, fps, max_frames, *gen], [stats, answer],
                   api_name="ask_video", concurrency_id="video", concurrency_limit=video_slots(engines.settings))
     trigger.click(ground, [image, phrase, kind], [found, picture], api_name="ground", concurrency_id="server")
+    # endpoints of their own modules, sharing the generation settings' inputs
+    document_api.register(engines, gen)
+    region_api.register(engines, gen)

@@ -16,8 +16,10 @@ from ..stored_secret import stored_secret
 from . import kept, live
 from .admission import admit_from_load
 from .api import build_api
+from .camera_tab import build_camera_tab
 from .chat_tab import build_chat_tab
 from .common import generation_accordion, video_slots
+from .document_tab import build_document_tab
 from .header import build_header
 from .image_tab import build_image_tab
 from .lean_blocks import LeanBlocks
@@ -72,6 +74,10 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
                 image_slot = gr.Column()
             with gr.Tab("Video", id="video"):
                 video_slot = gr.Column()
+            with gr.Tab("Live", id="live"):
+                live_slot = gr.Column()
+            with gr.Tab("Document", id="document"):
+                document_slot = gr.Column()
         gen_inputs = generation_accordion(engines.card)
         with chat_slot:
             on_load = [build_chat_tab(engines, gen_inputs, browsers["chat"], settings.light_stream)]
@@ -79,6 +85,10 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
             on_load.append(build_image_tab(engines, gen_inputs, browsers["image"], settings.light_stream))
         with video_slot:
             on_load.append(build_video_tab(engines, gen_inputs, browsers["video"]))
+        with live_slot:
+            build_camera_tab(engines, gen_inputs)
+        with document_slot:
+            build_document_tab(engines, gen_inputs)
         for step in on_load:
             demo.load(step.fn, step.inputs, step.outputs, api_visibility="private")
         build_api(engines)
