@@ -1,10 +1,10 @@
 """Conversations as ``{"role", "content"}`` items, and the two views of them: OpenAI messages and the chat box.
 
 A turn's content is a string, or a list of parts ``{"type": "text", "text": ...}`` and
-``{"type": "image", "path": ...}`` (:class:`Turn` declares the shape). :func:`to_openai` is the one place where a
-conversation becomes what the server receives (images read, upright, downscaled, as data URLs: cached per file,
-since every turn resends the conversation); :func:`to_chatbot` is what the page shows. No Gradio import: the
-shapes are plain dicts.
+``{"type": "image", "path": ...}`` (:class:`Turn` declares the shape; an image may say its detail, issue 29).
+:func:`to_openai` is the one place where a conversation becomes what the server receives (images read, upright,
+downscaled to their detail, as data URLs: cached per file, since every turn resends the conversation);
+:func:`to_chatbot` is what the page shows. No Gradio import: the shapes are plain dicts.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple, TypedDict
 
 from ..errors import ImageError
-from .images import MAX_IMAGES, image_part
+from . import region
+from .images import DEFAULT_DETAIL, IMAGE_MAX_PIXELS, MAX_IMAGES, detail_pixels, image_part
 
 UPLOAD_HOURS = 3  # how long Gradio keeps an upload (the page's delete_cache is built from it)
 
@@ -29,11 +30,18 @@ class TextPart(TypedDict):
     text: str
 
 
-class ImagePart(TypedDict):
-    """An image of a user's turn: a file on this server (an upload, or an imported document's image)."""
-
+class _ImageFile(TypedDict):
     type: Literal["image"]
     path: str
+
+
+class ImagePart(_ImageFile, total=False):
+    """An image of a user's turn: a file on this server (an upload, or an imported document's image), and its
+    detail when not "standard" (issue 29): the level, and the pixels it allowed when the image was added (the
+    context caps "high"). Without them the image is sent as before: conversations kept earlier read the same."""
+
+    detail: str
+    max_pixels: int
 
 
 class _Said(TypedDict):
@@ -49,6 +57,7 @@ class Turn(_Said, total=False):
     thinking_s: float
     sent: dict[str, Any]  # the request, as request_view.sent_of keeps it: {"params": {...}, "system": ...}
     live: str  # while the answer streams on the light route: its ticket (demo/ui/live.py)
+    region: list[int]  # a question about a region of its first image: the 0-1000 box, drawn on it in the chat box
 
 
 class VideoTurn(NamedTuple):
@@ -116,11 +125,38 @@ def _escape_prose(text: str) -> str:
                    for i, piece in enumerate(pieces))
 
 
-def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = ()) -> Turn:
+def user_turn(text: str, image_paths: list[str] | tuple[str, ...] = (), detail: str = DEFAULT_DETAIL,
+              max_model_len: int | None = None) -> Turn:
+    """A question, with images at one ``detail`` level (the context ``max_model_len`` caps "high"); raises
+    :class:`ImageError` ("bad_detail") for an unknown level."""
+    pixels = detail_pixels(detail, max_model_len)  # (checks the level, images or not)
     if not image_paths:
         return {"role": "user", "content": text}
-    parts: list[TextPart | ImagePart] = [ImagePart(type="image", path=p) for p in image_paths]
+    parts: list[TextPart | ImagePart] = [image_with_detail(p, detail, pixels) for p in image_paths]
     return {"role": "user", "content": parts + [TextPart(type="text", text=text)]}
+
+
+def image_with_detail(path: str, detail: str = DEFAULT_DETAIL, max_pixels: int | None = None) -> ImagePart:
+    """An image part; a level other than "standard" is written into it with its pixels (default: uncapped)."""
+    part = ImagePart(type="image", path=path)
+    if detail != DEFAULT_DETAIL:
+        part["detail"] = detail
+        part["max_pixels"] = detail_pixels(detail) if max_pixels is None else int(max_pixels)
+    return part
+
+
+def image_detail(part: Mapping[str, Any]) -> str:
+    """An image part's detail level: "standard" when it says none (a conversation kept before issue 29)."""
+    return str(part.get("detail") or DEFAULT_DETAIL)
+
+
+def image_pixels(part: Mapping[str, Any]) -> int:
+    """The most pixels an image part is sent at: those kept with it, else its level's (uncapped)."""
+    kept = part.get("max_pixels")
+    if isinstance(kept, int) and not isinstance(kept, bool) and kept > 0:
+        return kept
+    detail = image_detail(part)
+    return IMAGE_MAX_PIXELS if detail == DEFAULT_DETAIL else detail_pixels(detail)
 
 
 def assistant_turn(text: str, reasoning: str = "", thinking_s: float | None = None,
@@ -147,19 +183,24 @@ def turn_text(turn: Turn) -> str:
 
 
 def turn_images(turn: Turn) -> list[str]:
+    return [p["path"] for p in turn_image_parts(turn)]
+
+
+def turn_image_parts(turn: Turn) -> list[ImagePart]:
+    """A turn's image parts, in order (each its path and, if set, its detail)."""
     content = turn["content"]
-    parts: Sequence[Mapping[str, Any]] = [] if isinstance(content, str) else content
-    return [p["path"] for p in parts if p.get("type") == "image"]
+    parts: Sequence[Any] = [] if isinstance(content, str) else content
+    return [p for p in parts if p.get("type") == "image"]
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_image_part(path: str, mtime: float) -> dict:
-    return image_part(path)
+def _cached_image_part(path: str, mtime: float, max_pixels: int) -> dict:
+    return image_part(path, max_pixels)
 
 
-def _image_part(path: str) -> dict:
+def _image_part(path: str, max_pixels: int = IMAGE_MAX_PIXELS) -> dict:
     try:
-        return _cached_image_part(path, os.path.getmtime(path))
+        return _cached_image_part(path, os.path.getmtime(path), max_pixels)
     except FileNotFoundError:  # Gradio deleted the upload (hours later: page.DELETE_CACHE); say so, without its path
         raise ImageError("image_gone", hours=UPLOAD_HOURS) from None
 
@@ -187,14 +228,14 @@ def to_openai(history: Sequence[Turn], system_prompt: str = "", cancelled=None) 
     if system_prompt:
         messages.append({"role": "system", "content": system_prompt})
     for turn in history:
-        images = turn_images(turn)
+        images = turn_image_parts(turn)
         text = clean_text(turn_text(turn))
         if turn["role"] == "user" and images:
             parts = []
-            for path in images:
+            for image in images:
                 if cancelled is not None and cancelled.is_set():
                     raise Abandoned()
-                parts.append(_image_part(path))
+                parts.append(_image_part(image["path"], image_pixels(image)))  # at its own detail
             messages.append({"role": "user", "content": parts + [{"type": "text", "text": text}]})
         else:
             messages.append({"role": turn["role"], "content": text})
@@ -221,6 +262,8 @@ def _chatbot_messages(history: Sequence[Turn], streaming: bool = False):
                 metadata["duration"] = turn["thinking_s"]
             yield index, {"role": "assistant", "content": reasoning, "metadata": metadata}
         if images:  # a message of their own: Gradio 6.31 sends no edit event for a message that holds a file
+            if turn.get("region"):  # the region asked about, drawn on its image (demo/inputs/region.py)
+                images = [region.shown(images[0], turn["region"]), *images[1:]]
             yield index, {"role": turn["role"], "content": [{"path": p} for p in images]}
         if text:
             yield index, {"role": turn["role"], "content": text}

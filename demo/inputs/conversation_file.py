@@ -50,8 +50,18 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
 from ..errors import ImageError, UserFacingError
-from .conversation import UPLOAD_HOURS, ImagePart, TextPart, Turn, VideoTurn, clean_text, turn_text
-from .images import MAX_IMAGES, check_image, image_part
+from .conversation import (
+    UPLOAD_HOURS,
+    TextPart,
+    Turn,
+    VideoTurn,
+    clean_text,
+    image_detail,
+    image_pixels,
+    image_with_detail,
+    turn_text,
+)
+from .images import DEFAULT_DETAIL, MAX_IMAGES, Detail, check_image, image_part
 from .numbers import finite
 from .video_clip import VideoClip
 from .video_frames import MAX_FRAMES, PIXEL_CHOICES, FramePlan
@@ -125,6 +135,8 @@ def _export_turn(turn: Turn) -> dict:
            else [_export_part(part) for part in content if part.get("type") in ("text", "image")]}
     if turn["role"] == "assistant":  # the extras, as assistant_turn keeps them (plain JSON values)
         out.update({key: turn[key] for key in ("reasoning", "thinking_s", "sent") if key in turn})
+    elif "region" in turn:  # a question about a region (issue 29): its 0-1000 box, drawn again when opened
+        out["region"] = list(turn["region"])
     return out
 
 
@@ -132,11 +144,14 @@ def _export_part(part: Mapping[str, Any]) -> dict:
     if part["type"] == "text":
         return {"type": "text", "text": part.get("text", "")}
     path = part["path"]
-    try:
-        url = image_part(path)["image_url"]["url"]  # the very bytes the server got (to_openai sends the same)
+    try:  # the very bytes the server got, at the image's detail (to_openai sends the same)
+        url = image_part(path, image_pixels(part))["image_url"]["url"]
     except FileNotFoundError:  # Gradio deleted the upload hours later: say so, without its path
         raise ImageError("image_gone", hours=UPLOAD_HOURS) from None
-    return {"type": "image", "name": Path(path).name, "url": url}
+    out = {"type": "image", "name": Path(path).name, "url": url}
+    if image_detail(part) != DEFAULT_DETAIL:  # (issue 29; absent: "standard", as in documents saved before it)
+        out["detail"] = image_detail(part)
+    return out
 
 
 def _export_clip(clip: VideoClip) -> dict:
@@ -347,6 +362,9 @@ class DocImage(_Shape):
     # only a hint, whatever it holds: our file's name is made of it (safe_name), never a path
     name: Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else ""), AfterValidator(safe_name)] \
         = Field("", validate_default=True)
+    # the detail it was sent at (issue 29); a document saved before it has none: "standard"
+    detail: Annotated[Detail, _refused("an image of turn {turn} has an unknown detail")] \
+        = DEFAULT_DETAIL
 
     @cached_property
     def decoded(self) -> _Decoded:
@@ -405,13 +423,20 @@ class DocQuestion(_DocTurn):
     """A user's turn: text, or text and images."""
 
     role: Literal["user"]
+    # a question about a region of its first image (issue 29): the box on the 0-1000 scale, for the page to draw
+    region: Annotated[list[Annotated[int, Field(ge=0, le=1000)]], Field(min_length=4, max_length=4),
+                      _refused("the region of turn {turn} is not four numbers from 0 to 1000")] = _optional()
 
     def turn(self, paths: Iterator[str]) -> Turn:
         """The turn as the app keeps it, its images at ``paths`` (the document's images, in order, as written)."""
         if isinstance(self.content, str):
             return {"role": "user", "content": self.content}
-        return {"role": "user", "content": [TextPart(type="text", text=p.text) if isinstance(p, DocText)
-                                            else ImagePart(type="image", path=next(paths)) for p in self.content]}
+        turn: Turn = {"role": "user", "content": [TextPart(type="text", text=p.text) if isinstance(p, DocText)
+                                                  else image_with_detail(next(paths), p.detail)
+                                                  for p in self.content]}
+        if "region" in self.model_fields_set and self.images:
+            turn["region"] = list(self.region)
+        return turn
 
 
 class DocParams(_Shape):

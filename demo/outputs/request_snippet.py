@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from PIL import Image
 
+from ..inputs.images import seen_size
 from ..inputs.numbers import finite
 
 BASE_URL_DEFAULT = "http://localhost:8085/v1"
@@ -67,6 +68,9 @@ class Media:
     def comment(self) -> str:
         """What the script says above the variable: kind, pixel size, bytes and, for a video, its timing."""
         text = f"{self.kind}: {self.what()} ({self.nbytes:,} bytes)"
+        if self.kind == "image" and self.size:  # what the model sees of it (issue 29: the image's detail)
+            seen = seen_size(*self.size, max_pixels=self.size[0] * self.size[1])
+            text += f"; the model sees {seen.width}×{seen.height}, {seen.tokens:,} visual tokens"
         if self.fps:
             text += f"; timing sent: {self.fps:g} fps"
             if self.span is not None:

@@ -20,7 +20,7 @@ import gradio as gr
 
 from ..engines.client import AnswerStats, Progress, Thinking
 from ..engines.engines import Engines
-from ..errors import MESSAGES, UserFacingError
+from ..errors import UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import (
     TextPart,
@@ -207,7 +207,7 @@ def edited(history: list[Turn], data: gr.EditData) -> list[Turn]:
     turn = history[index].copy()
     text = clean_text(value).strip()
     if not text:
-        tell(MESSAGES["empty"])
+        tell("empty")
         return history
     if isinstance(turn["content"], str):
         turn["content"] = text

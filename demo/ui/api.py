@@ -2,7 +2,8 @@
 
 ``/chat``, ``/describe_image`` and ``/describe_video`` take their main inputs first and optional settings
 after; each streams (stats, answer) with the answer text whole in its last update; ``/chat`` and
-``/describe_image`` also give a thinking model's reasoning, apart, as a third output. They run the same checks
+``/describe_image`` also give a thinking model's reasoning, apart, as a third output; ``/describe_image`` takes the
+image's detail last ("low", "standard" or "high": its visual-token budget, issue 29). They run the same checks
 as the page, because the API can be called without it. Their components are hidden.
 """
 
@@ -15,12 +16,12 @@ import gradio as gr
 from ..engines.client import Progress, Thinking
 from ..engines.engines import Engines
 from ..engines.params import GenerationParams
-from ..errors import MESSAGES, UserFacingError
+from ..errors import UserFacingError
 from ..inputs import grounding
 from ..inputs.conversation import Turn, assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn
-from ..inputs.images import check_image
+from ..inputs.images import DEFAULT_DETAIL, check_image
 from . import document_api, kept, region_api
-from .common import as_gradio_error, closed_with_its_run, params_from, video_slots
+from .common import as_gradio_error, closed_with_its_run, error, params_from, video_slots
 from .image_find import KINDS, find_objects
 from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_run import Answered, Partial, Reasoning, Status, run_video, sampling_from
@@ -39,8 +40,7 @@ def history_from_api(history) -> list[Turn]:
     if not isinstance(history, list) or not all(
             isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
             for t in history):
-        raise gr.Error('history must be a list of {"role": "user" or "assistant", "content": "text"}, or a '
-                       'conversation downloaded from the page.', print_exception=False)
+        raise error("api_history_shape")
     return [user_turn(clean_text(t["content"])) if t["role"] == "user" else assistant_turn(clean_text(t["content"]))
             for t in history]
 
@@ -70,10 +70,9 @@ def video_turns(history: list[Turn]) -> tuple[tuple[str, str], ...]:
     server's file paths in it (issue 26)."""
     roles = [t["role"] for t in history]
     if roles != ["user", "assistant"] * (len(history) // 2):
-        raise gr.Error("history must alternate user and assistant turns, starting with the user's.",
-                       print_exception=False)
+        raise error("api_history_order")
     if any(turn_images(turn) for turn in history):
-        raise gr.Error(MESSAGES["video_history_images"], print_exception=False)
+        raise error("video_history_images")
     return tuple((turn_text(history[i]), turn_text(history[i + 1])) for i in range(0, len(history), 2))
 
 
@@ -115,6 +114,8 @@ def build_api(engines: Engines) -> None:
         kind = gr.Textbox("boxes", label="kind")
         found = gr.JSON(label="found")
         picture = gr.Image(label="image", type="filepath", format="png")
+        # a Textbox, not a Radio: a value of no level gets the catalogue's sentence, not Gradio's own error
+        detail = gr.Textbox(DEFAULT_DETAIL, label="detail")
         trigger = gr.Button()
 
     # Parameter names are the API's argument names (gradio_client keywords).
@@ -125,7 +126,7 @@ def build_api(engines: Engines) -> None:
         conversation downloaded from the page); streams (stats, answer, reasoning)."""
         text = clean_text(message).strip()
         if not text:
-            raise gr.Error(MESSAGES["empty"], print_exception=False)
+            raise error("empty")
         earlier = await engines.run_blocking(history_from_api, history)  # (a downloaded one's images are written)
         async with aclosing(_stream(engines, earlier + [user_turn(text)],
                                     clean_text(system_prompt),
@@ -136,15 +137,18 @@ def build_api(engines: Engines) -> None:
 
     @closed_with_its_run
     async def describe_image(image, question, temperature, top_p, top_k, max_tokens, presence_penalty,
-                             thinking):
-        """Answer a question about one image; streams (stats, answer, reasoning)."""
+                             thinking, detail=DEFAULT_DETAIL):
+        """Answer a question about one image, sent at a detail of "low", "standard" or "high" (its visual-token
+        budget); streams (stats, answer, reasoning)."""
         if not image:
-            raise gr.Error(MESSAGES["image_missing"], print_exception=False)
+            raise error("image_missing")
         try:
             await engines.run_blocking(check_image, image)
+            turn = user_turn(clean_text(question).strip() or "Describe this image.", [image],
+                             detail=DEFAULT_DETAIL if detail in (None, "") else detail,
+                             max_model_len=engines.max_model_len)
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
-        turn = user_turn(clean_text(question).strip() or "Describe this image.", [image])
         async with aclosing(_stream(engines, [turn], "",
                                     params_from(temperature, top_p, top_k, max_tokens, presence_penalty,
                                                 thinking))) as s:
@@ -186,7 +190,7 @@ def build_api(engines: Engines) -> None:
         """Find what ``phrase`` names in an image: kind "boxes" or "points"; returns the list of
         {"bbox_2d" or "point_2d": [0-1000 coordinates], "label"} and the image with them drawn."""
         if kind not in KINDS:
-            raise gr.Error(f'kind must be one of {", ".join(KINDS)}.', print_exception=False)
+            raise error("api_bad_kind", detail=", ".join(KINDS))
         try:
             objects, drawn_image, stats = await find_objects(engines, image, phrase, kind)
         except UserFacingError as exc:
@@ -195,7 +199,7 @@ def build_api(engines: Engines) -> None:
 
     trigger.click(chat, [message, system, history, *gen], [stats, answer, reasoning], api_name="chat",
                   concurrency_id="server")
-    trigger.click(describe_image, [image, image_question, *gen], [stats, answer, reasoning],
+    trigger.click(describe_image, [image, image_question, *gen, detail], [stats, answer, reasoning],
                   api_name="describe_image", concurrency_id="server")
     trigger.click(describe_video, [video, video_question, fps, max_frames, *gen], [stats, answer],
                   api_name="describe_video", concurrency_id="video", concurrency_limit=video_slots(engines.settings))

@@ -9,7 +9,6 @@ from contextlib import aclosing
 import gradio as gr
 
 from ..engines.engines import Engines
-from ..errors import MESSAGES
 from ..inputs.conversation import Turn, clean_text, to_chatbot, user_turn
 from . import kept, request_view
 from .answering import (
@@ -26,6 +25,21 @@ from .answering import (
 )
 from .common import closed_with_its_run, params_from, tell
 from .kept import conversation_files_row
+from .texts import t, texts
+
+TEXTS = texts({
+    "chat.box": ("Chat", "聊天"),
+    "chat.placeholder": ("Ask anything. Answers stream from vLLM as they are generated.",
+                         "随便问点什么。回答由 vLLM 一边生成一边流式显示。"),
+    "chat.input": ("Type a message and press Enter", "输入消息，按回车发送"),
+    "chat.send": ("Send", "发送"),
+    "chat.stop": ("Stop", "停止"),
+    "chat.regenerate": ("Regenerate", "重新生成"),
+    "chat.clear": ("Clear", "清空"),
+    "chat.system": ("System prompt", "系统提示词"),
+    "chat.system_hint": ("Optional instructions for the assistant", "可选：给助手的指示"),
+    "chat.examples": ("Examples", "示例"),
+})
 
 EXAMPLES = [
     "reverse every character of 'I love Qwen3-VL-4B-Instruct'",
@@ -39,25 +53,24 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState,
     state = gr.State([])
     with gr.Row():
         with gr.Column(scale=1):
-            chatbot = gr.Chatbot(label="Chat", height=400, buttons=["copy"], elem_id="chat-box",
+            chatbot = gr.Chatbot(label=t("chat.box"), height=400, buttons=["copy"], elem_id="chat-box",
                                  editable="user", group_consecutive_messages=False,
-                                 placeholder="Ask anything. Answers stream from vLLM as they are "
-                                             "generated.")
+                                 placeholder=t("chat.placeholder"))
             with gr.Row():
-                textbox = gr.Textbox(placeholder="Type a message and press Enter", show_label=False,
+                textbox = gr.Textbox(placeholder=t("chat.input"), show_label=False,
                                      scale=5, elem_id="chat-input", max_lines=8)
-                send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+                send = gr.Button(t("chat.send"), variant="primary", scale=1, elem_id="chat-send")
             with gr.Row():
-                stop = gr.Button("Stop", variant="stop", elem_id="chat-stop")
-                regenerate = gr.Button("Regenerate", elem_id="chat-regenerate")
-                clear = gr.Button("Clear", elem_id="chat-clear")
+                stop = gr.Button(t("chat.stop"), variant="stop", elem_id="chat-stop")
+                regenerate = gr.Button(t("chat.regenerate"), elem_id="chat-regenerate")
+                clear = gr.Button(t("chat.clear"), elem_id="chat-clear")
             stats = gr.Markdown(elem_id="chat-stats")
-            with gr.Accordion("System prompt", open=False):
+            with gr.Accordion(t("chat.system"), open=False):
                 system = gr.Textbox(value="", lines=3, show_label=False, elem_id="chat-system",
-                                    placeholder="Optional instructions for the assistant")
+                                    placeholder=t("chat.system_hint"))
             python, curl = request_view.request_accordion("chat")
             download, upload, note = conversation_files_row("chat")
-            gr.Examples(EXAMPLES, inputs=[textbox], label="Examples")
+            gr.Examples(EXAMPLES, inputs=[textbox], label=t("chat.examples"))
     view = ConversationView("chat", chatbot, state, stats, textbox, python, curl, browser, download, note, system,
                             light)
     request_view.wire_select(engines, chatbot, state, python, curl)
@@ -69,7 +82,7 @@ def build_chat_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState,
     def add_message(text: str, history: list[Turn]):
         text = clean_text(text).strip()
         if not text:
-            tell(MESSAGES["empty"])
+            tell("empty")
             return {state: history}  # unchanged: the answer step then has nothing to do
         history = history + [user_turn(text)]
         # Shown at once; and nothing can start a second answer into this conversation until this one ends.

@@ -12,7 +12,28 @@ import gradio as gr
 from ..engines.client import AnswerStats, Progress
 from ..engines.model_card import ModelCard
 from ..engines.params import GenerationParams
-from ..errors import MESSAGES, UserFacingError
+from ..errors import MESSAGES, UserFacingError, message
+from .texts import request_language, say, t, texts
+
+TEXTS = texts({
+    "gen.accordion": ("Generation settings (all tabs)", "生成设置（所有标签页通用）"),
+    "gen.temperature": ("Temperature", "温度"),
+    "gen.top_p": ("Top-p", "Top-p"),
+    "gen.top_k": ("Top-k (-1: off)", "Top-k（-1：关闭）"),
+    "gen.max_tokens": ("Max new tokens", "最多生成 token 数"),
+    "gen.presence": ("Presence penalty", "存在惩罚"),
+    "gen.think": ("Think first", "先思考"),
+    "gen.think_info": ("The model reasons before it answers; off: it answers at once",
+                       "模型先推理再作答；关闭后直接回答"),
+    "answer.progress": ("generating · {n} tokens so far", "生成中 · 已生成 {n} 个 token"),
+    "answer.stats": ("first token {ttft} · {rate} tokens/s · {prompt} prompt + {completion} completion tokens"
+                     "{thought}{cached} · finish: {finish}",
+                     "首个 token {ttft} · {rate} token/s · 输入 {prompt} + 输出 {completion} 个 token"
+                     "{thought}{cached} · 结束原因：{finish}"),
+    "answer.thought": (" ({n} thinking)", "（其中思考 {n} 个）"),
+    "answer.cached": (" · {n} prompt tokens cached", " · 输入中 {n} 个 token 命中缓存"),
+    "toast.title": ("Sorry", "抱歉"),
+})
 
 
 def closed_with_its_run(handler):
@@ -58,18 +79,17 @@ def generation_accordion(card: ModelCard | None = None) -> list[gr.components.Co
     Qwen3-VL-Instruct's without one), and for a model with Qwen3.5's switch a "Think first" box, on as the model
     is by default. Every tab's answers read them."""
     d = GenerationParams.recommended(card.sampling if card else None)
-    with gr.Accordion("Generation settings (all tabs)", open=False):
+    with gr.Accordion(t("gen.accordion"), open=False):
         with gr.Row():
-            temperature = gr.Slider(0.0, 2.0, d.temperature, step=0.05, label="Temperature")
-            top_p = gr.Slider(0.05, 1.0, d.top_p, step=0.05, label="Top-p")
-            top_k = gr.Slider(-1, 100, d.top_k, step=1, label="Top-k (-1: off)")
-            max_tokens = gr.Slider(16, 4096, d.max_tokens, step=16, label="Max new tokens")
-            presence = gr.Slider(0.0, 2.0, d.presence_penalty, step=0.1, label="Presence penalty")
+            temperature = gr.Slider(0.0, 2.0, d.temperature, step=0.05, label=t("gen.temperature"))
+            top_p = gr.Slider(0.05, 1.0, d.top_p, step=0.05, label=t("gen.top_p"))
+            top_k = gr.Slider(-1, 100, d.top_k, step=1, label=t("gen.top_k"))
+            max_tokens = gr.Slider(16, 4096, d.max_tokens, step=16, label=t("gen.max_tokens"))
+            presence = gr.Slider(0.0, 2.0, d.presence_penalty, step=0.1, label=t("gen.presence"))
     controls = [temperature, top_p, top_k, max_tokens, presence]
     if card is not None and card.thinking == "switch":
         # outside the closed accordion: whether the model thinks first is a choice per question, seen at once
-        controls.append(gr.Checkbox(True, label="Think first", elem_id="think-first",
-                                    info=f"{card.family} reasons before it answers; off: it answers at once"))
+        controls.append(gr.Checkbox(True, label=t("gen.think"), elem_id="think-first", info=t("gen.think_info")))
     return controls
 
 
@@ -81,34 +101,71 @@ def params_from(temperature, top_p, top_k, max_tokens, presence_penalty, thinkin
     ``thinking``: the page's box (True/False), the API's "auto"/"on"/"off", or None (the model's default)."""
     if isinstance(thinking, str):
         if thinking not in THINKING_WORDS:  # (Gradio's Radio refuses any other first)
-            raise gr.Error(MESSAGES["bad_settings"], print_exception=False)
+            raise error("bad_settings")
         thinking = THINKING_WORDS[thinking]
     try:
         return GenerationParams(float(temperature), float(top_p), int(float(top_k)), int(float(max_tokens)),
                                 float(presence_penalty), thinking=None if thinking is None else bool(thinking))
     except (TypeError, ValueError, OverflowError):
-        raise gr.Error(MESSAGES["bad_settings"], print_exception=False) from None
+        raise error("bad_settings") from None
 
 
 def progress_markdown(progress: Progress) -> str:
-    """The stats line while the answer makes tokens but no text yet."""
-    return f"<span class='answer-progress'>generating · {progress.completion_tokens} tokens so far</span>"
+    """The stats line while the answer makes tokens but no text yet, in the visitor's language."""
+    return f"<span class='answer-progress'>{say('answer.progress', n=progress.completion_tokens)}</span>"
+
+
+def describe_stats(stats: AnswerStats, lang: str = "en") -> str:
+    """``AnswerStats.describe()`` in ``lang``: the English line is exactly that one (tests and benches parse its
+    "N prompt + M completion tokens"); the Chinese one carries the same numbers."""
+    if lang == "en":
+        return stats.describe()
+    ttft = f"{stats.ttft_s:.2f} s" if stats.ttft_s is not None else "-"
+    thought = say("answer.thought", lang, n=stats.reasoning_tokens) if stats.reasoning_tokens else ""
+    cached = say("answer.cached", lang, n=stats.cached_tokens) if stats.cached_tokens else ""
+    return say("answer.stats", lang, ttft=ttft, rate=f"{stats.tokens_per_s:.1f}", prompt=stats.prompt_tokens,
+               completion=stats.completion_tokens, thought=thought, cached=cached, finish=stats.finish_reason)
 
 
 def stats_markdown(stats: AnswerStats | None) -> str:
-    return f"<span class='answer-stats'>{html.escape(stats.describe())}</span>" if stats else ""
+    """An answer's stats line on the page, in the visitor's language."""
+    if not stats:
+        return ""
+    return f"<span class='answer-stats'>{html.escape(describe_stats(stats, request_language()))}</span>"
 
 
 def as_gradio_error(exc: UserFacingError) -> gr.Error:
     """A Gradio error with the sentence as it is, for API callers (``gradio_client``, raw HTTP): they get text,
-    not HTML, so it is not escaped here. The page's own toasts escape it where they render it (:func:`tell`)."""
-    return gr.Error(str(exc), print_exception=False)
+    not HTML, so it is not escaped here. The page's own toasts escape it where they render it (:func:`tell`).
+    In the caller's language: the page's cookie, else its Accept-Language, else English (demo/ui/texts.py)."""
+    return gr.Error(exc.sentence(request_language()), print_exception=False)
 
 
-def tell(sentence: str | Exception) -> None:
-    """Show a problem to the person as a toast, without marking the page's components as failed.
+def error(code: str, **fields) -> gr.Error:
+    """``gr.Error`` with the catalogue's sentence ``code`` (demo/errors.py) in the caller's language."""
+    return as_gradio_error(UserFacingError(code, **fields))
+
+
+# English sentences without fields -> their codes: a call that passes ``MESSAGES[code]`` still comes out translated
+_CODE_OF = {words: code for code, words in MESSAGES.items() if "{" not in words}
+
+
+def localized(problem: str | Exception, lang: str) -> str:
+    """What :func:`tell` shows for ``problem``: a UserFacingError, a catalogue code, or a catalogue sentence, in
+    ``lang``; anything else as it is."""
+    if isinstance(problem, UserFacingError):
+        return problem.sentence(lang)
+    words = str(problem)
+    code = words if words in MESSAGES else _CODE_OF.get(words)
+    return message(code, lang) if code is not None and "{" not in MESSAGES[code] else words
+
+
+def tell(problem: str | Exception) -> None:
+    """Show a problem to the person as a toast, in their language, without marking the page's components as failed.
+    ``problem``: a UserFacingError, a catalogue code (``tell("empty")``), or a sentence.
 
     Raising ``gr.Error`` from a page handler would paint "Error" over every output component; a warning
     leaves the page as it was and usable. Needs a queued event (Gradio drops toasts of unqueued ones).
     """
-    gr.Warning(html.escape(str(sentence)), title="Sorry")
+    lang = request_language()
+    gr.Warning(html.escape(localized(problem, lang)), title=say("toast.title", lang))

@@ -2,6 +2,11 @@
 
 Every visitor sees it, so it names where the model comes from but never an address or a path on this machine
 (the server's URL, the cache folder, an ``--api-base`` with a password in it): those are in the terminal's log.
+
+The device plan and its notes are folded into one line that opens on a tap, so that on a phone the header leaves the
+first screen to the conversation (issue 29). Its words stay English: Gradio 6.31 translates only the first
+``__i18n__`` marker of an HTML value (a probe, issue 29's report), and most of the header is built from the engines'
+own English lines anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import gradio as gr
 
 from ..engines.engines import Engines
 from ..engines.model import TINY_MODELS
+from ..engines.placement import DevicePlan, Placement
 from ..settings import Settings
 
 _DOT = {"ready": "ok", "starting": "wait", "restarting": "wait", "unresponsive": "wait", "error": "bad",
@@ -43,9 +49,44 @@ def header_html(engines: Engines, source: str) -> str:
         f"<span class='model'>{html.escape(engines.settings.served_model_name)} · vLLM · "
         f"{html.escape(source)}</span></div>"
         f"<div class='status-row'>{statuses}{_pace(engines)}</div>"
-        f"<div class='plan-row'>{html.escape(engines.plan.describe())}</div>"
-        + "".join(f"<div class='plan-note'>{html.escape(note)}</div>" for note in engines.plan.notes)
-        + "</div>")
+        f"{plan_html(engines.plan)}</div>")
+
+
+def plan_html(plan: DevicePlan) -> str:
+    """The plan folded: one summary line (its short form) that a tap opens onto the whole plan and its notes.
+
+    A checkbox and its label, not ``<details>``: the timer replaces this HTML every few seconds, and Gradio 6.31's
+    gr.HTML patches the DOM in place, setting the new markup's attributes and removing the others. A ``<details>``
+    opened by a tap carries an ``open`` attribute that the next redraw removes (closed again within a second while an
+    engine starts); a checkbox's checked state is a property that no attribute carries, so the patch leaves it, and
+    the CSS (assets/style.css, "the plan's fold") shows the details beside a checked box. No script, nothing on the
+    server per visitor. Tested by tests/app/test_browser_phone.py, across a redraw.
+    """
+    notes = len(plan.notes)
+    count = f" · {notes} note{'s' if notes != 1 else ''}" if notes else ""
+    return (
+        "<div class='plan'>"
+        "<input type='checkbox' id='plan-open' class='plan-toggle' aria-controls='plan-details'>"
+        "<label for='plan-open' class='plan-summary' title='The whole device plan and its notes'>"
+        f"<span class='plan-label'>Device plan</span> <span class='plan-short'>{html.escape(short_plan(plan))}</span>"
+        f"<span class='plan-count'>{count}</span></label>"
+        f"<div class='plan-details' id='plan-details'><div class='plan-row'>{html.escape(plan.describe())}</div>"
+        + "".join(f"<div class='plan-note'>{html.escape(note)}</div>" for note in plan.notes)
+        + "</div></div>")
+
+
+def short_plan(plan: DevicePlan) -> str:
+    """Where each engine runs, in a few words: 'server on GPU 0 · video worker on GPU 1,2 (TP 2)'."""
+    server = f"server on {_where(plan.server)}" if plan.server else "attached server"
+    video = f"video worker on {_where(plan.worker)}" if plan.worker else "video through the server"
+    return f"{server} · {video}"
+
+
+def _where(place: Placement) -> str:
+    if place.device == "cpu":
+        return "CPU"
+    tp = f" (TP {place.tensor_parallel_size})" if place.tensor_parallel_size > 1 else ""
+    return "GPU " + ",".join(str(g) for g in place.gpus) + tp
 
 
 def title(engines: Engines) -> str:

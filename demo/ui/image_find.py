@@ -14,11 +14,17 @@ from pathlib import Path
 from ..engines.client import AnswerStats
 from ..engines.engines import Engines
 from ..engines.params import GenerationParams
-from ..errors import MESSAGES, ImageError
+from ..errors import ImageError, message
 from ..inputs import grounding
 from ..inputs.conversation import Turn, clean_text, to_openai, turn_images, turn_text, user_turn
 from ..inputs.images import check_image, load_image
 from ..outputs import boxes
+from .texts import request_language, say, texts
+
+TEXTS = texts({
+    "find.found": ("{n} found: {labels}", "找到 {n} 个：{labels}"),
+    "find.no_label": ("(no label)", "（无标签）"),
+})
 
 FIND_MAX_TOKENS = 1024  # twenty boxes with labels of 40 characters, compact: the schema's largest answer fits
 KINDS = ("boxes", "points")
@@ -89,7 +95,9 @@ def found_in_answer(history: list[Turn]) -> tuple[list[grounding.Found], str | N
 
 
 def found_summary(found: list[grounding.Found]) -> str:
+    """The line under the drawn image, in the visitor's language: how many boxes or points, and their labels."""
+    lang = request_language()
     if not found:
-        return MESSAGES["nothing_found"]
-    labels = [f.label or "(no label)" for f in found]
-    return f"{len(found)} found: " + ", ".join(labels)
+        return message("nothing_found", lang)
+    labels = [f.label or say("find.no_label", lang) for f in found]
+    return say("find.found", lang, n=len(found), labels=", ".join(labels))

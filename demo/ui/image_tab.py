@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..engines.engines import Engines
-from ..errors import MESSAGES, UserFacingError
+from ..errors import UserFacingError
 from ..inputs.conversation import (
     Turn,
     check_image_count,
@@ -33,10 +33,28 @@ from .answering import (
     unlock_after,
 )
 from .common import closed_with_its_run, params_from, tell
+from .image_detail import build_detail, wire_detail
 from .image_find import KINDS, drawn, find_objects, found_in_answer, found_summary
+from .image_region import build_region
+from .texts import say, t, texts
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 DEFAULT_QUESTION = "Describe this image."
+
+TEXTS = texts({
+    "image.gallery": ("Images (upload, paste or webcam)", "图片（上传、粘贴或用摄像头拍摄）"),
+    "image.find_hint": ("Find in the image… (e.g. cup)", "在图中查找……（例如：杯子）"),
+    "image.find": ("Find", "查找"),
+    "image.find_as": ("Find as", "查找结果形式"),
+    "image.found": ("What the model found", "模型找到的内容"),
+    "image.finding": ("Finding…", "正在查找……"),
+    "image.chat": ("Conversation about the images", "关于这些图片的对话"),
+    "image.ask": ("Ask", "提问"),
+    "image.stop": ("Stop", "停止"),
+    "image.new": ("New conversation", "新对话"),
+    "image.examples": ("Example photographs", "示例照片"),
+    "image.find_examples": ("Find in the example photographs", "在示例照片中查找"),
+})
 
 
 def gallery_paths(value) -> list[str]:
@@ -86,41 +104,44 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
     state = gr.State([])  # the conversation; the images attached to it are those of its turns
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            gallery = gr.Gallery(label="Images (upload, paste or webcam)",
+            gallery = gr.Gallery(label=t("image.gallery"),
                                  sources=["upload", "clipboard", "webcam"], interactive=True,
                                  type="filepath", columns=3, height=300, elem_id="image-gallery",
                                  file_types=["image"])
+            detail = build_detail()  # issue 29: the new images' visual-token budget, and what the model will see
             with gr.Row(equal_height=True):
-                phrase = gr.Textbox(show_label=False, placeholder="Find in the image… (e.g. cup)", scale=4,
+                phrase = gr.Textbox(show_label=False, placeholder=t("image.find_hint"), scale=4,
                                     elem_id="image-find", max_lines=1)
-                find = gr.Button("Find", scale=1, min_width=80, elem_id="image-find-btn")
-            kind = gr.Radio(list(KINDS), value="boxes", label="Find as", elem_id="image-find-kind")
-            found_image = gr.Image(label="What the model found",
+                find = gr.Button(t("image.find"), scale=1, min_width=80, elem_id="image-find-btn")
+            kind = gr.Radio(list(KINDS), value="boxes", label=t("image.find_as"), elem_id="image-find-kind")
+            found_image = gr.Image(label=t("image.found"),
                                    type="filepath", interactive=False, visible=False, elem_id="image-found",
                                    format="png", buttons=["download"])
             found_note = gr.Markdown(elem_id="image-found-note")
+            region = build_region(gallery, gallery_paths)  # two clicks: the next Ask is about that region
             examples = example_rows()
         with gr.Column(scale=3):
             # (each message its own bubble: an image message grouped with its text makes Gradio 6.31 drop the edit)
-            chatbot = gr.Chatbot(label="Conversation about the images", height=420, editable="user",
+            chatbot = gr.Chatbot(label=t("image.chat"), height=420, editable="user",
                                  group_consecutive_messages=False, buttons=["copy"],
                                  elem_id="image-chat")
             with gr.Row():
                 question = gr.Textbox(value=DEFAULT_QUESTION, show_label=False, scale=5, elem_id="image-question",
                                       max_lines=6)
-                ask = gr.Button("Ask", variant="primary", scale=1, elem_id="image-ask")
+                ask = gr.Button(t("image.ask"), variant="primary", scale=1, elem_id="image-ask")
             with gr.Row():
-                stop = gr.Button("Stop", variant="stop", elem_id="image-stop")
-                clear = gr.Button("New conversation", elem_id="image-clear")
+                stop = gr.Button(t("image.stop"), variant="stop", elem_id="image-stop")
+                clear = gr.Button(t("image.new"), elem_id="image-clear")
             stats = gr.Markdown(elem_id="image-stats")
             python, curl = request_view.request_accordion("image")
             download, upload, note = kept.conversation_files_row("image")
+    shown = []  # the example tables (their loads do not fire the gallery's change event)
     if examples:
-        gr.Examples(examples, inputs=[gallery, question], label="Example photographs")
+        shown.append(gr.Examples(examples, inputs=[gallery, question], label=t("image.examples")))
     find_rows = [row for row in example_finds() if examples]
     if find_rows:
         # (not the kind too: Gradio 6.31's examples table showed no row at all with the Radio among its inputs)
-        gr.Examples(find_rows, inputs=[gallery, phrase], label="Find in the example photographs")
+        shown.append(gr.Examples(find_rows, inputs=[gallery, phrase], label=t("image.find_examples")))
 
     view = ConversationView("image", chatbot, state, stats, question, python, curl, browser, download, note,
                             light=light)
@@ -129,7 +150,7 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
     # --- register listeners ---------------------------------------------------------------------------------
     locked = {question: gr.update(interactive=False), ask: gr.update(interactive=False)}
 
-    def add_question(images, text, history):
+    def add_question(images, text, history, level):
         text = clean_text(text).strip() or DEFAULT_QUESTION
         paths = gallery_paths(images)
         # Attached means in the conversation: a turn that failed is taken back with its images, so a retry
@@ -137,16 +158,17 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
         already = {p for turn in history for p in turn_images(turn)}
         new = [p for p in paths if p not in already]
         if not paths and not already:
-            tell(MESSAGES["image_missing"])
+            tell("image_missing")
             return {state: history}  # unchanged: the answer step then has nothing to do
         try:
             check_image_count(history, adding=len(new))
             for p in new:
                 check_image(p)
+            turn = user_turn(text, new, level, engines.max_model_len)  # the new images at the chosen detail
         except UserFacingError as exc:
             tell(exc)
             return {state: history}
-        history = history + [user_turn(text, new)]
+        history = history + [turn]
         # Shown at once; and nothing can start a second answer into this conversation until this one ends.
         return {state: history, chatbot: to_chatbot(history), question: gr.update(value="", interactive=False),
                 ask: gr.update(interactive=False), stats: ""}
@@ -166,7 +188,8 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
     turn_outputs = [state, chatbot, question, ask, stats]
     events = []
     for trigger in (question.submit, ask.click):
-        ev = trigger(add_question, [gallery, question, state], turn_outputs,
+        ev = trigger(region.asking(add_question, view, ask), [gallery, question, state, detail.level, region.state],
+                     turn_outputs + region.outputs,
                      concurrency_limit=None, api_visibility="private")
         events.append(ev.success(**answer_args))
     def retry(history: list[Turn], data: gr.RetryData):  # (Gradio passes event data by the type hint)
@@ -186,9 +209,9 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
     async def find_in(images, text, kind_v, history):
         paths = gallery_paths(images) or [p for turn in history for p in turn_images(turn)]
         if not paths:
-            tell(MESSAGES["image_missing"])
+            tell("image_missing")
             return
-        yield {found_note: "Finding…"}
+        yield {found_note: say("image.finding")}
         try:
             found, picture, _ = await find_objects(engines, paths[-1], text, kind_v)
         except UserFacingError as exc:
@@ -229,5 +252,7 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
     async def come_back(saved):
         return await came_back(engines, view, saved)
 
+    wire_detail(detail, engines, gallery, state, gallery_paths, clears=(clear.click, chatbot.clear),
+                loads=[e.load_input_event for e in shown])
     return kept.OnLoad(come_back, [browser], [state, chatbot, stats, python, curl, note, download])
 

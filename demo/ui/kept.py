@@ -24,6 +24,7 @@ import gradio as gr
 from ..errors import UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import UPLOAD_HOURS
+from .texts import say, t, texts
 
 # Imported images and downloadable files: a private folder of this app process (0700, a random name, so no other
 # local user can read it or make it first), pruned as Gradio prunes uploads (a conversation re-reads its images)
@@ -41,8 +42,13 @@ STORAGE_KEY = "qwen3-vl-demo-{tab}"
 # What "nothing kept" is stored as: Gradio's BrowserState writes only a truthy value (a None leaves the old one in
 # localStorage, gradio/templates/frontend/assets/Index-*.js), and restore() reads an empty document as none.
 EMPTY: dict = {}
-TOO_LARGE = ("This conversation is too large to keep in your browser; it stays on this page until you reload. "
-             "Use Download to keep it.")
+TEXTS = texts({
+    "kept.too_large": ("This conversation is too large to keep in your browser; it stays on this page until you "
+                       "reload. Use Download to keep it.",
+                       "这段对话太大，无法保存在浏览器里；在重新加载页面之前它会一直留在页面上。请用“下载对话”保存它。"),
+    "kept.download": ("Download conversation", "下载对话"),
+    "kept.load": ("Load conversation", "加载对话"),
+})
 
 
 @dataclass(frozen=True)
@@ -57,9 +63,9 @@ class OnLoad:
 def conversation_files_row(prefix: str):
     """Download and Load buttons for a tab's conversation, and the line where the page says what it kept."""
     with gr.Row():
-        download = gr.DownloadButton("Download conversation", value=None, interactive=False, size="sm",
+        download = gr.DownloadButton(t("kept.download"), value=None, interactive=False, size="sm",
                                      elem_id=f"{prefix}-download")
-        upload = gr.UploadButton("Load conversation", file_types=[".json"], type="filepath", size="sm",
+        upload = gr.UploadButton(t("kept.load"), file_types=[".json"], type="filepath", size="sm",
                                  elem_id=f"{prefix}-load")
     note = gr.Markdown(elem_id=f"{prefix}-kept-note")
     return download, upload, note
@@ -102,7 +108,7 @@ def to_keep(doc: dict | None, tab: str) -> tuple[dict | None, str | None]:
     if doc is None:
         return EMPTY, None
     if len(conversation_file.dumps(doc)) > BROWSER_BYTES[tab]:
-        return EMPTY, TOO_LARGE
+        return EMPTY, say("kept.too_large")
     return doc, None
 
 

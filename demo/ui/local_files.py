@@ -17,7 +17,7 @@ import types
 import gradio as gr
 from gradio_client import utils as client_utils
 
-from ..errors import MESSAGES
+from .common import error
 
 
 def local_only(component):
@@ -34,7 +34,7 @@ def local_only(component):
 
     async def refusing_urls(self, url_or_file_path):
         if url_or_file_path is not None and client_utils.is_http_url_like(str(url_or_file_path)):
-            raise gr.Error(MESSAGES["remote_file"], print_exception=False)
+            raise error("remote_file")
         return await move(url_or_file_path)
 
     component.async_move_resource_to_block_cache = types.MethodType(refusing_urls, component)

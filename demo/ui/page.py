@@ -13,10 +13,10 @@ from ..heap import exempt_from_collection, keep_giving_back
 from ..inputs.conversation import UPLOAD_HOURS
 from ..settings import Settings
 from ..stored_secret import stored_secret
-from . import kept, live
+from . import kept, live, texts
 from .admission import admit_from_load
 from .api import build_api
-from .camera_tab import build_camera_tab
+from .camera_tab import LIVE_STREAMS, build_camera_tab
 from .chat_tab import build_chat_tab
 from .common import generation_accordion, video_slots
 from .document_tab import build_document_tab
@@ -25,9 +25,21 @@ from .image_tab import build_image_tab
 from .lean_blocks import LeanBlocks
 from .local_files import local_only_everywhere
 from .sessions import forget_finished_bodies, lean_sessions
+from .texts import t
 from .video_tab import build_video_tab
 
+TEXTS = texts.texts({
+    "tab.chat": ("Chat", "聊天"),
+    "tab.image": ("Image", "图像"),
+    "tab.video": ("Video", "视频"),
+    "tab.live": ("Live", "实时"),
+    "tab.document": ("Document", "文档"),
+})
+
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+# The header's language switch: Gradio's own locale change (its Settings panel calls the same function of its core
+# module, which the page has loaded already); where that module cannot be found, it opens Settings instead.
+SWITCH_LANGUAGE = (ASSETS / "lang_switch.js").read_text()
 # Uploads and generated files in Gradio's cache: swept hourly, each deleted three hours after it was written
 # (a conversation re-reads its images on every turn, so not sooner), and all of them when the page closes.
 DELETE_CACHE = (3600, UPLOAD_HOURS * 3600)
@@ -62,21 +74,25 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     # LeanBlocks: an output an event leaves alone costs no component rebuilt (demo/ui/lean_blocks.py)
     with LeanBlocks(title="Qwen3-VL on vLLM", fill_width=True, delete_cache=DELETE_CACHE) as demo:
         build_header(engines)
+        # the page's language, as the browser translated it: assets/lang.js keeps the cookie the server reads
+        gr.Markdown(t("lang.code"), elem_id="page-lang", visible="hidden")
+        gr.Button(t("lang.switch"), elem_id="lang-switch", size="sm").click(
+            None, js=SWITCH_LANGUAGE, api_visibility="private")
         # Conversations kept in each visitor's browser. Outside the tabs: a BrowserState reads localStorage when
         # it is mounted, and a tab not shown yet mounts nothing (the page-load restore then got no value). The
         # secret is stable, so a restarted app still reads what it stored.
         secret = stored_secret(settings.cache_dir, "browser-state-secret")
         browsers = {tab: kept.browser_state(tab, secret) for tab in ("chat", "image", "video")}
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
+            with gr.Tab(t("tab.chat"), id="chat"):
                 chat_slot = gr.Column()
-            with gr.Tab("Image", id="image"):
+            with gr.Tab(t("tab.image"), id="image"):
                 image_slot = gr.Column()
-            with gr.Tab("Video", id="video"):
+            with gr.Tab(t("tab.video"), id="video"):
                 video_slot = gr.Column()
-            with gr.Tab("Live", id="live"):
+            with gr.Tab(t("tab.live"), id="live"):
                 live_slot = gr.Column()
-            with gr.Tab("Document", id="document"):
+            with gr.Tab(t("tab.document"), id="document"):
                 document_slot = gr.Column()
         gen_inputs = generation_accordion(engines.card)
         with chat_slot:
@@ -117,12 +133,15 @@ def launch_kwargs(settings: Settings) -> dict:
         share=settings.share,
         theme=gr.themes.Soft(primary_hue="violet", secondary_hue="indigo"),
         css_paths=[ASSETS / "style.css"],
-        js=page_script("seek.js", "live.js"),  # time chips seek the Video tab's player; the light stream
+        # time chips seek the Video tab's player; the light stream; the page's language told to the server
+        js=page_script("seek.js", "live.js", "lang.js"),
+        # every text in English and Chinese, the browser's language chosen (after build_demo: all registered)
+        i18n=texts.i18n(),
         app_kwargs={"routes": live.routes()},  # the light stream's route, before Gradio's own
         max_file_size=f"{settings.max_file_size_mb}mb",
         # every session's state and updated components are kept until this many newer sessions came (issue 26)
         state_session_capacity=settings.session_capacity,
-        footer_links=["api", "gradio"],
+        footer_links=["api", "gradio", "settings"],  # Settings: the language (and the theme)
         enable_monitoring=False,
         mcp_server=False,
         # Gradio's run history page (/gradio_api/runs) and its bucket routes, which can save runs to a Hugging Face
@@ -132,7 +151,9 @@ def launch_kwargs(settings: Settings) -> dict:
         # Gradio's worker slots (one per running event, async or not) and threads for the page's quick synchronous
         # steps (adding a message, clearing); the answers themselves are async and hold no thread. Sized so that
         # the most answers admitted and a full house of videos still leave some free.
-        max_threads=max(40, max(settings.concurrency_limit, settings.max_concurrency) + video_slots(settings) + 8),
+        # (each Live camera's stream is one long event holding a slot: LIVE_STREAMS of them at most)
+        max_threads=max(40, max(settings.concurrency_limit, settings.max_concurrency) + video_slots(settings)
+                        + LIVE_STREAMS + 8),
         allowed_paths=[str(ASSETS)],  # the example photographs and clip, nothing else
         favicon_path=str(ASSETS / "favicon.png") if (ASSETS / "favicon.png").is_file() else None,
     )

@@ -19,13 +19,22 @@ from ..errors import UserFacingError
 from ..inputs.conversation import Turn, to_openai, turn_of_message
 from ..outputs.request_snippet import curl_command, python_snippet
 from .common import tell
+from .texts import t, texts
 
 PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "presence_penalty")
-NOTE = ("The request of the last answer (click another answer to see its own). Set `OPENAI_BASE_URL` and "
+TEXTS = texts({
+    "request.show": ("Show request", "查看请求"),
+    "request.note": (
+        "The request of the last answer (click another answer to see its own). Set `OPENAI_BASE_URL` and "
         "`OPENAI_API_KEY` to your vLLM server's. Images and video frames are read from the files named in the "
         "script (`image-1.jpg`, `video-1-frame-001.jpg`, ...), each with a comment saying what was sent; in curl "
         "they are placeholders. A video answered by the worker is shown as the request the server gets for the "
-        "same frames and prompt.")
+        "same frames and prompt.",
+        "最近一次回答的请求（点击其他回答可查看它自己的请求）。把 `OPENAI_BASE_URL` 和 `OPENAI_API_KEY` 设为你的 "
+        "vLLM 服务的地址和密钥。图片和视频帧从脚本里列出的文件读取（`image-1.jpg`、`video-1-frame-001.jpg` 等），"
+        "每个文件旁都有注释说明发送了什么；curl 命令里它们只是占位符。由视频工作进程回答的视频，显示的是同样的帧和"
+        "提示词发给服务时的请求。"),
+})
 
 
 def sent_of(request: dict | None, system_prompt: str) -> dict | None:
@@ -62,8 +71,8 @@ def request_of_turn(model: str, history: list[Turn], index: int) -> dict | None:
 
 def request_accordion(prefix: str) -> tuple[gr.Code, gr.Code]:
     """The collapsed "Show request" block under a tab's conversation."""
-    with gr.Accordion("Show request", open=False, elem_id=f"{prefix}-request"):
-        gr.Markdown(NOTE)
+    with gr.Accordion(t("request.show"), open=False, elem_id=f"{prefix}-request"):
+        gr.Markdown(t("request.note"))
         python = gr.Code(language="python", label="Python (openai)", interactive=False,
                          elem_id=f"{prefix}-request-python")
         curl = gr.Code(language="shell", label="curl", interactive=False, elem_id=f"{prefix}-request-curl")

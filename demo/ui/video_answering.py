@@ -22,18 +22,18 @@ from ..engines.client import request_kwargs
 from ..engines.engines import Engines
 from ..engines.params import GenerationParams
 from ..engines.video_via_server import video_messages
-from ..errors import MESSAGES, UserFacingError
+from ..errors import UserFacingError
 from ..inputs import conversation_file
 from ..inputs.conversation import assistant_turn, clean_text, user_turn
 from ..inputs.video_clip import VideoClip
 from ..inputs.video_times import moments_prompt, moments_schema, parse_moments
 from ..outputs.seek import moments_html
 from . import kept, request_view
-from .common import closed_with_its_run, params_from, tell
+from .common import closed_with_its_run, localized, params_from, tell
 from .image_find import THINKING_ROOM
+from .texts import request_language, say, texts
 from .video_run import (
     DEFAULT_QUESTION,
-    STAGE_TEXT,
     Answered,
     Partial,
     Reasoning,
@@ -47,7 +47,15 @@ from .video_run import (
     moments_note,
     run_video,
     sampling_from,
+    stage_text,
 )
+
+TEXTS = texts({
+    "video.reading": ("Reading the video…", "正在读取视频……"),
+    "video.loaded": ("Loaded: ask a follow-up about these frames.", "已加载：可以就这些帧继续提问。"),
+    "video.looking": ("Looking for the moments…", "正在查找片段……"),
+    "video.done": ("Done.", "完成。"),
+})
 
 MOMENTS_MAX_TOKENS = 512  # twelve moments with short labels
 
@@ -106,14 +114,14 @@ def starting(view: VideoView, current: VideoChat | None) -> dict:
     """A question's first updates: a new conversation leaves nothing of the last one on screen; a follow-up keeps
     its frames and turns."""
     if current is None:
-        return {view.status: "Reading the video…", view.stats: "", view.frames: None, view.tokens: "",
+        return {view.status: say("video.reading"), view.stats: "", view.frames: None, view.tokens: "",
                 view.conversation: "", view.moments: "", view.chat: None}
-    return {view.status: STAGE_TEXT["encoding"], view.stats: ""}
+    return {view.status: stage_text("encoding"), view.stats: ""}
 
 
 def failed(view: VideoView, exc: Exception) -> dict:
     """The status after a question failed with ``exc``'s sentence (the toast says it too)."""
-    return {view.status: "⚠️ " + html.escape(str(exc))}
+    return {view.status: "⚠️ " + html.escape(localized(exc, request_language()))}
 
 
 def forgotten(view: VideoView) -> dict:
@@ -140,7 +148,7 @@ def conversation_page(view: VideoView, current: VideoChat | None, max_model_len:
     plan = current.clip.plan
     return {view.chat: current, view.frames: gallery_items(current.clip.images(), plan), view.moments: "",
             view.stats: "", view.tokens: frames_caption(plan, max_model_len, budget), view.python: "",
-            view.curl: "", view.status: "Loaded: ask a follow-up about these frames.",
+            view.curl: "", view.status: say("video.loaded"),
             view.conversation: conversation_html(current.turns, frame_times=plan.times, duration=current.duration,
                                                  thoughts=current.thoughts)}
 
@@ -200,7 +208,7 @@ def streamed(view: VideoView, now: Asking, update: VideoUpdate, redraw: bool) ->
             chat, changes = clip_read(view, now.video, frames, caption, clip, plan)
             return replace(now, chat=chat, times=plan.times, duration=chat.duration), changes
         case Status(message):
-            return (replace(now, counting=message.startswith(STAGE_TEXT["generating"])),
+            return (replace(now, counting=message.startswith(stage_text("generating"))),
                     {view.status: html.escape(message)})
         case Reasoning(so_far):
             now = replace(now, thinking=so_far)
@@ -208,7 +216,7 @@ def streamed(view: VideoView, now: Asking, update: VideoUpdate, redraw: bool) ->
         case Partial(so_far):
             changes = {view.conversation: drawing(now, so_far)} if redraw else {}
             if now.counting:  # text again: the count would go stale
-                changes[view.status] = STAGE_TEXT["generating"]
+                changes[view.status] = stage_text("generating")
                 now = replace(now, counting=False)
             return now, changes
     return now, {}
@@ -222,7 +230,7 @@ def drawing(now: Asking, so_far: str) -> str:
 def answered(view: VideoView, now: Asking, answer: str, reasoning: str, summary: str) -> tuple[VideoChat, dict]:
     """The answer came: the conversation with its turn, and the page showing it (the question box emptied)."""
     chat = cast(VideoChat, now.chat).add(now.question, answer, reasoning)  # (a file's answer comes after Shown)
-    return chat, {view.status: "Done.", view.chat: chat, view.stats: html.escape(summary), view.question: "",
+    return chat, {view.status: say("video.done"), view.chat: chat, view.stats: html.escape(summary), view.question: "",
                   view.conversation: conversation_html(chat.turns, frame_times=now.times, duration=now.duration,
                                                        thoughts=chat.thoughts)}
 
@@ -282,7 +290,7 @@ async def ask_about(engines: Engines, view: VideoView, video_path, text: str, cu
                     yield changes
                 continue
             if on_turn is not None:
-                yield {view.status: "Done.", view.stats: html.escape(update.stats),
+                yield {view.status: say("video.done"), view.stats: html.escape(update.stats),
                        **on_turn(cast(VideoChat, now.chat), update.text)}
                 return
             asked_after = cast(VideoChat, now.chat).turns
@@ -299,7 +307,7 @@ async def describe(engines: Engines, view: VideoView, video_path, text, current,
                    start_v, end_v, *gen):
     """Ask (or Enter in the question): the answer streamed into the conversation about the clip."""
     if not video_path and current is None:  # before anything is cleared: the conversation stays as it is
-        tell(MESSAGES["missing"])
+        tell("missing")
         return
     current = continued(current, video_path)
     yield starting(view, current)
@@ -320,17 +328,17 @@ async def find_moments(engines: Engines, view: VideoView, video_path, text, curr
     """"Find moments": the times of what the phrase describes, as chips under the conversation."""
     wanted = " ".join(clean_text(text).split())
     if not wanted:
-        tell(MESSAGES["moments_phrase"])
+        tell("moments_phrase")
         return
     if not video_path and current is None:
-        tell(MESSAGES["missing"])
+        tell("missing")
         return
     current = continued(current, video_path)
-    yield {view.status: "Looking for the moments…", view.moments: "", view.stats: ""}
+    yield {view.status: say("video.looking"), view.moments: "", view.stats: ""}
     try:
         sampling = sampling_from(fps_v, max_frames_v, quality_v, start_v, end_v)
         if current is None:  # the schema needs the clip's length: read it first (a conversation starts)
-            yield {view.status: STAGE_TEXT["reading"]}
+            yield {view.status: stage_text("reading")}
             params = params_from(*gen).clamped(engines.settings.video_max_tokens)
             shown, clip = await engines.sample_video(str(video_path), sampling, params.max_tokens)
             caption = frames_caption(clip.plan, engines.max_model_len, engines.video_budget(params.max_tokens))

@@ -18,10 +18,37 @@ from ..inputs.conversation import clean_text
 from ..inputs.video_clip import VideoClip
 from ..inputs.video_frames import MAX_FRAMES, MIN_FRAMES, PIXEL_CHOICES, FramePlan
 from ..outputs.seek import seek_html
+from .texts import request_language, say, texts
 
 DEFAULT_QUESTION = "Describe this video. And guess what is the man going to do?"
-STAGE_TEXT = {"reading": "Reading and sampling frames…", "encoding": "Encoding frames…",
-              "generating": "Generating the answer…"}
+# What the page and the API say while a video is answered, in the visitor's language (say(): the request's)
+TEXTS = texts({
+    "video.stage.reading": ("Reading and sampling frames…", "正在读取视频并抽帧……"),
+    "video.stage.encoding": ("Encoding frames…", "正在编码视频帧……"),
+    "video.stage.generating": ("Generating the answer…", "正在生成回答……"),
+    "video.so_far": ("{stage} {tokens} tokens so far", "{stage}已生成 {tokens} 个 token"),
+    "video.queued": ("Waiting for the video worker: number {place} in line…",
+                     "正在等待视频工作进程：排在第 {place} 位……"),
+    "video.caption": ("**{n} frames** at {width}×{height} ({fps} per second of video) → **{tokens} visual tokens** of "
+                      "the {context}-token context (at most {budget} for frames); under each frame, the time the model "
+                      "is told for it",
+                      "**{n} 帧**，每帧 {width}×{height}（视频每秒 {fps} 帧）→ 占 {context} token 上下文中的 "
+                      "**{tokens} 个视觉 token**（帧最多可用 {budget} 个）；每帧下方是模型被告知的该帧时间"),
+    "video.stats": ("{prompt} prompt + {completion} completion tokens{cached} · prepared in {prepare} s · generated in "
+                    "{generate} s ({rate} tokens/s) · finish: {finish}",
+                    "输入 {prompt} + 输出 {completion} 个 token{cached} · 准备用时 {prepare} s · 生成用时 {generate} s"
+                    "（{rate} token/s）· 结束原因：{finish}"),
+    "video.thinking": ("Thinking", "思考过程"),
+    "video.no_text": ("(an answer without text)", "（没有文字的回答）"),
+    "video.moments": ("Moments of “{what}”: click one to go there", "“{what}”出现的时刻：点击即可跳转"),
+    "video.no_moment": ("No moment of “{what}” was found.", "没有找到“{what}”出现的时刻。"),
+})
+STAGE_TEXT = {name: TEXTS[f"video.stage.{name}"][0] for name in ("reading", "encoding", "generating")}  # English
+
+
+def stage_text(name: str) -> str:
+    """A stage of the answer (STAGE_TEXT's names) in the visitor's language."""
+    return say(f"video.stage.{name}") if name in STAGE_TEXT else name
 
 
 @dataclass(frozen=True)
@@ -79,9 +106,8 @@ class VideoChat:
 
 
 def frames_caption(plan, max_model_len: int, budget: int) -> str:
-    return (f"**{plan.nframes} frames** at {plan.width}×{plan.height} ({plan.sample_fps:.2f} per second of video) "
-            f"→ **{plan.visual_tokens} visual tokens** of the {max_model_len}-token context "
-            f"(at most {budget} for frames); under each frame, the time the model is told for it")
+    return say("video.caption", n=plan.nframes, width=plan.width, height=plan.height, fps=f"{plan.sample_fps:.2f}",
+               tokens=plan.visual_tokens, context=max_model_len, budget=budget)
 
 
 def gallery_items(frames, plan) -> list[tuple]:
@@ -105,9 +131,13 @@ def sampling_from(fps, max_frames, quality, start, end) -> VideoSampling:
 
 
 def answer_stats(a) -> str:
-    return (f"{a.prompt_tokens} prompt + {a.completion_tokens} completion tokens{cached_part(a.cached_tokens)} · "
-            f"prepared in {a.prepare_s:.2f} s · generated in {a.generate_s:.2f} s "
-            f"({a.completion_tokens / a.generate_s if a.generate_s else 0:.1f} tokens/s) · finish: {a.finish_reason}")
+    """A video answer's stats line in the visitor's language (the English one: "N prompt + M completion tokens")."""
+    lang = request_language()
+    cached = cached_part(a.cached_tokens) if lang == "en" else (
+        say("answer.cached", lang, n=a.cached_tokens) if a.cached_tokens else "")
+    return say("video.stats", lang, prompt=a.prompt_tokens, completion=a.completion_tokens, cached=cached,
+               prepare=f"{a.prepare_s:.2f}", generate=f"{a.generate_s:.2f}",
+               rate=f"{a.completion_tokens / a.generate_s if a.generate_s else 0:.1f}", finish=a.finish_reason)
 
 
 async def run_video(engines: Engines, source: str | VideoClip | None, question, sampling: VideoSampling,
@@ -142,11 +172,11 @@ async def run_video(engines: Engines, source: str | VideoClip | None, question, 
                     reasoning += text
                     yield Reasoning(reasoning)
                 case Queued(place):
-                    yield Status(f"Waiting for the video worker: number {place} in line…")
+                    yield Status(say("video.queued", place=place))
                 case Progress(tokens):
-                    yield Status(f"{STAGE_TEXT['generating']} {tokens} tokens so far")
+                    yield Status(say("video.so_far", stage=stage_text("generating"), tokens=tokens))
                 case Stage(name):
-                    yield Status(STAGE_TEXT.get(name, name))
+                    yield Status(stage_text(name))
                 case Done(answer):
                     yield Answered(answer.text, answer_stats(answer), answer.reasoning)
 
@@ -163,20 +193,19 @@ def conversation_html(turns, asking: str | None = None, partial: str = "", frame
         rows.append(f"<div class='video-turn user'>{html.escape(question)}</div>")
         if thoughts[i]:
             opened = " open" if i >= len(turns) and not answer else ""
-            rows.append(f"<details class='video-thinking'{opened}><summary>Thinking</summary>"
+            rows.append(f"<details class='video-thinking'{opened}><summary>{say('video.thinking')}</summary>"
                         f"<div>{html.escape(thoughts[i])}</div></details>")
         if answer.strip():
             body = seek_html(answer, frame_times, duration)
         else:  # still coming, or an answer of no text (a random-weight model makes such answers)
-            body = "<span class='no-text'>" + ("…" if i >= len(turns) else "(an answer without text)") + "</span>"
+            body = "<span class='no-text'>" + ("…" if i >= len(turns) else say("video.no_text")) + "</span>"
         rows.append(f"<div class='video-turn bot'>{body}</div>")
     return "<div class='video-conversation'>" + "".join(rows) + "</div>" if rows else ""
 
 
 def moments_note(phrase: str, count: int) -> str:
     what = html.escape(phrase)
-    return (f"<div class='moments-title'>Moments of “{what}”: click one to go there</div>" if count
-            else f"<div class='moments-title'>No moment of “{what}” was found.</div>")
+    return f"<div class='moments-title'>{say('video.moments' if count else 'video.no_moment', what=what)}</div>"
 
 
 __all__ = ["DEFAULT_QUESTION", "STAGE_TEXT", "Answered", "Partial", "Reasoning", "Shown", "Status",

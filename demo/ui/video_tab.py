@@ -17,10 +17,30 @@ from ..engines.engines import Engines
 from ..inputs.video_frames import MAX_FRAMES, MIN_FRAMES, PIXEL_CHOICES
 from . import kept, request_view
 from .common import video_slots
+from .texts import t, texts
 from .video_answering import VideoView, cleared, come_back, describe, find_moments, load_file, locked, unlocked
 from .video_run import DEFAULT_QUESTION
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+
+TEXTS = texts({
+    "video.video": ("Video", "视频"),
+    "video.question": ("Question (follow-ups ask about the same frames)", "问题（追问针对同一组帧）"),
+    "video.ask": ("Ask", "提问"),
+    "video.stop": ("Stop", "停止"),
+    "video.new": ("New conversation", "新对话"),
+    "video.find_hint": ("Find moments of… (e.g. the man opens the door)", "查找片段……（例如：男人打开了门）"),
+    "video.find": ("Find moments", "查找片段"),
+    "video.sampling": ("Frame sampling (for a new conversation)", "抽帧设置（对新对话生效）"),
+    "video.fps": ("Frames per second", "每秒帧数"),
+    "video.max_frames": ("Max frames", "最多帧数"),
+    "video.quality": ("Max frame size", "最大帧尺寸"),
+    "video.start": ("Start (s)", "开始（秒）"),
+    "video.end": ("End (s, 0 = to the end)", "结束（秒，0 表示到结尾）"),
+    "video.example": ("Example clip", "示例视频"),
+    "video.frames": ("Frames the model will see", "模型将看到的帧"),
+    "video.conversation": ("Conversation about the video", "关于这段视频的对话"),
+})
 
 
 def bound(fn, *args):
@@ -37,34 +57,32 @@ def build_video_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
     chat = gr.State(None, time_to_live=engines.settings.state_ttl)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            video = gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
-            question = gr.Textbox(value=DEFAULT_QUESTION, label="Question (follow-ups ask about the same frames)",
-                                  lines=2, elem_id="video-question")
+            video = gr.Video(label=t("video.video"), sources=["upload"], elem_id="video-input", height=300)
+            question = gr.Textbox(value=DEFAULT_QUESTION, label=t("video.question"), lines=2, elem_id="video-question")
             with gr.Row():
-                ask = gr.Button("Ask", variant="primary", elem_id="video-ask")
-                stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
-                clear = gr.Button("New conversation", elem_id="video-clear")
+                ask = gr.Button(t("video.ask"), variant="primary", elem_id="video-ask")
+                stop = gr.Button(t("video.stop"), variant="stop", elem_id="video-stop")
+                clear = gr.Button(t("video.new"), elem_id="video-clear")
             with gr.Row():
-                phrase = gr.Textbox(show_label=False, placeholder="Find moments of… (e.g. the man opens the door)",
-                                    scale=3, elem_id="video-find")
-                find = gr.Button("Find moments", scale=1, elem_id="video-find-btn")
-            with gr.Accordion("Frame sampling (for a new conversation)", open=False):
+                phrase = gr.Textbox(show_label=False, placeholder=t("video.find_hint"), scale=3, elem_id="video-find")
+                find = gr.Button(t("video.find"), scale=1, elem_id="video-find-btn")
+            with gr.Accordion(t("video.sampling"), open=False):
                 with gr.Row():
-                    fps = gr.Slider(0.25, 8, 2, step=0.25, label="Frames per second")
-                    max_frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, 64, step=2, label="Max frames")
+                    fps = gr.Slider(0.25, 8, 2, step=0.25, label=t("video.fps"))
+                    max_frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, 64, step=2, label=t("video.max_frames"))
                 with gr.Row():
-                    quality = gr.Dropdown(list(PIXEL_CHOICES), value="360p", label="Max frame size")
-                    start = gr.Number(0, label="Start (s)", minimum=0)
-                    end = gr.Number(0, label="End (s, 0 = to the end)", minimum=0)
+                    quality = gr.Dropdown(list(PIXEL_CHOICES), value="360p", label=t("video.quality"))
+                    start = gr.Number(0, label=t("video.start"), minimum=0)
+                    end = gr.Number(0, label=t("video.end"), minimum=0)
             clip = ASSETS / "example.mp4"
             if clip.is_file():
-                gr.Examples([[str(clip), DEFAULT_QUESTION]], inputs=[video, question], label="Example clip")
+                gr.Examples([[str(clip), DEFAULT_QUESTION]], inputs=[video, question], label=t("video.example"))
         with gr.Column(scale=3):
             status = gr.Markdown(elem_id="video-status")
-            frames = gr.Gallery(label="Frames the model will see", columns=8, height=220, elem_id="video-frames",
+            frames = gr.Gallery(label=t("video.frames"), columns=8, height=220, elem_id="video-frames",
                                 interactive=False, object_fit="contain")
             tokens = gr.Markdown(elem_id="video-tokens")
-            conversation = gr.HTML(elem_id="video-conversation", label="Conversation about the video")
+            conversation = gr.HTML(elem_id="video-conversation", label=t("video.conversation"))
             moments = gr.HTML(elem_id="video-moments")
             stats = gr.Markdown(elem_id="video-stats")
             python, curl = request_view.request_accordion("video")

@@ -46,10 +46,11 @@ def app_page(context, url: str):
 
 
 @contextmanager
-def open_page(browser, url: str, output_dir, name: str, height: int = 720):
+def open_page(browser, url: str, output_dir, name: str, height: int = 720, width: int = 1280, **device):
     """A page of the app in a fresh browser profile (nothing kept from another test), once its server is ready;
-    a screenshot of it is saved at the end."""
-    context = browser.new_context(viewport={"width": 1280, "height": height})
+    a screenshot of it is saved at the end. ``device``: more of the context's emulation (``is_mobile=True``,
+    ``has_touch=True``: a phone)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **device)
     pg = app_page(context, url)
     try:
         yield pg

@@ -94,7 +94,7 @@ def test_a_file_given_as_a_url_is_refused_on_every_file_input_and_nothing_is_fet
         remote = {"path": f"{bait.url}/cat.png", "url": f"{bait.url}/cat.png", "orig_name": "cat.png",
                   "meta": {"_type": "gradio.FileData"}}
         calls = {
-            "describe_image": ["describe_image", [remote, "Describe this image.", *GEN]],
+            "describe_image": ["describe_image", [remote, "Describe this image.", *GEN, "standard"]],  # detail last
             "describe_video": ["describe_video", [remote, "Describe this video.", 2.0, 4, *GEN]],
         }
         for name, (api_name, data) in calls.items():
@@ -106,11 +106,13 @@ def test_a_file_given_as_a_url_is_refused_on_every_file_input_and_nothing_is_fet
         video_fn = page_event(app_url, "video-input", 7)
         gallery_fn = page_event(app_url, "image-gallery", 2)
         for fn, data in ((video_fn, [remote, "Describe.", None, 2.0, 8, "360p", 0, 0, *GEN]),  # None: its state
-                         (gallery_fn, [[{"image": remote, "caption": None}], "Describe.", None])):
+                         # the Image tab's Ask: images, question, its state, the detail, the region picker's state
+                         (gallery_fn, [[{"image": remote, "caption": None}], "Describe.", None, "standard", None])):
             code, events = raw_call(app_url, fn, data)
             done = outcome(events)
             assert not done["success"] and done["output"]["error"] == MESSAGES["remote_file"], (fn, done)
         assert bait.hits == []
     # and the app goes on: an uploaded file is still taken
-    code, events = raw_call(app_url, "describe_image", [upload(app_url, ASSETS / "coffee.jpg"), "What is it?", *GEN])
+    code, events = raw_call(app_url, "describe_image",
+                            [upload(app_url, ASSETS / "coffee.jpg"), "What is it?", *GEN, "standard"])
     assert outcome(events)["success"]

@@ -25,6 +25,8 @@ PLAUSIBLE = {
     "version": 2,
     "supported": 1,
     "reason": "No space left on device",
+    "value": "ultra",  # image detail (issue 29)
+    "levels": "low, standard, high",
 }
 
 
