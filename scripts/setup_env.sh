@@ -129,4 +129,13 @@ if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
+if [ "$want_test" = 1 ] && command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+  # The Chinese page's screenshot (tests/app/test_browser_language.py) needs a CJK font, else its characters are
+  # boxes; the tests read the page's text, not its pixels, so a failed install is a warning, not a failure.
+  echo "setup: installing Debian's Noto CJK fonts for the Chinese page's screenshots"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq fonts-noto-cjk \
+      >/dev/null; } || echo "setup: warning: fonts-noto-cjk could not be installed; Chinese screenshots show boxes" >&2
+fi
 echo "setup: $venv ready ($flavour)"

@@ -90,6 +90,21 @@ class RegionPicker:
     def unchanged(self) -> dict:
         return {self.picture: gr.update(), self.state: gr.update(), self.note: gr.update()}
 
+    def follows(self, gallery: gr.Gallery, paths_of, loads=(), clears=()) -> None:
+        """The picker after ``loads`` (the example tables' events that fill the gallery) and ``clears`` (New
+        conversation): Gradio 6.31's Gallery sends its change event only for what the person does in it, never
+        for a value an event sets (demo/ui/image_detail.py found it), so the picker would keep the last image."""
+        def last_image(images):
+            paths = paths_of(images)
+            return self.shown({**EMPTY, "image": paths[-1]} if paths else dict(EMPTY))
+
+        for load in loads:
+            load.then(last_image, [gallery], self.outputs, queue=False, show_progress="hidden",
+                      api_visibility="private")
+        for trigger in clears:
+            trigger(lambda: self.shown(dict(EMPTY)), None, self.outputs, queue=False, show_progress="hidden",
+                    api_visibility="private")
+
 
 def build_region(gallery: gr.Gallery, paths_of) -> RegionPicker:
     """The picker, under the gallery (``paths_of``: the gallery's value as paths), with its listeners."""

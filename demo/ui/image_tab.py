@@ -254,5 +254,7 @@ def build_image_tab(engines: Engines, gen_inputs: list, browser: gr.BrowserState
 
     wire_detail(detail, engines, gallery, state, gallery_paths, clears=(clear.click, chatbot.clear),
                 loads=[e.load_input_event for e in shown])
+    region.follows(gallery, gallery_paths, loads=[e.load_input_event for e in shown],
+                   clears=(clear.click, chatbot.clear))
     return kept.OnLoad(come_back, [browser], [state, chatbot, stats, python, curl, note, download])
 

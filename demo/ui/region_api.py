@@ -11,11 +11,11 @@ import gradio as gr
 
 from ..engines.client import Progress, Thinking
 from ..engines.engines import Engines
-from ..errors import MESSAGES, UserFacingError
+from ..errors import UserFacingError
 from ..inputs import region
 from ..inputs.conversation import Turn, clean_text, to_openai
 from ..inputs.images import check_image
-from .common import as_gradio_error, closed_with_its_run, params_from
+from .common import as_gradio_error, closed_with_its_run, error, params_from
 
 DEFAULT_QUESTION = "Describe this region."
 
@@ -56,7 +56,7 @@ def register(engines: Engines, gen: list) -> None:
         """Answer a question about a region of one image: box [x1, y1, x2, y2] (or "x1,y1,x2,y2") relative to the
         image on a 0-1000 scale; streams (stats, answer, reasoning)."""
         if not image:
-            raise gr.Error(MESSAGES["image_missing"], print_exception=False)
+            raise error("image_missing")
         params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty, thinking)
         try:
             picked = region.parse_box(box)
