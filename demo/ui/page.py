@@ -73,7 +73,7 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
     skip_missing_matplotlib()
     # LeanBlocks: an output an event leaves alone costs no component rebuilt (demo/ui/lean_blocks.py)
     with LeanBlocks(title="Qwen3-VL on vLLM", fill_width=True, delete_cache=DELETE_CACHE) as demo:
-        build_header(engines)
+        header_drawn, header = build_header(engines)
         # the page's language, as the browser translated it: assets/lang.js keeps the cookie the server reads
         gr.Markdown(t("lang.code"), elem_id="page-lang", visible="hidden")
         gr.Button(t("lang.switch"), elem_id="lang-switch", size="sm").click(
@@ -107,6 +107,8 @@ def build_demo(settings: Settings, engines: Engines) -> gr.Blocks:
             build_document_tab(engines, gen_inputs)
         for step in on_load:
             demo.load(step.fn, step.inputs, step.outputs, api_visibility="private")
+        # the header in the visitor's language at once (after the tabs' steps: raw callers index events by order)
+        demo.load(header_drawn, None, header, queue=False, show_progress="hidden", api_visibility="private")
         build_api(engines)
     local_only_everywhere(demo)
     lean_sessions(settings.closed_state_ttl)  # no copy of every input per session (issue 26); closed tabs freed

@@ -52,11 +52,19 @@ def answer_briefly(page, accordion: str, max_tokens: str) -> None:
     expect(box).to_have_value("16")
 
 
+def header_says(page, chip: str, plan: str) -> None:
+    """The header, which the server writes (not Gradio's translation): its server chip and the plan's label in the
+    page's language, from the redraw the page's load asks for, or the next tick after a switch."""
+    expect(page.locator("[data-engine='server']")).to_have_text(chip, timeout=ms(ENGINE_WAIT_S))
+    expect(page.locator("#app-header .plan-label")).to_have_text(plan)
+
+
 def test_a_chinese_browser_gets_the_page_and_its_errors_in_chinese(browser, app_url, output_dir):
     with open_page(browser, app_url, output_dir, "language-zh", locale="zh-CN") as page:
         shows_language(page, ["聊天", "图像", "视频", "实时", "文档"], "发送", "输入消息，按回车发送", "English")
         expect(page.get_by_text("系统提示词", exact=True)).to_be_visible()
         cookie_says(page, "zh")
+        header_says(page, "服务器：就绪", "设备规划")
         # a real answer: its stats line in Chinese, its numbers as in English
         answer_briefly(page, "生成设置（所有标签页通用）", "最多生成 token 数")
         page.locator("#chat-input textarea").fill("你好")
@@ -77,11 +85,13 @@ def test_an_english_browser_gets_the_page_and_its_errors_in_english(browser, app
         shows_language(page, ["Chat", "Image", "Video", "Live", "Document"], "Send",
                        "Type a message and press Enter", "中文")
         cookie_says(page, "en")
+        header_says(page, "server: ready", "Device plan")
         toast_for_missing_image(page, "Image", MESSAGES["image_missing"])
         # the header's switch: Chinese, though the browser's language is English
         page.locator("#lang-switch").click()
         shows_language(page, ["聊天", "图像", "视频"], "发送", "输入消息，按回车发送", "English")
         cookie_says(page, "zh")
+        header_says(page, "服务器：就绪", "设备规划")  # at the header's next redraw
         toast_for_missing_image(page, "图像", MESSAGES_ZH["image_missing"])
 
 
