@@ -93,6 +93,8 @@ MESSAGES = {
     "pdf_no_room": "There is no room for a page in the context: only {budget} tokens are left for pages. "
                    "Lower the maximum answer length.",
     "parse_nothing": "The model's answer held no layout block to show.",
+    "pdf_pages_too_long": "The pages asked for are written in more than {limit} characters or {parts} parts; "
+                          "name them with ranges such as 1-40, or leave it empty for the whole document.",
     # image detail (issue 29: demo/inputs/images.py, demo/ui/image_detail.py)
     "bad_detail": "The detail “{value}” is not one of {levels}.",
     # regions (issue 29: demo/inputs/region.py, demo/ui/image_region.py, /ask_region)
@@ -190,6 +192,7 @@ MESSAGES_ZH = {
     "pdf_bad_pages": "页码必须是 1 到 {count} 之间的一个页码或范围，例如 3-7；留空表示整个文档。",
     "pdf_no_room": "上下文中已没有放页面的空间：只剩 {budget} 个 token 可用于页面。请调小最大回答长度。",
     "parse_nothing": "模型的回答里没有可以显示的版面块。",
+    "pdf_pages_too_long": "所填页码超过了 {limit} 个字符或 {parts} 段；请用 1-40 这样的范围表示，或留空表示整个文档。",
 }
 
 

@@ -269,6 +269,16 @@ def _chatbot_messages(history: Sequence[Turn], streaming: bool = False):
             yield index, {"role": turn["role"], "content": text}
 
 
+def draw_regions(history: Sequence[Turn]) -> None:
+    """The pictures with each region's box drawn (:func:`region.shown`), made now: blocking work (decoding the
+    images), for the thread of a loaded conversation's import, so that :func:`to_chatbot`, called on the event loop
+    too, finds them made instead of decoding there."""
+    for turn in history:
+        images = turn_images(turn)
+        if images and turn.get("region"):
+            region.shown(images[0], turn["region"])
+
+
 def to_chatbot(history: Sequence[Turn], streaming: bool = False) -> list[dict]:
     """Messages for ``gr.Chatbot`` (with ``group_consecutive_messages=False``): a turn's images as one message of
     file entries, then its text; a thinking model's reasoning as a collapsible "Thinking" message before its

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from PIL import Image
+
 from .images import IMAGE_MAX_TOKENS, PATCH_FACTOR, grid_size
 from .pdf_pages import DocumentError
 
@@ -21,6 +23,8 @@ PAGE_MIN_TOKENS = 360  # the floor: smaller pages are not made, fewer are sent
 # Per page, besides its image: "Page 12:" and the vision start and end tokens, with room to spare.
 PAGE_OVERHEAD_TOKENS = 10
 PROMPT_MARGIN_TOKENS = 256  # the chat template and the question (as the video's margin)
+SPEC_MAX_CHARS = 200  # a page spec longer than this is refused with a sentence (ranges say any set in far less)
+SPEC_MAX_PARTS = 64  # and one of more comma-separated parts
 _SPEC = re.compile(r"^\s*(\d+)\s*(?:[-–~]\s*(\d+)\s*)?$")
 
 
@@ -31,14 +35,18 @@ def page_budget(max_model_len: int, max_answer_tokens: int) -> int:
 
 def parse_pages(spec, count: int) -> tuple[int, ...]:
     """The 1-based pages a spec names: "" or "all" for every page, "3", "3-7", or a list of those ("1, 4, 9-12"),
-    in order and without repeats. Raises :class:`DocumentError` ("pdf_bad_pages") otherwise."""
+    in order and without repeats. Raises :class:`DocumentError` ("pdf_bad_pages") otherwise, and
+    ("pdf_pages_too_long") for a spec over :data:`SPEC_MAX_CHARS` characters or :data:`SPEC_MAX_PARTS` parts."""
     text = "" if spec is None else str(spec).strip().lower()
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         text = str(int(spec)) if float(spec).is_integer() else "x"
     if text in ("", "all", "whole", "*"):
         return tuple(range(1, count + 1))
-    pages: list[int] = []
-    for part in text.split(","):
+    parts = text.split(",")
+    if len(text) > SPEC_MAX_CHARS or len(parts) > SPEC_MAX_PARTS:
+        raise DocumentError("pdf_pages_too_long", limit=SPEC_MAX_CHARS, parts=SPEC_MAX_PARTS)
+    pages: dict[int, None] = {}  # in order, each once (a list's "not in" made "1-2000,"*300 quadratic)
+    for part in parts:
         match = _SPEC.match(part)
         if not match:
             raise DocumentError("pdf_bad_pages", count=count)
@@ -46,9 +54,7 @@ def parse_pages(spec, count: int) -> tuple[int, ...]:
         last = int(match.group(2)) if match.group(2) else first
         if not 1 <= first <= last <= count:
             raise DocumentError("pdf_bad_pages", count=count)
-        pages.extend(p for p in range(first, last + 1) if p not in pages)
-        if len(pages) > count:  # (cannot happen; bounds the loop for a hostile spec all the same)
-            break
+        pages.update(dict.fromkeys(range(first, last + 1)))
     return tuple(pages)
 
 
@@ -62,11 +68,25 @@ def spread(pages: tuple[int, ...], k: int) -> tuple[int, ...]:
     return tuple(pages[round(i * step)] for i in range(k))
 
 
-def page_tokens(width: float, height: float, max_pixels: int) -> int:
-    """Visual tokens of a page of ``width`` x ``height`` (any unit: the aspect matters) drawn at ``max_pixels``."""
+def page_size(width: float, height: float, max_pixels: int) -> tuple[int, int]:
+    """The size in pixels, on the processor's 32-pixel grid and at most ``max_pixels``, a page of ``width`` x
+    ``height`` (any unit: the aspect matters) is sent at: the drawn page is resized to exactly this size
+    (:func:`fit_page`), which the server's processor keeps as it is (its ``smart_resize`` rounds each side to the
+    nearest multiple of 32: a page sent off the grid could round up, past the tokens counted here)."""
     scale = (max_pixels / max(1e-6, width * height)) ** 0.5
-    w, h = grid_size(max(1, round(width * scale)), max(1, round(height * scale)), max_pixels)
+    return grid_size(max(1, round(width * scale)), max(1, round(height * scale)), max_pixels)
+
+
+def page_tokens(width: float, height: float, max_pixels: int) -> int:
+    """Visual tokens of a page of ``width`` x ``height`` sent at ``max_pixels`` (:func:`page_size`'s)."""
+    w, h = page_size(width, height, max_pixels)
     return (w // PATCH_FACTOR) * (h // PATCH_FACTOR)
+
+
+def fit_page(image: Image.Image, width: float, height: float, max_pixels: int) -> Image.Image:
+    """A drawn page of ``width`` x ``height`` points resized to exactly :func:`page_size` (what was counted)."""
+    target = page_size(width, height, max_pixels)
+    return image if image.size == target else image.resize(target, Image.Resampling.LANCZOS)
 
 
 @dataclass(frozen=True)
@@ -81,17 +101,6 @@ class PagePlan:
     @property
     def dropped(self) -> bool:
         return self.sent != self.asked
-
-    def describe(self, count: int) -> str:
-        """What the person is told: which pages the model read, and why not all those asked for."""
-        pages = ", ".join(str(p) for p in self.sent) if len(self.sent) <= 12 else (
-            ", ".join(str(p) for p in self.sent[:10]) + f", … {self.sent[-1]}")
-        noun = "page" if len(self.sent) == 1 else "pages"
-        line = f"The model read {noun} {pages} of {count}"
-        if self.dropped:
-            line += (f": the {len(self.asked)} pages asked for do not fit the context, so {len(self.sent)} evenly "
-                     f"spread were sent, each at the smallest legible size")
-        return line + "."
 
 
 def plan_pages(asked: tuple[int, ...], sizes: tuple[tuple[float, float], ...], budget: int) -> PagePlan:

@@ -8,16 +8,19 @@ bounding box of the region to zoom in, as [x1, y1, x2, y2] ... relative coords w
 ``image_zoom_in_qwen3vl.py``). The question says the region in that same JSON. The crop is made as that tool makes
 it: cut from the original, then resized (never below 256 visual tokens' worth of pixels, its ``min_pixels``).
 
-Pure: no Gradio, no engine. The files it writes (crops, pictures with the box drawn) go to a folder of the system's
-temporary directory, pruned of files older than the uploads they go with.
+Pure: no Gradio, no engine. The files it writes (crops, pictures with the box drawn) go to a private folder of
+this process in the system's temporary directory, pruned of files older than the uploads they go with.
 """
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import re
+import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,7 +31,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import ImageError
 from .grounding import SCALE, round_half_up
-from .images import IMAGE_MAX_PIXELS, PATCH_FACTOR, load_image
+from .images import DEFAULT_DETAIL, IMAGE_MAX_PIXELS, PATCH_FACTOR, detail_pixels, load_image
 from .numbers import finite
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 on the 0-1000 scale, x1 < x2 and y1 < y2
@@ -44,9 +47,10 @@ CROP_MAX_UPSCALE = 4.0
 # before outputs in the layers, tests/unit/test_layers.py), with a white halo so that it shows on red things too.
 COLOUR, HALO = (230, 25, 75), (255, 255, 255)
 SHOWN_MAX_SIDE = 1280  # the picture with the box drawn, for the page (the chat box and the picker show no more)
-FOLDER = Path(tempfile.gettempdir()) / "qwen3-vl-demo-region"
+FOLDER_PREFIX = "qwen3-vl-demo-region-"
 KEEP_S = 4 * 3600  # crops go with a conversation as long as its uploads are kept (conversation.UPLOAD_HOURS: 3)
 MAX_GIVEN = 60  # characters of a refused box quoted back
+MAX_BOX_TEXT = 100  # a box as text is refused past this length before it is matched (four numbers take far less)
 
 
 class RegionError(ImageError):
@@ -81,7 +85,8 @@ def _sized(x1: int, y1: int, x2: int, y2: int) -> Box:
 
 
 _NUMBER = r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*"
-_BOX_TEXT = re.compile(r"\s*[\[(]?" + ",".join([_NUMBER] * 4) + r"[\])]?\s*")
+# (matched on the stripped text, short: no two runs of spaces next to each other, which backtrack quadratically)
+_BOX_TEXT = re.compile(r"[\[(]?" + ",".join([_NUMBER] * 4) + r"[\])]?")
 
 
 def parse_box(value) -> Box:
@@ -89,7 +94,8 @@ def parse_box(value) -> Box:
     in either order; at least :data:`MIN_SIDE` on a side once read. Raises :class:`RegionError` with the sentence
     for anything else, an empty box included."""
     if isinstance(value, str):
-        match = _BOX_TEXT.fullmatch(value)
+        text = value.strip()
+        match = _BOX_TEXT.fullmatch(text) if len(text) <= MAX_BOX_TEXT else None
         numbers = [finite(float(g)) for g in match.groups()] if match else []
     elif isinstance(value, (list, tuple)) and not any(isinstance(v, (bool, str)) for v in value):
         numbers = [finite(v) for v in value]
@@ -148,21 +154,31 @@ def crop(image: Image.Image, box: Box) -> Image.Image:
     return out
 
 
-def _folder() -> Path:
-    FOLDER.mkdir(parents=True, exist_ok=True)
+_FOLDER: list[Path] = []  # (made by the first file written: a process that only imports this makes none)
+_FOLDER_LOCK = threading.Lock()
+
+
+def folder() -> Path:
+    """This process's private folder for the files written here, pruned of old files: 0700, with a random name (no
+    other local user can read the crops or make the folder first), removed when the app exits, as demo/ui/kept.py's.
+    """
+    with _FOLDER_LOCK:
+        if not _FOLDER:
+            _FOLDER.append(Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX)))
+            atexit.register(shutil.rmtree, _FOLDER[0], True)
     now = time.time()
-    for old in FOLDER.iterdir():
+    for old in _FOLDER[0].iterdir():
         try:
             if now - old.stat().st_mtime > KEEP_S:
                 old.unlink()
         except OSError:  # another request pruned it first
             pass
-    return FOLDER
+    return _FOLDER[0]
 
 
 def crop_file(path: str, box: Box) -> str:
     """The zoomed crop of the image at ``path`` (upright, as the model sees it), written as a JPEG file."""
-    out = _folder() / f"region-{uuid.uuid4().hex}.jpg"
+    out = folder() / f"region-{uuid.uuid4().hex}.jpg"
     crop(load_image(path), box).save(out, quality=92)
     return str(out)
 
@@ -200,37 +216,52 @@ _SHOWN: dict[tuple[str, float, Box], str] = {}
 def shown(path: str, box: Sequence[int]) -> str:
     """A picture of the image at ``path`` with the box drawn, as a PNG file (made once per image and box, for the
     chat box, which shows it in place of the image); the image's own path when it cannot be read (an upload gone:
-    sending the conversation says so)."""
+    sending the conversation says so).
+
+    Made on a first call only, which decodes the image: blocking work, for a thread (the question's own handler,
+    or :func:`conversation.draw_regions` when a conversation is loaded); later calls, the chat box's on the event
+    loop included, find it made (an image that could not be read is remembered too)."""
     x1, y1, x2, y2 = (int(v) for v in box)
     key_box: Box = (x1, y1, x2, y2)
     try:
         key = (path, os.path.getmtime(path), key_box)
     except OSError:
         return path
-    done = _SHOWN.get(key)
-    if done is not None and os.path.exists(done):
+    done = _SHOWN.pop(key, None)
+    if done is not None and (done == path or os.path.exists(done)):
+        _SHOWN[key] = done  # (last again: the oldest used is forgotten first)
         return done
     try:
         picture = drawn(load_image(path, SHOWN_MAX_SIDE * SHOWN_MAX_SIDE), key_box)
+        out = str(folder() / f"shown-{uuid.uuid4().hex}.png")
+        picture.save(out)
     except (OSError, ValueError):
-        return path
-    out = _folder() / f"shown-{uuid.uuid4().hex}.png"
-    picture.save(out)
+        out = path
     if len(_SHOWN) > 256:  # a long-running app forgets the oldest (the files are pruned by age)
         _SHOWN.pop(next(iter(_SHOWN)))
-    _SHOWN[key] = str(out)
-    return str(out)
+    _SHOWN[key] = out
+    return out
 
 
-def region_turn(path: str, box: Box, question: str) -> dict[str, Any]:
+def region_turn(path: str, box: Box, question: str, detail: str = DEFAULT_DETAIL, max_pixels: int | None = None
+                ) -> dict[str, Any]:
     """The user's turn about a region of the image at ``path``: the image, the zoomed crop when the region is small,
     and the question that names the region; the box kept beside (``region``), for the page to draw it.
 
+    The image goes at its ``detail`` level (issue 29; ``max_pixels``: that level as the context caps it, default
+    uncapped), written into its part as ``conversation.image_with_detail`` writes it. The crop goes at "standard"
+    whatever the level: it is at most the region's own pixels (enlarged only to the zoom tool's 256 tokens), which
+    standard's 1,280 tokens mostly hold whole, and two "high" images of half the context each would leave no room
+    for the question and the answer. Raises ``ImageError`` ("bad_detail") for an unknown level.
+
     A ``conversation.Turn``, written out: conversation.py imports this module (to draw the box), so this one
     does not import it (tests/unit/test_layers.py)."""
+    main: dict[str, Any] = {"type": "image", "path": path}
+    if detail != DEFAULT_DETAIL:
+        main["detail"] = detail
+        main["max_pixels"] = detail_pixels(detail) if max_pixels is None else int(max_pixels)  # (checks the level)
     zoomed = is_small(box)
-    images = [path] + ([crop_file(path, box)] if zoomed else [])
-    parts: list = [{"type": "image", "path": p} for p in images]
+    parts: list = [main] + ([{"type": "image", "path": crop_file(path, box)}] if zoomed else [])
     parts.append({"type": "text", "text": prompt(box, question, zoomed)})
     return {"role": "user", "content": parts, "region": list(box)}
 
@@ -243,7 +274,7 @@ def picture(path: str, box: Box | None = None, corner: Sequence[float] | None = 
     image = load_image(path, SHOWN_MAX_SIDE * SHOWN_MAX_SIDE)
     if max(image.size) > SHOWN_MAX_SIDE:
         image.thumbnail((SHOWN_MAX_SIDE, SHOWN_MAX_SIDE))
-    out = _folder() / f"picker-{uuid.uuid4().hex}.png"
+    out = folder() / f"picker-{uuid.uuid4().hex}.png"
     _marked(image, box, None if corner is None else (int(corner[0]), int(corner[1]))).save(out)
     return str(out), image.size
 

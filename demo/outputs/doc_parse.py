@@ -114,8 +114,9 @@ class _Reader(HTMLParser):
             return
         if self.block is None:
             self._start(tag, dict(attrs))
-        elif tag == "tr":
+        elif tag == "tr":  # a new row: a cell left open in the last one (<td>a<tr>) is closed with it
             self.block["rows"].append([])
+            self.cell = None
         elif tag in ("td", "th"):
             if not self.block["rows"]:
                 self.block["rows"].append([])
@@ -154,7 +155,7 @@ class _Reader(HTMLParser):
         if self.skip or self.block is None:
             return
         self.block["pieces"].append(data)
-        if self.cell is not None:
+        if self.cell is not None and self.block["rows"] and self.block["rows"][-1]:
             self.block["rows"][-1][-1].append(data)
 
     def _finish(self) -> None:

@@ -27,6 +27,7 @@ from ..inputs.conversation import (
     Turn,
     assistant_turn,
     clean_text,
+    draw_regions,
     to_chatbot,
     to_openai,
     turn_of_message,
@@ -217,7 +218,8 @@ def edited(history: list[Turn], data: gr.EditData) -> list[Turn]:
 
 
 def restored(loaded, view: ConversationView, note: str | None = None) -> dict:
-    """The page's state for a conversation loaded from the browser or a file (None: an empty page)."""
+    """The page's state for a conversation loaded from the browser or a file (None: an empty page). Its regions'
+    pictures must be drawn already (:func:`with_regions_drawn`, off the event loop): the chat box is made here."""
     history = loaded.history if loaded is not None else []
     updates = {view.state: history, view.chatbot: to_chatbot(history), view.note: note or "",
                view.stats: "", view.python: "", view.curl: ""}
@@ -226,11 +228,21 @@ def restored(loaded, view: ConversationView, note: str | None = None) -> dict:
     return updates
 
 
+def with_regions_drawn(load, *args):
+    """``load(*args)`` (an import: a loaded conversation, or one in a (loaded, problem) pair), then its regions'
+    pictures drawn, in the same blocking call (:func:`draw_regions`: a large image decodes in seconds)."""
+    result = load(*args)
+    loaded = result[0] if isinstance(result, tuple) else result
+    if loaded is not None:
+        draw_regions(loaded.history)
+    return result
+
+
 async def file_loaded(engines: Engines, view: ConversationView, path: str | None) -> dict:
     """The page for a conversation file the person chose ("Load conversation"); nothing changes when no file came
     or it was refused (its sentence is shown)."""
     try:
-        loaded = await engines.run_blocking(kept.import_file, path, view.tab)
+        loaded = await engines.run_blocking(with_regions_drawn, kept.import_file, path, view.tab)
     except UserFacingError as exc:
         tell(exc)
         return {}
@@ -242,7 +254,7 @@ async def file_loaded(engines: Engines, view: ConversationView, path: str | None
 
 async def came_back(engines: Engines, view: ConversationView, saved) -> dict:
     """The page (re)loaded: the conversation the browser kept, if any (or why it could not be taken back)."""
-    loaded, problem = await engines.run_blocking(kept.restore, saved, view.tab)
+    loaded, problem = await engines.run_blocking(with_regions_drawn, kept.restore, saved, view.tab)
     if loaded is None:
         return restored(None, view, problem)
     path = await engines.run_blocking(kept.download_file, saved, view.tab)

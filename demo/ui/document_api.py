@@ -12,8 +12,9 @@ from ..engines.client import AnswerStats, Progress
 from ..engines.engines import Engines
 from ..errors import UserFacingError
 from ..outputs import doc_parse
-from .common import as_gradio_error, closed_with_its_run, params_from
+from .common import as_gradio_error, closed_with_its_run, describe_stats, params_from
 from .document_run import DEFAULT_QUESTION, PagesUsed, ask_document, parse_page
+from .texts import request_language
 
 
 def register(engines: Engines, gen: list) -> None:
@@ -34,12 +35,12 @@ def register(engines: Engines, gen: list) -> None:
         """Answer a question about a PDF's pages ("" for the whole document, "2", "2-5"); streams (stats, answer),
         the stats starting with the pages the model read (fewer than asked when they do not fit the context)."""
         params = params_from(temperature, top_p, top_k, max_tokens, presence_penalty, thinking)
-        text, note = "", ""
+        text, note, lang = "", "", request_language()  # English unless the request asks for another language
         try:
             async with aclosing(ask_document(engines, pdf, question, pages, params)) as items:
                 async for item in items:
                     if isinstance(item, PagesUsed):
-                        note = item.describe()
+                        note = item.describe(lang)
                         yield note, text
                     elif isinstance(item, str):
                         text += item
@@ -47,7 +48,7 @@ def register(engines: Engines, gen: list) -> None:
                     elif isinstance(item, Progress):  # (its yield lets Gradio end an abandoned run)
                         yield note, text
                     elif isinstance(item, AnswerStats):
-                        yield f"{note} {item.describe()}", text
+                        yield f"{note} {describe_stats(item, lang)}", text
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
 

@@ -15,7 +15,7 @@ from ..inputs.conversation import answer_markdown
 from ..outputs import doc_parse
 from .common import closed_with_its_run, params_from, progress_markdown, stats_markdown, tell
 from .document_run import DEFAULT_QUESTION, PagesUsed, ask_document, open_document, parse_page
-from .texts import t, texts
+from .texts import request_language, say, t, texts
 
 TEXTS = texts({
     "document.file": ("PDF document", "PDF 文档"),
@@ -90,13 +90,14 @@ def build_document_tab(engines: Engines, gen_inputs: list) -> None:
         if not path:
             return
         yield {info: "…", upload: None}
+        lang = request_language()
         try:
-            document = await open_document(engines, path)
+            document = await open_document(engines, path, lang)
         except UserFacingError as exc:
             tell(exc)
             yield {info: previous["line"] if previous else ""}
             return
-        line = document.describe()
+        line = document.describe(lang)
         yield {doc: {"path": document.path, "pages": document.info.page_count, "line": line},
                strip: document.strip, info: line, page: gr.update(value=1, maximum=document.info.page_count),
                parsed_image: None, parsed_view: "", parse_note: "", answer: "", stats: "", used: ""}
@@ -110,13 +111,13 @@ def build_document_tab(engines: Engines, gen_inputs: list) -> None:
             tell(UserFacingError("pdf_missing"))
             return
         yield {answer: "", stats: "", used: ""}
-        text_so_far = ""
+        text_so_far, lang = "", request_language()
         try:
             async with aclosing(ask_document(engines, document["path"], text, pages_spec(scope_v, page_v, range_v),
                                              params_from(*gen))) as items:
                 async for item in items:
                     if isinstance(item, PagesUsed):
-                        yield {used: item.describe()}
+                        yield {used: item.describe(lang)}
                     elif isinstance(item, str):
                         text_so_far += item
                         yield {answer: answer_markdown(text_so_far), stats: ""}
@@ -132,7 +133,8 @@ def build_document_tab(engines: Engines, gen_inputs: list) -> None:
         if not document:
             tell(UserFacingError("pdf_missing"))
             return
-        yield {parse_note: "Parsing…"}
+        lang = request_language()
+        yield {parse_note: say("document.parsing", lang)}
         try:
             result = await parse_page(engines, document["path"], pages_spec("page", page_v, ""))
         except UserFacingError as exc:
@@ -140,7 +142,7 @@ def build_document_tab(engines: Engines, gen_inputs: list) -> None:
             yield {parse_note: ""}
             return
         yield {parsed_image: result.drawn, parsed_view: doc_parse.render_blocks(result.blocks),
-               parse_note: result.describe() + (" " + stats_markdown(result.stats) if result.stats else "")}
+               parse_note: result.describe(lang) + (" " + stats_markdown(result.stats) if result.stats else "")}
 
     upload.upload(opened, [upload, doc], [doc, strip, info, page, parsed_image, parsed_view, parse_note, answer,
                                         stats, used, upload], api_visibility="private", trigger_mode="always_last")

@@ -14,8 +14,8 @@ import gradio as gr
 
 from ..errors import UserFacingError
 from ..inputs import region
-from ..inputs.conversation import check_image_count, clean_text, to_chatbot
-from ..inputs.images import check_image
+from ..inputs.conversation import check_image_count, clean_text, to_chatbot, turn_image_parts
+from ..inputs.images import DEFAULT_DETAIL
 from .answering import ConversationView
 from .common import tell
 from .texts import t, texts
@@ -61,19 +61,28 @@ class RegionPicker:
         return {self.picture: path, self.state: {**held, "size": list(size)}, self.note: note}
 
     def asking(self, add_question, view: ConversationView, ask: gr.Button):
-        """``add_question`` (inputs: images, text, history, ...), or, when a region is picked, a question about it.
-        The wrapped function takes the picker's state after ``add_question``'s inputs."""
+        """``add_question`` (inputs: images, text, history, detail level), or, when a region is picked, a question
+        about it. The wrapped function takes the picker's state after ``add_question``'s inputs.
+
+        The region's image goes at the Detail level chosen, as the tab's own Ask writes an image: the image part is
+        the one ``add_question`` makes of it alone (its level as the engines' context caps it, which only the tab
+        knows), then the region's turn is built around it."""
         def ask_about(*args):
             *inputs, held = args
             if not (held or {}).get("box"):
                 return {**add_question(*inputs), **self.unchanged()}
-            text, history = inputs[1], inputs[2]
+            text, history, level = inputs[1], inputs[2], inputs[3]
             question = clean_text(text).strip() or DEFAULT_QUESTION
             box = region.parse_box(held["box"])  # (the picker's own: always good)
             try:
-                check_image(held["image"])
                 check_image_count(history, adding=2 if region.is_small(box) else 1)
-                turn = region.region_turn(held["image"], box, question)
+                # (add_question checks the image by content, and tells why it refuses it or the level)
+                alone = add_question([held["image"]], question, [], level).get(view.state) or []
+                if not alone:
+                    return {view.state: history, **self.unchanged()}
+                main = turn_image_parts(alone[-1])[0]
+                turn = region.region_turn(held["image"], box, question, main.get("detail", DEFAULT_DETAIL),
+                                          main.get("max_pixels"))
             except UserFacingError as exc:
                 tell(exc)
                 return {view.state: history, **self.unchanged()}

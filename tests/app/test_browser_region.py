@@ -3,6 +3,7 @@ and ``/ask_region`` through ``gradio_client``.
 
 Random weights say nothing meaningful: the assertions are on structure. The box set by two clicks is the one
 shown and the one in the request (Show request's script); a small region's request holds two images (the crop);
+the image goes at the Detail level chosen (the detail line says so of it afterwards);
 the picture in the conversation has the box drawn (a pixel of its edge, read in the page). Through the API, the
 region's question and crop are witnessed by the prompt's token count, against /describe_image's of the same
 question.
@@ -99,11 +100,15 @@ def test_a_region_picked_by_two_clicks_is_asked_about_and_drawn(page, output_dir
 
     set_generation(page, max_tokens=24)  # a short answer: the picture stays in view in the conversation
     page.locator("#image-question textarea").fill("What is in this region?")
+    page.locator("#image-detail").get_by_text("High (small text)", exact=True).click()  # the region's image at High
     page.locator("#image-ask").click()
     user_images = page.locator("#image-chat [data-testid='user'] img")
     expect(user_images).to_have_count(2)  # the image, and the region zoomed in
     expect(page.locator("#image-stats")).to_contain_text("completion tokens", timeout=ms(ENGINE_WAIT_S))
     expect(page.locator("#image-region-box")).to_have_text("")  # the region went with that question
+    # the image went at the level chosen: the detail line says so of it (the line follows a change of level)
+    page.locator("#image-detail").get_by_text("Standard", exact=True).click()
+    expect(page.locator("#image-detail-line")).to_contain_text("sent earlier at “High (small text)”")
     shown = user_images.first
     w, h = natural_size(shown)
     left, middle = round(box[0] / 1000 * w), round((box[1] + box[3]) / 2000 * h)

@@ -143,12 +143,13 @@ def test_a_video_conversation_load_waits_in_the_video_group(app_page):
 
 def test_sessions_are_bounded_and_a_video_conversation_has_a_time_to_live(app_page, engines):
     """Gradio keeps every session's state (and each component an event updated) until this many newer sessions came,
-    10,000 by default; the Video tab's frames are freed after their time to live, as when the tab closes."""
+    10,000 by default; the Video tab's frames and the Live tab's camera window are freed after their time to live,
+    as when the tab closes."""
     blocks = app_page[0].get_blocks()
     assert blocks.state_session_capacity == engines.settings.session_capacity < 10_000
     states = [b for b in blocks.blocks.values() if type(b).__name__ == "State"]
-    video_chat = [s for s in states if s.time_to_live != float("inf")]
-    assert len(video_chat) == 1 and video_chat[0].time_to_live == engines.settings.state_ttl
+    with_ttl = [s for s in states if s.time_to_live != float("inf")]
+    assert len(with_ttl) == 2 and all(s.time_to_live == engines.settings.state_ttl for s in with_ttl)
 
 
 def test_a_cancelled_preparation_is_told_to_stop(engines):

@@ -71,3 +71,12 @@ def test_boxes_and_the_view_share_numbers_and_colours():
     assert [f.label for f in found][:2] == ["1 title", "2 text"] and found[0].box == blocks[0].box
     shown = doc_parse.render_blocks(blocks)
     assert f"border-left-color:{doc_parse.colour(1)}" in shown and "data-index='2'" in shown
+
+
+def test_a_row_opened_inside_an_open_cell_loses_no_block():
+    # <tr> while a <td> is open, then text (a newline) before the next cell: the row's text had no cell to go to
+    blocks = doc_parse.parse_html('<table data-bbox="1 1 500 500"><tr><td>a<td>b\n<tr>\n<td>c</table>'
+                                  '<p data-bbox="1 600 500 700">after</p>')
+    assert [b.category for b in blocks] == ["table", "text"]
+    assert blocks[0].rows == (("a", "b"), ("c",))
+    assert blocks[1].text == "after"

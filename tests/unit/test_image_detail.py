@@ -235,3 +235,23 @@ def test_the_line_says_an_image_already_sent_keeps_its_detail(tmp_path):
     assert lines[2] == f"2 images · {low.tokens + high.tokens:,} visual tokens in all"
     (tmp_path / "junk.jpg").write_bytes(b"not an image")
     assert "junk.jpg: not readable as an image" in detail_line([str(tmp_path / "junk.jpg")], "low", [], 8192, "en")
+
+
+# --- a region question (demo/inputs/region.py) ------------------------------------------------------------------
+
+def test_a_region_question_sends_its_image_at_the_level_chosen_and_the_line_says_so(tmp_path):
+    from demo.inputs import region
+
+    path = write_jpeg(tmp_path / "page.jpg", (2480, 3508))
+    pixels = detail_pixels("high", 8192)
+    turn = region.region_turn(path, (100, 100, 300, 200), "What does it say?", "high", pixels)
+    main, zoomed = turn_image_parts(turn)
+    assert (main["path"], main.get("detail"), main.get("max_pixels")) == (path, "high", pixels)
+    assert "detail" not in zoomed  # the crop goes at standard
+    assert sent_size(to_openai([turn])[0]["content"][0]) == seen_size(2480, 3508, pixels)[:2]
+    assert "sent earlier at “High" in detail_line([path], "standard", [turn], 8192, "en")
+    # standard writes no level, as before; an unknown one is refused with its sentence
+    assert "detail" not in turn_image_parts(region.region_turn(path, (0, 0, 900, 900), "Q"))[0]
+    with pytest.raises(ImageError) as caught:
+        region.region_turn(path, (0, 0, 900, 900), "Q", "ultra")
+    assert caught.value.code == "bad_detail"

@@ -30,7 +30,8 @@ def test_a_conversation_over_the_tabs_share_is_not_kept_and_the_page_says_so():
     small = conversation_file.export("chat", [user_turn("hi"), assistant_turn("hello")], model="m")
     assert kept.to_keep(small, "chat") == (small, None)
     big = conversation_file.export("chat", [user_turn("x" * kept.BROWSER_BYTES["chat"])], model="m")
-    assert kept.to_keep(big, "chat") == (kept.EMPTY, kept.TOO_LARGE)  # the older copy is forgotten too
+    # the older copy is forgotten too; the note in the page's language (English outside a page's request)
+    assert kept.to_keep(big, "chat") == (kept.EMPTY, kept.TEXTS["kept.too_large"][0])
     assert kept.to_keep(None, "chat") == (kept.EMPTY, None)
     # the shares, stored encrypted in base64 (x4/3), fit the 5 million characters of a site's localStorage
     assert sum(kept.BROWSER_BYTES.values()) * 4 / 3 < 5_000_000

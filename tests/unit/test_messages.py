@@ -27,6 +27,14 @@ PLAUSIBLE = {
     "reason": "No space left on device",
     "value": "ultra",  # image detail (issue 29)
     "levels": "low, standard, high",
+    # documents and regions (issue 29)
+    "count": 3000,
+    "pages": 2000,
+    "page": 4,
+    "width": 200000.0,
+    "height": 200000.0,
+    "parts": 64,
+    "given": "[0, 0, 2000, 10]",
 }
 
 
@@ -41,7 +49,8 @@ def test_message_formats_with_plausible_fields(code):
     assert needed <= set(PLAUSIBLE), f"{code} needs {needed - set(PLAUSIBLE)}"
     text = template.format(**PLAUSIBLE)
     assert text.strip()
-    assert "{" not in text and "}" not in text
+    # no field left unfilled: the only braces are the template's own literal ones ({{ and }}, e.g. a JSON shape)
+    assert text.count("{") == template.count("{{") and text.count("}") == template.count("}}")
     assert "Traceback" not in text
     assert str(UserFacingError(code, **{k: PLAUSIBLE[k] for k in needed})) == text
 

@@ -6,6 +6,8 @@ thousands of pages. The browser and API tests use it too."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from demo.inputs import doc_budget, pdf_pages
@@ -118,6 +120,18 @@ def test_pages_specs(spec, pages):
     assert doc_budget.parse_pages(spec, 5) == pages
 
 
+def test_a_hostile_pages_spec_is_read_at_once_or_refused():
+    # each range over every page, as often as 200 characters allow: a list's "not in" made it seconds of work
+    spec = ",".join(["1-2000"] * 28)
+    assert len(spec) <= doc_budget.SPEC_MAX_CHARS
+    assert doc_budget.parse_pages(spec, 2000) == tuple(range(1, 2001))
+    for spec in ("1-2000," * 300, ",".join(["1"] * (doc_budget.SPEC_MAX_PARTS + 1))):
+        with pytest.raises(DocumentError) as info:
+            doc_budget.parse_pages(spec, 2000)
+        assert info.value.code == "pdf_pages_too_long"
+        assert str(doc_budget.SPEC_MAX_CHARS) in str(info.value) and info.value.sentence("zh") != str(info.value)
+
+
 @pytest.mark.parametrize("spec", ["0", "6", "4-2", "x", "1-", "2.5", "-3"])
 def test_bad_pages_specs_get_a_sentence(spec):
     with pytest.raises(DocumentError) as info:
@@ -149,10 +163,42 @@ def test_then_fewer_evenly_spread_with_the_first_and_last_and_the_person_told():
     gaps = {b - a for a, b in zip(plan.sent, plan.sent[1:])}
     assert max(gaps) - min(gaps) <= 1
     assert plan.tokens <= 6000
-    assert "evenly spread" in plan.describe(1000) and "of 1000" in plan.describe(1000)
+    from demo.ui.document_run import PagesUsed  # (the sentence is the page's, in its language)
+
+    line = PagesUsed(plan, 1000).describe()
+    assert "evenly spread" in line and "of 1000" in line and line.startswith("The model read pages 1, ")
+    assert "1000" in PagesUsed(plan, 1000).describe("zh") and "evenly" not in PagesUsed(plan, 1000).describe("zh")
 
 
 def test_no_room_for_a_page_is_a_sentence():
     with pytest.raises(DocumentError) as info:
         doc_budget.plan_pages((1,), (A4,), 100)
     assert info.value.code == "pdf_no_room"
+
+
+LETTER = (612.0, 792.0)
+
+
+@pytest.mark.parametrize("context", [8192, 16384, 32768])
+@pytest.mark.parametrize("size", [A4, LETTER], ids=["A4", "Letter"])
+def test_the_pages_sent_cost_the_server_no_more_than_the_budget(context, size):
+    """Each page is drawn (at pdf_pages.render_scale's size), resized by fit_page and sent; the server's processor
+    (transformers' smart_resize with Qwen3-VL's limits) keeps that size, and the pages' tokens fit the budget."""
+    from PIL import Image
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    from demo.inputs.images import PROCESSOR_MAX_PIXELS, PROCESSOR_MIN_PIXELS
+
+    budget = doc_budget.page_budget(context, 1024)
+    for count in (1, 2, 3, 5, 8, 13, 20, 40, 100):
+        plan = doc_budget.plan_pages(tuple(range(1, count + 1)), (size,) * count, budget)
+        scale = pdf_pages.render_scale(*size, plan.max_pixels)
+        drawn = Image.new("RGB", (math.ceil(size[0] * scale), math.ceil(size[1] * scale)), "white")
+        sent = doc_budget.fit_page(drawn, *size, plan.max_pixels)
+        h, w = smart_resize(sent.height, sent.width, factor=32, min_pixels=PROCESSOR_MIN_PIXELS,
+                            max_pixels=PROCESSOR_MAX_PIXELS)
+        assert (w, h) == sent.size  # the server changes nothing
+        assert w * h <= plan.max_pixels
+        tokens = len(plan.sent) * (w * h // 1024 + doc_budget.PAGE_OVERHEAD_TOKENS)
+        assert tokens <= budget, (count, len(plan.sent), tokens, budget)
+        assert tokens == plan.tokens  # the estimate is what the server sees

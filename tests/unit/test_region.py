@@ -9,15 +9,26 @@ from an API caller must end in their sentence.
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 from PIL import Image
 
 from demo.errors import UserFacingError
 from demo.inputs import region
-from demo.inputs.conversation import assistant_turn, to_chatbot, to_openai, turn_images, turn_text
+from demo.inputs.conversation import (
+    assistant_turn,
+    draw_regions,
+    to_chatbot,
+    to_openai,
+    turn_image_parts,
+    turn_images,
+    turn_text,
+    user_turn,
+)
 from demo.inputs.conversation_file import ConversationFileError, export, load
-from demo.inputs.images import IMAGE_MAX_PIXELS, load_image
+from demo.inputs.images import IMAGE_MAX_PIXELS, detail_pixels, load_image
 from demo.ui.request_view import request_of_turn
 
 RED, BLUE = (230, 25, 75), (0, 0, 255)  # the box's colour (boxes.PALETTE[0]); the region's patch
@@ -82,6 +93,15 @@ def test_a_bad_box_gets_its_sentence(given, code):
         region.parse_box(given)
     assert caught.value.code == code
     assert len(str(caught.value)) < 300  # a long value is quoted short
+
+
+@pytest.mark.parametrize("hostile", [" " * 8000 + "x", "[" + " " * 8000 + "1,2,3,4]", "1" * 8000,
+                                     "1, 2, 3, 4" + " " * 200 + "x"])
+def test_a_long_box_text_is_refused_before_it_is_matched(hostile):
+    # (a space run before and inside the pattern's first number backtracked quadratically: seconds on the loop)
+    with pytest.raises(UserFacingError) as caught:
+        region.parse_box(hostile)
+    assert caught.value.code == "region_bad_box"
 
 
 def test_small_means_under_a_quarter_of_the_image():
@@ -165,9 +185,50 @@ def test_the_chat_box_shows_the_image_with_the_box_drawn(photo):
     assert to_chatbot([turn])[0]["content"][0]["path"] == shown  # drawn once
 
 
-def test_an_image_gone_is_shown_by_its_own_path(tmp_path):
+def test_an_image_gone_is_shown_by_its_own_path(tmp_path, monkeypatch):
     gone = str(tmp_path / "gone.png")
     assert region.shown(gone, [0, 0, 10, 10]) == gone
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image")
+    assert region.shown(str(junk), [0, 0, 10, 10]) == str(junk)
+    monkeypatch.setattr(region, "load_image", _no_decoding)  # remembered: not decoded again
+    assert region.shown(str(junk), [0, 0, 10, 10]) == str(junk)
+
+
+def _no_decoding(*args, **kwargs):
+    raise AssertionError("an image decoded where it must already be drawn")
+
+
+def test_a_loaded_conversation_has_its_boxes_drawn_before_the_chat_box_is_made(photo, tmp_path, monkeypatch):
+    # (the chat box is made on the event loop: there it must only find the pictures, never decode an image)
+    from demo.ui import kept
+    from demo.ui.answering import with_regions_drawn
+
+    history = [region.region_turn(photo, (250, 200, 350, 300), "What is this?"), assistant_turn("Blue.")]
+    doc = export("image", history, model="m")
+    file = tmp_path / "conversation.json"
+    file.write_text(json.dumps(doc))
+    loaded = with_regions_drawn(kept.import_file, str(file), "image")
+    (from_browser, problem) = with_regions_drawn(kept.restore, doc, "image")
+    assert problem is None
+    monkeypatch.setattr(region, "load_image", _no_decoding)
+    for conversation in (loaded, from_browser):
+        shown = to_chatbot(conversation.history)[0]["content"][0]["path"]
+        assert shown != turn_images(conversation.history[0])[0]
+        assert near(Image.open(shown).convert("RGB").getpixel((100, 75)), RED, 10)
+    assert with_regions_drawn(kept.import_file, None, "image") is None
+    assert with_regions_drawn(kept.restore, None, "image") == (None, None)
+    draw_regions([user_turn("no region", [photo])])  # nothing to draw: nothing decoded
+
+
+def test_crops_and_pictures_go_to_a_private_folder_of_this_process(photo):
+    crop = turn_images(region.region_turn(photo, (250, 200, 350, 300), "Q"))[1]
+    folder = region.folder()
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    # a random name: no other local user can make it first
+    assert folder.name.startswith(region.FOLDER_PREFIX) and folder.name != region.FOLDER_PREFIX
+    assert os.path.dirname(crop) == str(folder) and region.folder() == folder  # one per process
+    assert os.path.dirname(region.shown(photo, [250, 200, 350, 300])) == str(folder)
 
 
 def test_the_picker_picture_has_the_box_and_its_size(photo):
@@ -240,12 +301,21 @@ def test_the_picker_takes_two_clicks_and_the_next_question_is_about_its_region(p
     assert near(Image.open(out[picker.picture]).convert("RGB").getpixel((100, 75)), RED, 10)
 
     plain = []
-    ask_about = picker.asking(lambda *inputs: plain.append(inputs) or {view.state: inputs[2]}, view, ask)
-    out = ask_about([photo], "What is it?", [], held)
+
+    def add_question(images, text, history, level):  # the Image tab's, in short (its context: 8192)
+        plain.append((images, text, history, level))
+        return {view.state: history + [user_turn(text, list(images), level, 8192)]}
+
+    ask_about = picker.asking(add_question, view, ask)
+    out = ask_about([photo], "What is it?", [], "high", held)
     history = out[view.state]
-    assert not plain and history[0]["region"] == [250, 200, 350, 300] and len(turn_images(history[0])) == 2
+    assert len(history) == 1 and history[0]["region"] == [250, 200, 350, 300] and len(turn_images(history[0])) == 2
     assert turn_text(history[0]).endswith("What is it?")
+    main, zoomed = turn_image_parts(history[0])  # the image at the level chosen, capped by the context
+    assert (main.get("detail"), main.get("max_pixels")) == ("high", detail_pixels("high", 8192))
+    assert "detail" not in zoomed
+    plain.clear()
     assert out[picker.state]["box"] is None and out[picker.note] == ""  # the region went with the question
-    out = ask_about([photo], "And now?", history, out[picker.state])
+    out = ask_about([photo], "And now?", history, "high", out[picker.state])
     assert plain and plain[0][1] == "And now?"  # no region: the tab's own question
     assert handlers["cleared"](held)[picker.state]["box"] is None
