@@ -18,8 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from demo.errors import MESSAGES
 from tests.app.conftest import CHROMIUM_ARGS, app_page
-from tests.app.test_browser import LONG_ANSWER, set_generation
-from tests.waits import ENGINE_WAIT_S, PAGE_WAIT_S, finished, ms, prove_abort, wait_until
+from tests.waits import ENGINE_WAIT_S, PAGE_WAIT_S, finished, ms, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL_S = 2  # the tab's default interval between kept frames
@@ -154,32 +153,3 @@ def assert_no_new_frames(pg) -> None:
     time.sleep(3 * INTERVAL_S)
     assert newest_frame(pg) == settled, "the window still gained frames after Stop"
 
-
-def test_stop_during_a_live_answer_aborts_it_on_the_server(live_page, engines):
-    """Stop while the answer is being made: vLLM aborts the request (no finish counted, fewer tokens than asked),
-    as the Chat tab's Stop does (tests/waits.py, prove_abort); the camera's stream stops with it."""
-    pg = live_page
-    set_generation(pg, **LONG_ANSWER)
-    pg.locator("#live-question textarea").fill("Describe everything you see, at length.")
-
-    def attempt(witness):
-        # the camera again (stopped by the last attempt, or the test before; Gradio may have closed it too)
-        access = pg.locator("#live-camera [title='grant webcam access'] button")
-        if access.is_visible():
-            access.click()
-        record = pg.locator("#live-camera .capture-button [title='start recording']")
-        expect(record).to_be_visible()
-        before = newest_frame(pg)
-        record.click()
-        wait_until(lambda: newest_frame(pg) not in (None, before), "a new frame in the window", timeout=PAGE_WAIT_S)
-        expect(pg.locator("#live-ask")).to_be_enabled(timeout=ms(ENGINE_WAIT_S))
-        pg.locator("#live-ask").click()
-        # being made: the status counts its tokens, or its text is there (the bubble holds "…" until then)
-        witness.wait_decoding(arrived=lambda: "tokens so far" in pg.locator("#live-status").inner_text()
-                              or bool(pg.locator("#live-answer .video-turn.bot:not(:has(.no-text))").count()))
-        pg.locator("#live-stop").click()
-        witness.check()
-
-    prove_abort(engines, LONG_ANSWER["max_tokens"], attempt)
-    expect(pg.locator("#live-camera .capture-button [title='start recording']")).to_be_visible()
-    set_generation(pg, max_tokens=16)
