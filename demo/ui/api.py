@@ -13,15 +13,14 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..engines.client import Progress, Thinking
 from ..engines.engines import Engines
 from ..engines.params import GenerationParams
 from ..errors import UserFacingError
 from ..inputs import grounding
-from ..inputs.conversation import Turn, assistant_turn, clean_text, to_openai, turn_images, turn_text, user_turn
+from ..inputs.conversation import Turn, assistant_turn, clean_text, turn_images, turn_text, user_turn
 from ..inputs.images import DEFAULT_DETAIL, check_image
 from . import document_api, kept, region_api
-from .common import as_gradio_error, closed_with_its_run, error, params_from, video_slots
+from .common import answer_updates, as_gradio_error, closed_with_its_run, error, params_from, video_slots
 from .image_find import KINDS, find_objects
 from .video_run import DEFAULT_QUESTION as VIDEO_QUESTION
 from .video_run import Answered, Partial, Reasoning, Status, run_video, sampling_from
@@ -43,25 +42,6 @@ def history_from_api(history) -> list[Turn]:
         raise error("api_history_shape")
     return [user_turn(clean_text(t["content"])) if t["role"] == "user" else assistant_turn(clean_text(t["content"]))
             for t in history]
-
-
-async def _stream(engines: Engines, history: list[Turn], system_prompt: str, params: GenerationParams):
-    """(stats, answer, reasoning) as they grow: a thinking model's reasoning apart from its answer."""
-    answer = reasoning = ""
-    try:
-        messages = await engines.run_blocking(to_openai, history, system_prompt, cancellable=True)
-        async with aclosing(engines.stream_chat(messages, params)) as items:
-            async for item in items:
-                if isinstance(item, str):
-                    answer += item
-                elif isinstance(item, Thinking):
-                    reasoning += item.text
-                elif not isinstance(item, Progress):  # (a Progress's yield lets Gradio end an abandoned run)
-                    yield item.describe(), answer, reasoning
-                    continue
-                yield "", answer, reasoning
-    except UserFacingError as exc:
-        raise as_gradio_error(exc) from None
 
 
 def video_turns(history: list[Turn]) -> tuple[tuple[str, str], ...]:
@@ -128,7 +108,7 @@ def build_api(engines: Engines) -> None:
         if not text:
             raise error("empty")
         earlier = await engines.run_blocking(history_from_api, history)  # (a downloaded one's images are written)
-        async with aclosing(_stream(engines, earlier + [user_turn(text)],
+        async with aclosing(answer_updates(engines, earlier + [user_turn(text)],
                                     clean_text(system_prompt),
                                     params_from(temperature, top_p, top_k, max_tokens, presence_penalty,
                                                 thinking))) as s:
@@ -149,7 +129,7 @@ def build_api(engines: Engines) -> None:
                              max_model_len=engines.max_model_len)
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
-        async with aclosing(_stream(engines, [turn], "",
+        async with aclosing(answer_updates(engines, [turn], "",
                                     params_from(temperature, top_p, top_k, max_tokens, presence_penalty,
                                                 thinking))) as s:
             async for update in s:

@@ -9,10 +9,11 @@ from contextlib import aclosing
 
 import gradio as gr
 
-from ..engines.client import AnswerStats, Progress
+from ..engines.client import AnswerStats, Progress, Thinking
 from ..engines.model_card import ModelCard
 from ..engines.params import GenerationParams
 from ..errors import MESSAGES, UserFacingError, message
+from ..inputs.conversation import to_openai
 from .texts import request_language, say, t, texts
 
 TEXTS = texts({
@@ -169,3 +170,23 @@ def tell(problem: str | Exception) -> None:
     """
     lang = request_language()
     gr.Warning(html.escape(localized(problem, lang)), title=say("toast.title", lang))
+
+
+async def answer_updates(engines, history: list, system_prompt: str, params: GenerationParams):
+    """An API answer's updates, (stats, answer, reasoning) as they grow: a thinking model's reasoning apart from its
+    answer (/chat, /describe_image, /ask_region)."""
+    answer = reasoning = ""
+    try:
+        messages = await engines.run_blocking(to_openai, history, system_prompt, cancellable=True)
+        async with aclosing(engines.stream_chat(messages, params)) as items:
+            async for item in items:
+                if isinstance(item, str):
+                    answer += item
+                elif isinstance(item, Thinking):
+                    reasoning += item.text
+                elif not isinstance(item, Progress):  # (a Progress's yield lets Gradio end an abandoned run)
+                    yield item.describe(), answer, reasoning
+                    continue
+                yield "", answer, reasoning
+    except UserFacingError as exc:
+        raise as_gradio_error(exc) from None

@@ -9,35 +9,14 @@ from typing import cast
 
 import gradio as gr
 
-from ..engines.client import Progress, Thinking
 from ..engines.engines import Engines
 from ..errors import UserFacingError
 from ..inputs import region
-from ..inputs.conversation import Turn, clean_text, to_openai
+from ..inputs.conversation import Turn, clean_text
 from ..inputs.images import check_image
-from .common import as_gradio_error, closed_with_its_run, error, params_from
+from .common import answer_updates, as_gradio_error, closed_with_its_run, error, params_from
 
 DEFAULT_QUESTION = "Describe this region."
-
-
-async def answer_stream(engines: Engines, turn: Turn, params):
-    """(stats, answer, reasoning) as they grow, as api.py's ``_stream`` gives them to /describe_image (not imported
-    from there: api.py imports this module, and modules never import each other, tests/unit/test_layers.py)."""
-    answer = reasoning = ""
-    try:
-        messages = await engines.run_blocking(to_openai, [turn], "", cancellable=True)
-        async with aclosing(engines.stream_chat(messages, params)) as items:
-            async for item in items:
-                if isinstance(item, str):
-                    answer += item
-                elif isinstance(item, Thinking):
-                    reasoning += item.text
-                elif not isinstance(item, Progress):  # the stats, last (a Progress's yield lets Gradio end a run)
-                    yield item.describe(), answer, reasoning
-                    continue
-                yield "", answer, reasoning
-    except UserFacingError as exc:
-        raise as_gradio_error(exc) from None
 
 
 def register(engines: Engines, gen: list) -> None:
@@ -65,7 +44,7 @@ def register(engines: Engines, gen: list) -> None:
                                                          clean_text(question).strip() or DEFAULT_QUESTION))
         except UserFacingError as exc:
             raise as_gradio_error(exc) from None
-        async with aclosing(answer_stream(engines, turn, params)) as s:
+        async with aclosing(answer_updates(engines, [turn], "", params)) as s:
             async for update in s:
                 yield update
 
